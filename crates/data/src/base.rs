@@ -1,0 +1,93 @@
+//! The dataset types and the [`Plugin`] trait every dataset implements.
+
+use rnnlab_spec::FieldError;
+
+/// What the model must predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// One of `classes` labels, at every step or only at the last one.
+    Classify { classes: usize, per_step: bool },
+    /// `outputs` real values, at every step or only at the last one.
+    Regress { outputs: usize, per_step: bool },
+}
+
+impl Task {
+    /// Size of the prediction at one step.
+    pub fn output_size(&self) -> usize {
+        match *self {
+            Task::Classify { classes, .. } => classes,
+            Task::Regress { outputs, .. } => outputs,
+        }
+    }
+
+    pub fn per_step(&self) -> bool {
+        match *self {
+            Task::Classify { per_step, .. } | Task::Regress { per_step, .. } => per_step,
+        }
+    }
+}
+
+/// Targets of a [`SequenceSet`], sequence-major: `[N, T]` (per step) or `[N]` (last step),
+/// times `outputs` for regression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    Classes(Vec<u32>),
+    Values(Vec<f32>),
+}
+
+/// `len` sequences of `steps` steps of `input_size` features, sequence-major `[N, T, I]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceSet {
+    pub len: usize,
+    pub steps: usize,
+    pub input_size: usize,
+    pub inputs: Vec<f32>,
+    pub targets: Targets,
+}
+
+/// A built dataset: the task and its two splits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub task: Task,
+    pub train: SequenceSet,
+    pub test: SequenceSet,
+}
+
+impl Dataset {
+    pub fn input_size(&self) -> usize {
+        self.train.input_size
+    }
+}
+
+/// Why a dataset could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("dataset keys: {}: {}", .0.path.join("."), .0.message)]
+    Config(FieldError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One documented key of a plugin, for `rnnlab plugins`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// A dataset plugin.
+pub trait Plugin: Sync {
+    /// The name used in `[dataset] plugin = "..."`.
+    fn name(&self) -> &'static str;
+    /// One line for `rnnlab plugins`.
+    fn doc(&self) -> &'static str;
+    fn keys(&self) -> &'static [KeyDoc];
+    /// A complete `[dataset]` section that builds (tested for every plugin).
+    fn example(&self) -> &'static str;
+    /// Checks the keys (everything but `plugin`) and says what the task will be, without building.
+    fn check(&self, keys: &toml::Table) -> Result<Task, FieldError>;
+    /// Builds the data for one trial.
+    fn build(&self, keys: &toml::Table, seed: u64) -> Result<Dataset, DataError>;
+}

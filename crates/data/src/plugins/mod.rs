@@ -1,0 +1,3 @@
+//! One file per dataset plugin.
+
+pub mod parity;

@@ -1,0 +1,63 @@
+//! Every dataset plugin, one line each.
+
+use crate::base::Plugin;
+use crate::plugins;
+
+/// All plugins; add a new one here.
+pub static PLUGINS: &[&dyn Plugin] = &[&plugins::parity::Parity];
+
+/// The plugin called `name`.
+pub fn find(name: &str) -> Option<&'static dyn Plugin> {
+    PLUGINS.iter().copied().find(|p| p.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = PLUGINS.iter().map(|p| p.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PLUGINS.len());
+    }
+
+    #[test]
+    fn every_example_checks_and_builds() {
+        for p in PLUGINS {
+            let mut keys: toml::Table = p
+                .example()
+                .parse()
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name()));
+            assert_eq!(
+                keys.remove("plugin")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .as_deref(),
+                Some(p.name())
+            );
+            let task = p
+                .check(&keys)
+                .unwrap_or_else(|e| panic!("{}: {e:?}", p.name()));
+            let data = p
+                .build(&keys, 0)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name()));
+            assert_eq!(data.task, task, "{}", p.name());
+            assert!(data.train.len > 0 && data.test.len > 0, "{}", p.name());
+        }
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        for p in PLUGINS {
+            for k in p.keys() {
+                assert!(
+                    !k.doc.is_empty() && !k.kind.is_empty(),
+                    "{}.{}",
+                    p.name(),
+                    k.name
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Recurrent layers, heads, losses and optimizers on dfdx 0.13.
+//!
+//! The layers ([`cells`]) follow PyTorch exactly: parameter names, shapes and gate orders of
+//! `torch.nn.LSTM` / `GRU` / `RNN`, checked against PyTorch's outputs and gradients in
+//! `tests/golden.rs`. Parameters live in dfdx tensors; optimizers ([`optim`]) update flat
+//! copies of them, because dfdx's own optimizers cannot hold runtime-shaped tensors.
+
+pub mod cells;
+pub mod init;
+pub mod model;
+pub mod optim;
+pub mod params;
+pub mod tape;
+
+pub use model::{Batch, Network, Outputs, Targets, Task};

@@ -1,0 +1,30 @@
+//! Experiment specs: the TOML a researcher writes, checked before anything runs and expanded
+//! into trials (grid × seeds).
+//!
+//! [`load`] reads a spec, applies `--set` overrides, expands `[grid]`, decodes and range-checks
+//! every trial and returns a [`Plan`], or every error found, each with file:line:col, the key
+//! and a hint. This crate knows nothing of tensors or dataframes; dataset keys are checked
+//! through the [`Catalog`] the caller passes in.
+
+mod config;
+mod decode;
+mod error;
+mod grid;
+mod overrides;
+mod source;
+
+pub use config::*;
+pub use decode::decode;
+pub use error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
+pub use grid::{load, load_str, Plan, Trial};
+pub use overrides::Override;
+pub use source::{KeyPath, SourceMap};
+
+/// What the spec loader needs to know of the rest of rnnlab (implemented by the sweep crate).
+pub trait Catalog {
+    /// Names of the dataset plugins, for "unknown plugin" errors.
+    fn dataset_plugins(&self) -> Vec<&'static str>;
+    /// Checks what the spec crate cannot: the dataset plugin's keys, and that the model fits the
+    /// dataset. Paths in the error are relative to the spec root (e.g. `dataset.length`).
+    fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError>;
+}
