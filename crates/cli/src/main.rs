@@ -1,1 +1,214 @@
-fn main() {}
+//! `rnnlab`: validate, plan, sweep and report on recurrent-network experiments.
+//!
+//! The binary is thin: it parses flags, loads the spec through `rnnlab-spec`, runs the sweep
+//! through `rnnlab-sweep`, shows progress, and prints the summary from `rnnlab-report`.
+
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use rnnlab_spec::{LoadError, Override, Plan};
+use rnnlab_sweep::{Builtin, SweepOptions};
+
+#[derive(Parser)]
+#[command(name = "rnnlab", version, about = "Declarative experiments with recurrent neural networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a spec (every trial of its grid) without running anything.
+    Validate(SpecArgs),
+    /// List the trials a spec expands to, without running them.
+    Plan(SpecArgs),
+    /// Run every trial of a spec that has no result yet, then print the summary.
+    Sweep {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Trials to run at once [default: number of cores].
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Write results under this folder instead of `results/`.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Delete this experiment's earlier results and run every trial again.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Print the summary table of a results folder (e.g. results/parity).
+    Report { dir: PathBuf },
+    /// List the dataset plugins and their keys.
+    Plugins,
+}
+
+#[derive(Args)]
+struct SpecArgs {
+    /// The experiment spec (TOML).
+    spec: PathBuf,
+    /// Override a key of the spec: `--set model.hidden_size=32`, `--set 'grid.model.cell=["gru"]'`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => {
+            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(2)) };
+            let points = plan.trials.len() / plan.experiment.seeds.len();
+            println!(
+                "{}: ok — {} trials ({points} grid points × {} seeds)",
+                args.spec.display(),
+                plan.trials.len(),
+                plan.experiment.seeds.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan(args) => {
+            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(2)) };
+            print_plan(&plan);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep { spec, jobs, out, fresh } => sweep(&spec, jobs, out, fresh),
+        Command::Report { dir } => {
+            let config = rnnlab_report::report_config(&dir)?;
+            let summary = rnnlab_report::summarize(&dir, &config)?;
+            print!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins => {
+            for p in rnnlab_data::PLUGINS {
+                println!("{} — {}", p.name(), p.doc());
+                for k in p.keys() {
+                    println!("    {:<14} {:<22} default {:<14} {}", k.name, k.kind, k.default, k.doc);
+                }
+                println!();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads and checks a spec; prints its errors and returns `None` when it is invalid.
+fn load(args: &SpecArgs) -> anyhow::Result<Option<Plan>> {
+    let mut overrides = Vec::new();
+    for text in &args.set {
+        match Override::parse(text) {
+            Ok(o) => overrides.push(o),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(None);
+            }
+        }
+    }
+    match rnnlab_spec::load(&args.spec, &overrides, &Builtin) {
+        Ok(plan) => Ok(Some(plan)),
+        Err(LoadError::Invalid(errors)) => {
+            eprint!("error: {errors}");
+            eprintln!("nothing was run");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_plan(plan: &Plan) {
+    let mut header = vec!["trial".to_string()];
+    header.extend(plan.columns.iter().cloned());
+    header.push("seed".into());
+    let rows: Vec<Vec<String>> = plan
+        .trials
+        .iter()
+        .map(|t| {
+            let mut r = vec![t.id.clone()];
+            r.extend(t.point.iter().map(|(_, v)| v.clone()));
+            r.push(t.config.seed.to_string());
+            r
+        })
+        .collect();
+    let widths: Vec<usize> =
+        (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
+    println!("{}", line(&header));
+    for r in &rows {
+        println!("{}", line(r));
+    }
+    let points = plan.trials.len() / plan.experiment.seeds.len();
+    println!(
+        "{} trials: {points} grid points × {} seeds; results in results/{}/",
+        plan.trials.len(),
+        plan.experiment.seeds.len(),
+        plan.experiment.name
+    );
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load(args)? else { return Ok(ExitCode::from(2)) };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let opts = SweepOptions {
+        out_root: out,
+        jobs: jobs.unwrap_or(cores).max(1),
+        fresh,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond Ctrl-C: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("\nCtrl-C: finishing nothing further; running trials are dropped (Ctrl-C again to exit now)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let progress = progress::Bar::new(std::io::stderr().is_terminal());
+    let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &progress)?;
+    progress.finish();
+    let dir = outcome.dir.display();
+    if outcome.ran == 0 && !outcome.interrupted {
+        println!("nothing to do: all {} trials already have results in {dir} (use --fresh to run them again)", outcome.total);
+    } else {
+        println!(
+            "ran {} trials in {:.1} s ({} ok, {} diverged, {} failed; {} already done) → {dir}",
+            outcome.ran, outcome.wall_seconds, outcome.ok, outcome.diverged, outcome.failed, outcome.skipped
+        );
+    }
+    print_summary(&outcome.dir, &plan)?;
+    if outcome.interrupted {
+        eprintln!("interrupted: {} of {} trials have results; run the same command again to finish", outcome.skipped + outcome.ran, outcome.total);
+        return Ok(ExitCode::from(130));
+    }
+    if outcome.failed > 0 {
+        eprintln!("{} trials failed; their messages are in {dir}/runs.csv", outcome.failed);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
+    if !dir.join("runs.csv").exists() {
+        return Ok(());
+    }
+    let summary = rnnlab_report::summarize(dir, &plan.report)?;
+    println!("\n{}", plan.experiment.name);
+    print!("{summary}");
+    Ok(())
+}

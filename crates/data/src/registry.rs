@@ -26,22 +26,10 @@ mod tests {
     #[test]
     fn every_example_checks_and_builds() {
         for p in PLUGINS {
-            let mut keys: toml::Table = p
-                .example()
-                .parse()
-                .unwrap_or_else(|e| panic!("{}: {e}", p.name()));
-            assert_eq!(
-                keys.remove("plugin")
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .as_deref(),
-                Some(p.name())
-            );
-            let task = p
-                .check(&keys)
-                .unwrap_or_else(|e| panic!("{}: {e:?}", p.name()));
-            let data = p
-                .build(&keys, 0)
-                .unwrap_or_else(|e| panic!("{}: {e}", p.name()));
+            let mut keys: toml::Table = p.example().parse().unwrap_or_else(|e| panic!("{}: {e}", p.name()));
+            assert_eq!(keys.remove("plugin").and_then(|v| v.as_str().map(str::to_string)).as_deref(), Some(p.name()));
+            let task = p.check(&keys).unwrap_or_else(|e| panic!("{}: {e:?}", p.name()));
+            let data = p.build(&keys, 0).unwrap_or_else(|e| panic!("{}: {e}", p.name()));
             assert_eq!(data.task, task, "{}", p.name());
             assert!(data.train.len > 0 && data.test.len > 0, "{}", p.name());
         }
@@ -51,12 +39,7 @@ mod tests {
     fn every_key_is_documented() {
         for p in PLUGINS {
             for k in p.keys() {
-                assert!(
-                    !k.doc.is_empty() && !k.kind.is_empty(),
-                    "{}.{}",
-                    p.name(),
-                    k.name
-                );
+                assert!(!k.doc.is_empty() && !k.kind.is_empty(), "{}.{}", p.name(), k.name);
             }
         }
     }

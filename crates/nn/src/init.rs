@@ -11,17 +11,8 @@ use rnnlab_spec::{CellKind, Init, ModelConfig};
 use crate::params::{HasParams, Visitor};
 
 /// Fills every parameter of `net` according to `config`.
-pub fn initialize<D: Device<f32>, M: HasParams<D>>(
-    net: &mut M,
-    config: &ModelConfig,
-    rng: &mut StdRng,
-) {
-    let mut v = InitVisitor {
-        config,
-        rng,
-        last_name: String::new(),
-        chunk: 0,
-    };
+pub fn initialize<D: Device<f32>, M: HasParams<D>>(net: &mut M, config: &ModelConfig, rng: &mut StdRng) {
+    let mut v = InitVisitor { config, rng, last_name: String::new(), chunk: 0 };
     net.visit_params("", &mut v);
 }
 
@@ -50,35 +41,24 @@ impl<D: Device<f32>> Visitor<D> for InitVisitor<'_> {
             uniform(self.rng, n, 1.0 / (fan_in as f64).sqrt())
         } else {
             match self.config.init {
-                Init::Pytorch => {
-                    uniform(self.rng, n, 1.0 / (self.config.hidden_size as f64).sqrt())
-                }
+                Init::Pytorch => uniform(self.rng, n, 1.0 / (self.config.hidden_size as f64).sqrt()),
                 Init::Zeros => vec![0.0; n],
                 Init::Xavier if is_bias => vec![0.0; n],
                 Init::Xavier => uniform(self.rng, n, (6.0 / (dims[0] + dims[1]) as f64).sqrt()),
                 Init::Normal if is_bias => vec![0.0; n],
                 Init::Normal => {
-                    let normal =
-                        Normal::new(0.0, self.config.init_std).expect("init_std checked > 0");
+                    let normal = Normal::new(0.0, self.config.init_std).expect("init_std checked > 0");
                     (0..n).map(|_| normal.sample(self.rng) as f32).collect()
                 }
             }
         };
-        let forget_gate = self.config.cell == CellKind::Lstm
-            && name.starts_with("rnn.bias_ih")
-            && self.chunk == 1;
-        let shift = if forget_gate {
-            self.config.forget_bias as f32
-        } else {
-            0.0
-        };
+        let forget_gate = self.config.cell == CellKind::Lstm && name.starts_with("rnn.bias_ih") && self.chunk == 1;
+        let shift = if forget_gate { self.config.forget_bias as f32 } else { 0.0 };
         let values: Vec<f32> = values.into_iter().map(|v| v + shift).collect();
         t.copy_from(&values);
     }
 }
 
 fn uniform(rng: &mut StdRng, n: usize, bound: f64) -> Vec<f32> {
-    (0..n)
-        .map(|_| rng.gen_range(-bound..=bound) as f32)
-        .collect()
+    (0..n).map(|_| rng.gen_range(-bound..=bound) as f32).collect()
 }

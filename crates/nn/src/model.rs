@@ -105,33 +105,25 @@ impl<D: Device<f32>> Network<D> {
     }
 
     /// The architecture with every parameter zero.
-    pub fn zeros(
-        dev: &D,
-        config: &ModelConfig,
-        input_size: usize,
-        task: Task,
-    ) -> Result<Self, NnError> {
+    pub fn zeros(dev: &D, config: &ModelConfig, input_size: usize, task: Task) -> Result<Self, NnError> {
         let (h, p) = (config.hidden_size, config.output_size());
         let layers = (0..config.layers)
             .map(|l| {
                 let input = if l == 0 { input_size } else { p };
                 match config.cell {
-                    CellKind::Lstm => {
-                        Layer::Lstm(LstmLayer::zeros(dev, l, input, h, p, config.proj_size > 0))
-                    }
+                    CellKind::Lstm => Layer::Lstm(LstmLayer::zeros(dev, l, input, h, p, config.proj_size > 0)),
                     CellKind::Gru => Layer::Gru(GruLayer::zeros(dev, l, input, h)),
-                    CellKind::Rnn => Layer::Rnn(RnnLayer::zeros(
-                        dev,
-                        l,
-                        input,
-                        h,
-                        config.nonlinearity == Nonlinearity::Relu,
-                    )),
+                    CellKind::Rnn => {
+                        Layer::Rnn(RnnLayer::zeros(dev, l, input, h, config.nonlinearity == Nonlinearity::Relu))
+                    }
                 }
             })
             .collect();
         let head = match config.head {
-            HeadKind::Linear => Some(Head { weight: dev.zeros_like(&(task.output_size(), p)), bias: dev.zeros_like(&(task.output_size(),)) }),
+            HeadKind::Linear => Some(Head {
+                weight: dev.zeros_like(&(task.output_size(), p)),
+                bias: dev.zeros_like(&(task.output_size(),)),
+            }),
             HeadKind::None if p == task.output_size() => None,
             HeadKind::None => {
                 return Err(NnError::Config(format!(
@@ -140,13 +132,7 @@ impl<D: Device<f32>> Network<D> {
                 )))
             }
         };
-        Ok(Network {
-            dev: dev.clone(),
-            layers,
-            head,
-            task,
-            input_size,
-        })
+        Ok(Network { dev: dev.clone(), layers, head, task, input_size })
     }
 
     /// Per-step input tensors of a batch.
@@ -154,20 +140,13 @@ impl<D: Device<f32>> Network<D> {
         let n = batch.size * batch.input_size;
         (0..batch.steps)
             .map(|t| {
-                self.dev.tensor_from_vec(
-                    batch.inputs[t * n..(t + 1) * n].to_vec(),
-                    (batch.size, batch.input_size),
-                )
+                self.dev.tensor_from_vec(batch.inputs[t * n..(t + 1) * n].to_vec(), (batch.size, batch.input_size))
             })
             .collect()
     }
 
     /// Head outputs at the steps that have targets (all steps, or only the last).
-    fn forward<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        xs: &[Tensor<(usize, usize), f32, D>],
-        acc: &mut T,
-    ) -> Seq<D> {
+    fn forward<T: Tape<f32, D> + Merge<T>>(&self, xs: &[Tensor<(usize, usize), f32, D>], acc: &mut T) -> Seq<D> {
         let mut seq = xs.to_vec();
         for layer in &self.layers {
             seq = layer.forward(&seq, acc).outputs;
@@ -178,12 +157,7 @@ impl<D: Device<f32>> Network<D> {
         match &self.head {
             Some(head) => seq
                 .iter()
-                .map(|h| {
-                    keep(
-                        affine::<usize, usize, usize, D, T>(h, &head.weight, &head.bias),
-                        acc,
-                    )
-                })
+                .map(|h| keep(affine::<usize, usize, usize, D, T>(h, &head.weight, &head.bias), acc))
                 .collect(),
             None => seq,
         }
@@ -196,8 +170,7 @@ impl<D: Device<f32>> Network<D> {
         let outputs = self.forward(&xs, &mut acc);
         let mut total: Option<Tensor<Rank0, f32, D, OwnedTape<f32, D>>> = None;
         for (t, out) in outputs.iter().enumerate() {
-            let step_loss =
-                self.step_loss(out.retaped::<OwnedTape<f32, D>>(), batch, t, outputs.len());
+            let step_loss = self.step_loss(out.retaped::<OwnedTape<f32, D>>(), batch, t, outputs.len());
             total = Some(match total {
                 None => step_loss,
                 Some(acc_loss) => acc_loss + step_loss,
@@ -219,18 +192,12 @@ impl<D: Device<f32>> Network<D> {
         n: usize,
     ) -> Tensor<Rank0, f32, D, OwnedTape<f32, D>> {
         let (b, width) = *out.shape();
-        let target_step = if n == 1 && self.task.per_step() {
-            batch.steps - 1
-        } else {
-            t
-        };
+        let target_step = if n == 1 && self.task.per_step() { batch.steps - 1 } else { t };
         match &batch.targets {
             Targets::Classes(labels) => {
                 let mut onehot = vec![0.0f32; b * width];
                 for i in 0..b {
-                    onehot[i * width
-                        + labels[target_row(batch, i, target_step, self.task.per_step())]
-                            as usize] = 1.0;
+                    onehot[i * width + labels[target_row(batch, i, target_step, self.task.per_step())] as usize] = 1.0;
                 }
                 let onehot = self.dev.tensor_from_vec(onehot, (b, width));
                 dfdx::losses::cross_entropy_with_logits_loss(out, onehot)
@@ -239,8 +206,7 @@ impl<D: Device<f32>> Network<D> {
                 let mut target = vec![0.0f32; b * width];
                 for i in 0..b {
                     let row = target_row(batch, i, target_step, self.task.per_step());
-                    target[i * width..(i + 1) * width]
-                        .copy_from_slice(&values[row * width..(row + 1) * width]);
+                    target[i * width..(i + 1) * width].copy_from_slice(&values[row * width..(row + 1) * width]);
                 }
                 dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (b, width)))
             }
@@ -251,10 +217,7 @@ impl<D: Device<f32>> Network<D> {
     pub fn predict(&self, batch: &Batch) -> Outputs {
         let xs = self.inputs(batch);
         let outputs = self.forward(&xs, &mut NoneTape);
-        Outputs {
-            width: self.task.output_size(),
-            steps: outputs.iter().map(|o| o.as_vec()).collect(),
-        }
+        Outputs { width: self.task.output_size(), steps: outputs.iter().map(|o| o.as_vec()).collect() }
     }
 }
 

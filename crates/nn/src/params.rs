@@ -40,12 +40,7 @@ pub fn param_infos<D: Device<f32>, M: HasParams<D>>(model: &mut M) -> Vec<ParamI
                     last.shape[0] += dims[0];
                     last.len += len;
                 }
-                _ => self.0.push(ParamInfo {
-                    name: name.to_string(),
-                    shape: dims,
-                    offset: self.1,
-                    len,
-                }),
+                _ => self.0.push(ParamInfo { name: name.to_string(), shape: dims, offset: self.1, len }),
             }
             self.1 += len;
         }
@@ -80,17 +75,11 @@ pub fn set_flat_values<D: Device<f32>, M: HasParams<D>>(model: &mut M, values: &
     }
     let mut v = Set(values);
     model.visit_params("", &mut v);
-    assert!(
-        v.0.is_empty(),
-        "flat parameter vector longer than the model"
-    );
+    assert!(v.0.is_empty(), "flat parameter vector longer than the model");
 }
 
 /// The gradient of every parameter, concatenated in visiting order (zeros where none flowed).
-pub fn flat_grads<D: Device<f32>, M: HasParams<D>>(
-    model: &mut M,
-    grads: &mut Gradients<f32, D>,
-) -> Vec<f32> {
+pub fn flat_grads<D: Device<f32>, M: HasParams<D>>(model: &mut M, grads: &mut Gradients<f32, D>) -> Vec<f32> {
     struct Grads<'a, D: Device<f32>>(Vec<f32>, &'a mut Gradients<f32, D>);
     impl<D: Device<f32>> Visitor<D> for Grads<'_, D> {
         fn visit<S: Shape>(&mut self, _: &str, t: &mut Tensor<S, f32, D>) {

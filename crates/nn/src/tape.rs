@@ -10,17 +10,12 @@
 use dfdx::prelude::*;
 
 /// A tape-free copy of `t` that records ops on a fresh tape of type `T`.
-pub fn use_<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
-    t: &Tensor<S, f32, D>,
-) -> Tensor<S, f32, D, T> {
+pub fn use_<S: Shape, D: Device<f32>, T: Tape<f32, D>>(t: &Tensor<S, f32, D>) -> Tensor<S, f32, D, T> {
     t.retaped::<T>()
 }
 
 /// Moves `t`'s tape into `acc` and returns the tape-free tensor.
-pub fn keep<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
-    t: Tensor<S, f32, D, T>,
-    acc: &mut T,
-) -> Tensor<S, f32, D> {
+pub fn keep<S: Shape, D: Device<f32>, T: Tape<f32, D>>(t: Tensor<S, f32, D, T>, acc: &mut T) -> Tensor<S, f32, D> {
     let (t, tape) = t.split_tape();
     *acc = std::mem::take(acc).merge(tape);
     t

@@ -15,14 +15,8 @@ use serde_json::Value;
 fn golden_dir() -> PathBuf {
     let dir = std::env::var("RNNLAB_GOLDEN")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        });
-    assert!(
-        dir.join("README.md").exists(),
-        "golden vectors not found at {} (set RNNLAB_GOLDEN)",
-        dir.display()
-    );
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"));
+    assert!(dir.join("README.md").exists(), "golden vectors not found at {} (set RNNLAB_GOLDEN)", dir.display());
     dir
 }
 
@@ -46,12 +40,7 @@ impl Visitor<Cpu> for Load<'_> {
         let data = &self.0[name];
         let off = self.1.entry(name.to_string()).or_insert(0);
         let n = t.shape().num_elements();
-        t.copy_from(
-            &data[*off..*off + n]
-                .iter()
-                .map(|&x| x as f32)
-                .collect::<Vec<_>>(),
-        );
+        t.copy_from(&data[*off..*off + n].iter().map(|&x| x as f32).collect::<Vec<_>>());
         *off += n;
     }
 }
@@ -61,10 +50,7 @@ struct Grads<'a>(&'a mut Gradients<f32, Cpu>, HashMap<String, Vec<f32>>);
 impl Visitor<Cpu> for Grads<'_> {
     fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, Cpu>) {
         self.0.try_alloc_for(t).unwrap();
-        self.1
-            .entry(name.to_string())
-            .or_default()
-            .extend(self.0.get(t).as_vec());
+        self.1.entry(name.to_string()).or_default().extend(self.0.get(t).as_vec());
     }
 }
 
@@ -72,22 +58,15 @@ fn assert_close(what: &str, got: &[f32], want: &[f64], abs: f64, rel: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let tol = abs.max(rel * w.abs());
-        assert!(
-            (g as f64 - w).abs() <= tol,
-            "{what}[{i}]: got {g}, PyTorch {w} (tolerance {tol:e})"
-        );
+        assert!((g as f64 - w).abs() <= tol, "{what}[{i}]: got {g}, PyTorch {w} (tolerance {tol:e})");
     }
 }
 
 fn check_layer_case(file: &str) {
     let g = read(file);
     let module = g["module"].as_str().unwrap().to_string();
-    let params: HashMap<String, Vec<f64>> = g["params"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), flat(v)))
-        .collect();
+    let params: HashMap<String, Vec<f64>> =
+        g["params"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), flat(v))).collect();
     let shape = |v: &Value| -> Vec<usize> {
         let mut s = Vec::new();
         let mut cur = v;
@@ -99,9 +78,7 @@ fn check_layer_case(file: &str) {
     };
     let in_shape = shape(&g["input"]);
     let (steps, batch, input) = (in_shape[0], in_shape[1], in_shape[2]);
-    let n_layers = (0..)
-        .take_while(|l| params.contains_key(&format!("weight_ih_l{l}")))
-        .count();
+    let n_layers = (0..).take_while(|l| params.contains_key(&format!("weight_ih_l{l}"))).count();
     let has_proj = params.contains_key("weight_hr_l0");
     let dev = Cpu::default();
     let gates = |cell: &str| match cell {
@@ -111,11 +88,7 @@ fn check_layer_case(file: &str) {
     };
     let cell = module.split('(').next().unwrap();
     let hidden = shape(&g["params"]["weight_hh_l0"])[0] / gates(cell);
-    let out = if has_proj {
-        shape(&g["params"]["weight_hr_l0"])[0]
-    } else {
-        hidden
-    };
+    let out = if has_proj { shape(&g["params"]["weight_hr_l0"])[0] } else { hidden };
 
     // The module string omits the nonlinearity (`RNN(4, 6)`); the case name says relu.
     let mut layers: Vec<Layer<Cpu>> = (0..n_layers)
@@ -130,18 +103,13 @@ fn check_layer_case(file: &str) {
         })
         .collect();
     let mut loader = Load(&params, HashMap::new());
-    layers
-        .iter_mut()
-        .for_each(|l| l.visit_params("", &mut loader));
+    layers.iter_mut().for_each(|l| l.visit_params("", &mut loader));
 
     let x = flat(&g["input"]);
     let xs: Vec<Tensor<(usize, usize), f32, Cpu>> = (0..steps)
         .map(|t| {
             dev.tensor_from_vec(
-                x[t * batch * input..(t + 1) * batch * input]
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect(),
+                x[t * batch * input..(t + 1) * batch * input].iter().map(|&v| v as f32).collect(),
                 (batch, input),
             )
         })
@@ -162,13 +130,7 @@ fn check_layer_case(file: &str) {
     let step = batch * out;
     let mut loss: Tensor<Rank0, f32, Cpu, OwnedTape<f32, Cpu>> = dev.zeros::<Rank0>().retaped();
     for (t, o) in seq.iter().enumerate() {
-        let wt = dev.tensor_from_vec(
-            w[t * step..(t + 1) * step]
-                .iter()
-                .map(|&v| v as f32)
-                .collect(),
-            (batch, out),
-        );
+        let wt = dev.tensor_from_vec(w[t * step..(t + 1) * step].iter().map(|&v| v as f32).collect(), (batch, out));
         loss = loss + (use_::<_, Cpu, OwnedTape<f32, Cpu>>(o) * wt).sum();
     }
     for h in &h_n {
@@ -177,22 +139,12 @@ fn check_layer_case(file: &str) {
     for c in &c_n {
         loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(c).sum() * 0.25;
     }
-    let loss_value = keep(
-        loss.retaped::<OwnedTape<f32, Cpu>>(),
-        &mut OwnedTape::default(),
-    )
-    .as_vec()[0];
+    let loss_value = keep(loss.retaped::<OwnedTape<f32, Cpu>>(), &mut OwnedTape::default()).as_vec()[0];
     let (loss, tape) = loss.split_tape();
     let mut grads = loss.put_tape(tape.merge(acc)).backward();
 
     let outputs: Vec<f32> = seq.iter().flat_map(|o| o.as_vec()).collect();
-    assert_close(
-        &format!("{file} output"),
-        &outputs,
-        &flat(&g["output"]),
-        1e-5,
-        0.0,
-    );
+    assert_close(&format!("{file} output"), &outputs, &flat(&g["output"]), 1e-5, 0.0);
     let hn: Vec<f32> = h_n.iter().flat_map(|h| h.as_vec()).collect();
     assert_close(&format!("{file} h_n"), &hn, &flat(&g["h_n"]), 1e-5, 0.0);
     if cell == "LSTM" {
@@ -201,30 +153,13 @@ fn check_layer_case(file: &str) {
     }
     assert!(loss_value.is_finite());
     let gx: Vec<f32> = xs.iter().flat_map(|x| grads.get(x).as_vec()).collect();
-    assert_close(
-        &format!("{file} grad_input"),
-        &gx,
-        &flat(&g["grad_input"]),
-        1e-5,
-        1e-4,
-    );
+    assert_close(&format!("{file} grad_input"), &gx, &flat(&g["grad_input"]), 1e-5, 1e-4);
     let mut gv = Grads(&mut grads, HashMap::new());
     layers.iter_mut().for_each(|l| l.visit_params("", &mut gv));
     let want = g["grad_params"].as_object().unwrap();
-    assert_eq!(
-        gv.1.len(),
-        want.len(),
-        "{file}: parameter names {:?}",
-        gv.1.keys()
-    );
+    assert_eq!(gv.1.len(), want.len(), "{file}: parameter names {:?}", gv.1.keys());
     for (name, v) in want {
-        assert_close(
-            &format!("{file} grad {name}"),
-            &gv.1[name],
-            &flat(v),
-            1e-5,
-            1e-4,
-        );
+        assert_close(&format!("{file} grad {name}"), &gv.1[name], &flat(v), 1e-5, 1e-4);
     }
 }
 
@@ -264,23 +199,13 @@ fn rnn_relu_matches_pytorch() {
 #[test]
 fn optimizers_follow_pytorch_trajectories() {
     let g = read("optimizers.json");
-    let init: Vec<f32> = flat(&g["initial_params"])
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let grads: Vec<Vec<f32>> = g["grads_per_step"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| flat(s).iter().map(|&v| v as f32).collect())
-        .collect();
+    let init: Vec<f32> = flat(&g["initial_params"]).iter().map(|&v| v as f32).collect();
+    let grads: Vec<Vec<f32>> =
+        g["grads_per_step"].as_array().unwrap().iter().map(|s| flat(s).iter().map(|&v| v as f32).collect()).collect();
     let cases = g["cases"].as_object().unwrap();
     let configs = [
         ("sgd", "name = 'sgd'\nlr = 0.1"),
-        (
-            "sgd_momentum_nesterov_wd",
-            "name = 'sgd'\nlr = 0.1\nmomentum = 0.9\nnesterov = true\nweight_decay = 0.01",
-        ),
+        ("sgd_momentum_nesterov_wd", "name = 'sgd'\nlr = 0.1\nmomentum = 0.9\nnesterov = true\nweight_decay = 0.01"),
         ("adam", "name = 'adam'\nlr = 0.01"),
         ("adamw", "name = 'adamw'\nlr = 0.01\nweight_decay = 0.1"),
         ("rmsprop_pytorch", "name = 'rmsprop'\nlr = 0.01"),
@@ -289,33 +214,16 @@ fn optimizers_follow_pytorch_trajectories() {
             "name = 'rmsprop'\nlr = 0.01\nalpha = 0.9\neps = 1e-6\nmomentum = 0.5\ncentered = true",
         ),
         ("adagrad", "name = 'adagrad'\nlr = 0.1"),
-        (
-            "rmsprop_tf1",
-            "name = 'rmsprop'\nflavor = 'tf1'\nlr = 0.001\nalpha = 0.9\neps = 1e-10",
-        ),
+        ("rmsprop_tf1", "name = 'rmsprop'\nflavor = 'tf1'\nlr = 0.001\nalpha = 0.9\neps = 1e-10"),
     ];
-    assert_eq!(
-        configs.len(),
-        cases.len(),
-        "every golden optimizer case is tested"
-    );
+    assert_eq!(configs.len(), cases.len(), "every golden optimizer case is tested");
     for (case, spec) in configs {
         let config: rnnlab_spec::OptimizerConfig = toml::from_str(spec).unwrap();
         let mut opt = rnnlab_nn::optim::build(&config, init.len());
         let mut p = init.clone();
-        for (step, (g, want)) in grads
-            .iter()
-            .zip(cases[case]["after_each_step"].as_array().unwrap())
-            .enumerate()
-        {
+        for (step, (g, want)) in grads.iter().zip(cases[case]["after_each_step"].as_array().unwrap()).enumerate() {
             opt.step(&mut p, g);
-            assert_close(
-                &format!("{case} step {}", step + 1),
-                &p,
-                &flat(want),
-                1e-5,
-                1e-5,
-            );
+            assert_close(&format!("{case} step {}", step + 1), &p, &flat(want), 1e-5, 1e-5);
         }
     }
 }

@@ -1,1 +1,263 @@
-//! placeholder
+//! Reports on a results folder, computed with polars from its CSV files alone (so a copied
+//! folder can be reported on anywhere).
+//!
+//! [`summarize`] groups `runs.csv` by grid point (the columns between `trial_id` and `seed`)
+//! and aggregates each final metric over seeds.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use rnnlab_spec::{ReportConfig, SuccessRule};
+
+/// Final metrics aggregated per grid point, in the order they are shown.
+const METRICS: &[&str] = &["test_accuracy", "test_mse", "test_loss", "train_loss"];
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+    #[error("polars: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// One aggregated metric of one grid point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    pub n: usize,
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); NaN for one seed.
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// One grid point's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Grid values, in `Summary::grid` order.
+    pub point: Vec<String>,
+    pub trials: usize,
+    pub ok: usize,
+    pub diverged: usize,
+    pub failed: usize,
+    /// Per metric of `Summary::metrics`, over ok trials; `None` when the metric has no values.
+    pub stats: Vec<Option<Stat>>,
+    /// Ok trials that meet the success rule.
+    pub successes: Option<usize>,
+    pub mean_wall_seconds: f64,
+}
+
+/// The summary table of a results folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub grid: Vec<String>,
+    pub metrics: Vec<String>,
+    pub success: Option<SuccessRule>,
+    pub rows: Vec<Row>,
+}
+
+/// Reads `[report]` from the folder's `spec.toml` (defaults when absent).
+pub fn report_config(dir: &Path) -> Result<ReportConfig, ReportError> {
+    let path = dir.join("spec.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(ReportConfig::default()) };
+    let err = |message: String| ReportError::Input { path: path.clone(), message };
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| err(e.to_string()))?;
+    match table.get("report") {
+        Some(toml::Value::Table(t)) => rnnlab_spec::decode(t).map_err(|e| err(format!("[report] {}", e.message))),
+        _ => Ok(ReportConfig::default()),
+    }
+}
+
+/// Aggregates `dir/runs.csv` per grid point.
+pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportError> {
+    let path = dir.join("runs.csv");
+    let input_err = |message: String| ReportError::Input { path: path.clone(), message };
+    let header_line = std::fs::read_to_string(&path)
+        .map_err(|e| input_err(format!("{e} (has a sweep run here?)")))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let header: Vec<String> = header_line.split(',').map(str::to_string).collect();
+    let seed_at = header.iter().position(|c| c == "seed").ok_or_else(|| input_err("no `seed` column".into()))?;
+    if header.first().map(String::as_str) != Some("trial_id") {
+        return Err(input_err("the first column must be `trial_id`".into()));
+    }
+    let grid: Vec<String> = header[1..seed_at].to_vec();
+    let success = config.success_rule().map_err(|e| input_err(format!("[report] success: {}", e.message)))?;
+
+    // Grid values and text columns as strings, metrics as floats, whatever the inference says.
+    let mut schema = Schema::default();
+    for c in grid.iter().chain(["status", "message"].iter().map(|s| s.to_string()).collect::<Vec<_>>().iter()) {
+        schema.with_column(c.as_str().into(), DataType::String);
+    }
+    for m in METRICS.iter().chain(&["wall_seconds"]) {
+        schema.with_column((*m).into(), DataType::Float64);
+    }
+    let lf = LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
+        .with_has_header(true)
+        .with_dtype_overwrite(Some(Arc::new(schema)))
+        .finish()?;
+    let ok = col("status").eq(lit("ok"));
+    let mut aggs = vec![
+        len().alias("trials"),
+        ok.clone().cast(DataType::UInt32).sum().alias("ok"),
+        col("status").eq(lit("diverged")).cast(DataType::UInt32).sum().alias("diverged"),
+        col("status").eq(lit("failed")).cast(DataType::UInt32).sum().alias("failed"),
+        col("wall_seconds").mean().alias("wall"),
+    ];
+    for m in METRICS {
+        let v = col(*m).filter(ok.clone());
+        aggs.push(v.clone().count().alias(format!("{m}__n")));
+        aggs.push(v.clone().mean().alias(format!("{m}__mean")));
+        aggs.push(v.clone().std(1).alias(format!("{m}__std")));
+        aggs.push(v.clone().min().alias(format!("{m}__min")));
+        aggs.push(v.max().alias(format!("{m}__max")));
+    }
+    if let Some(rule) = &success {
+        let m = col(rule.metric.as_str());
+        let t = lit(rule.threshold);
+        let hit = match rule.op.as_str() {
+            ">=" => m.gt_eq(t),
+            ">" => m.gt(t),
+            "<=" => m.lt_eq(t),
+            _ => m.lt(t),
+        };
+        aggs.push(hit.and(ok.clone()).cast(DataType::UInt32).sum().alias("successes"));
+    }
+    let grouped = if grid.is_empty() {
+        lf.select(aggs)
+    } else {
+        lf.group_by_stable(grid.iter().map(|c| col(c.as_str())).collect::<Vec<_>>()).agg(aggs)
+    };
+    let df = grouped.collect()?;
+
+    let metrics: Vec<String> = METRICS
+        .iter()
+        .filter(|m| df.column(&format!("{m}__n")).ok().and_then(|c| c.u32().ok().and_then(|c| c.sum())).unwrap_or(0) > 0)
+        .map(|m| m.to_string())
+        .collect();
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let text = |name: &str| -> String {
+            match df.column(name).ok().and_then(|c| c.get(i).ok()) {
+                Some(AnyValue::String(s)) => s.to_string(),
+                Some(AnyValue::StringOwned(s)) => s.to_string(),
+                Some(AnyValue::Null) | None => String::new(),
+                Some(v) => v.to_string(),
+            }
+        };
+        let num = |name: &str| -> f64 {
+            df.column(name).ok().and_then(|c| c.get(i).ok()).and_then(|v| v.extract::<f64>()).unwrap_or(f64::NAN)
+        };
+        let count = |name: &str| num(name) as usize;
+        let stats = metrics
+            .iter()
+            .map(|m| {
+                let n = count(&format!("{m}__n"));
+                (n > 0).then(|| Stat {
+                    n,
+                    mean: num(&format!("{m}__mean")),
+                    std: num(&format!("{m}__std")),
+                    min: num(&format!("{m}__min")),
+                    max: num(&format!("{m}__max")),
+                })
+            })
+            .collect();
+        rows.push(Row {
+            point: grid.iter().map(|c| text(c)).collect(),
+            trials: count("trials"),
+            ok: count("ok"),
+            diverged: count("diverged"),
+            failed: count("failed"),
+            stats,
+            successes: success.as_ref().map(|_| count("successes")),
+            mean_wall_seconds: num("wall"),
+        });
+    }
+    let primary = config.primary.clone().or_else(|| metrics.first().cloned());
+    if let Some(k) = primary.and_then(|p| metrics.iter().position(|m| *m == p)) {
+        let higher = metrics[k] == "test_accuracy";
+        let key = |r: &Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
+        rows.sort_by(|a, b| {
+            let (x, y) = (key(a), key(b));
+            // NaN (no data) last.
+            match (x.is_nan(), y.is_nan()) {
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if higher => y.total_cmp(&x),
+                _ => x.total_cmp(&y),
+            }
+        });
+    }
+    Ok(Summary { grid, metrics, success, rows })
+}
+
+impl Summary {
+    /// Header and cells as text: grid values, counts, `mean ± std` per metric, successes, wall time.
+    pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header = self.grid.clone();
+        header.push("n".into());
+        header.extend(self.metrics.iter().cloned());
+        if let Some(rule) = &self.success {
+            header.push(format!("{} {} {}", rule.metric, rule.op, rule.threshold));
+        }
+        header.push("not ok".into());
+        header.push("wall s".into());
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut cells = r.point.clone();
+                cells.push(r.ok.to_string());
+                for s in &r.stats {
+                    cells.push(match s {
+                        Some(s) if s.n > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
+                        Some(s) => format!("{:.4}", s.mean),
+                        None => "—".into(),
+                    });
+                }
+                if let Some(k) = r.successes {
+                    cells.push(format!("{k}/{}", r.ok));
+                }
+                let bad = r.diverged + r.failed;
+                cells.push(if bad == 0 { "0".into() } else { format!("{} diverged, {} failed", r.diverged, r.failed) });
+                cells.push(format!("{:.1}", r.mean_wall_seconds));
+                cells
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// The table as Markdown.
+    pub fn to_markdown(&self) -> String {
+        let (header, rows) = self.table();
+        let mut out = format!("| {} |\n|{}|\n", header.join(" | "), vec!["---"; header.len()].join("|"));
+        for r in rows {
+            out += &format!("| {} |\n", r.join(" | "));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Summary {
+    /// An aligned plain-text table for the terminal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (header, rows) = self.table();
+        let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..header.len()).map(width).collect();
+        let line = |cells: &[String]| -> String {
+            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+        };
+        writeln!(f, "{}", line(&header))?;
+        writeln!(f, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "))?;
+        for r in &rows {
+            writeln!(f, "{}", line(r))?;
+        }
+        Ok(())
+    }
+}

@@ -142,10 +142,7 @@ impl ModelConfig {
         if self.forget_bias != 0.0 && self.cell != CellKind::Lstm {
             return Err(FieldError::new(
                 &["forget_bias"],
-                format!(
-                    "only the LSTM has a forget gate, not `{}`",
-                    self.cell.name()
-                ),
+                format!("only the LSTM has a forget gate, not `{}`", self.cell.name()),
             ));
         }
         if self.nonlinearity != Nonlinearity::Tanh && self.cell != CellKind::Rnn {
@@ -243,25 +240,16 @@ impl OptimizerConfig {
 
     /// `weight_decay` as given, or PyTorch's default for the optimizer.
     pub fn weight_decay(&self) -> f64 {
-        self.weight_decay
-            .unwrap_or(if self.name == OptimizerKind::Adamw {
-                0.01
-            } else {
-                0.0
-            })
+        self.weight_decay.unwrap_or(if self.name == OptimizerKind::Adamw { 0.01 } else { 0.0 })
     }
 
     fn check(&self) -> Result<(), FieldError> {
         use OptimizerKind::*;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(FieldError::new(&["lr"], "must be a positive number")
-                .with_help("e.g. `lr = 0.001`"));
+            return Err(FieldError::new(&["lr"], "must be a positive number").with_help("e.g. `lr = 0.001`"));
         }
         if !(self.clip_grad_norm >= 0.0) {
-            return Err(FieldError::new(
-                &["clip_grad_norm"],
-                "must be ≥ 0 (0 turns clipping off)",
-            ));
+            return Err(FieldError::new(&["clip_grad_norm"], "must be ≥ 0 (0 turns clipping off)"));
         }
         if !(self.weight_decay() >= 0.0) {
             return Err(FieldError::new(&["weight_decay"], "must be ≥ 0"));
@@ -269,46 +257,18 @@ impl OptimizerConfig {
         let name = format!("{:?}", self.name).to_lowercase();
         let only = |key: &str, set: bool, allowed: &[OptimizerKind], who: &str| {
             if set && !allowed.contains(&self.name) {
-                Err(FieldError::new(
-                    &[key],
-                    format!("`{key}` is not used by `{name}` (only by {who})"),
-                )
-                .with_help(format!("remove `{key}` or pick an optimizer that uses it")))
+                Err(FieldError::new(&[key], format!("`{key}` is not used by `{name}` (only by {who})"))
+                    .with_help(format!("remove `{key}` or pick an optimizer that uses it")))
             } else {
                 Ok(())
             }
         };
-        only(
-            "momentum",
-            self.momentum != 0.0,
-            &[Sgd, Rmsprop],
-            "sgd, rmsprop",
-        )?;
+        only("momentum", self.momentum != 0.0, &[Sgd, Rmsprop], "sgd, rmsprop")?;
         only("nesterov", self.nesterov, &[Sgd], "sgd")?;
-        only(
-            "beta1",
-            self.beta1 != default_beta1(),
-            &[Adam, Adamw],
-            "adam, adamw",
-        )?;
-        only(
-            "beta2",
-            self.beta2 != default_beta2(),
-            &[Adam, Adamw],
-            "adam, adamw",
-        )?;
-        only(
-            "alpha",
-            self.alpha != default_alpha(),
-            &[Rmsprop],
-            "rmsprop",
-        )?;
-        only(
-            "flavor",
-            self.flavor != RmspropFlavor::Pytorch,
-            &[Rmsprop],
-            "rmsprop",
-        )?;
+        only("beta1", self.beta1 != default_beta1(), &[Adam, Adamw], "adam, adamw")?;
+        only("beta2", self.beta2 != default_beta2(), &[Adam, Adamw], "adam, adamw")?;
+        only("alpha", self.alpha != default_alpha(), &[Rmsprop], "rmsprop")?;
+        only("flavor", self.flavor != RmspropFlavor::Pytorch, &[Rmsprop], "rmsprop")?;
         only("centered", self.centered, &[Rmsprop], "rmsprop")?;
         if self.centered && self.flavor == RmspropFlavor::Tf1 {
             return Err(FieldError::new(
@@ -316,26 +276,14 @@ impl OptimizerConfig {
                 "centered RMSprop is only available with `flavor = \"pytorch\"`",
             ));
         }
-        only(
-            "eps",
-            self.eps.is_some(),
-            &[Adam, Adamw, Rmsprop, Adagrad],
-            "adam, adamw, rmsprop, adagrad",
-        )?;
+        only("eps", self.eps.is_some(), &[Adam, Adamw, Rmsprop, Adagrad], "adam, adamw, rmsprop, adagrad")?;
         if !(0.0..=1.0).contains(&self.momentum) {
             return Err(FieldError::new(&["momentum"], "must be in [0, 1]"));
         }
         if self.nesterov && self.momentum == 0.0 {
-            return Err(FieldError::new(
-                &["nesterov"],
-                "Nesterov momentum needs `momentum` > 0",
-            ));
+            return Err(FieldError::new(&["nesterov"], "Nesterov momentum needs `momentum` > 0"));
         }
-        for (key, v) in [
-            ("beta1", self.beta1),
-            ("beta2", self.beta2),
-            ("alpha", self.alpha),
-        ] {
+        for (key, v) in [("beta1", self.beta1), ("beta2", self.beta2), ("alpha", self.alpha)] {
             if !(0.0..1.0).contains(&v) {
                 return Err(FieldError::new(&[key], "must be in [0, 1)"));
             }
@@ -374,15 +322,11 @@ impl TrainConfig {
     fn check(&self) -> Result<(), FieldError> {
         match (self.steps, self.epochs) {
             (None, None) => {
-                return Err(FieldError::new(&[], "no training length")
-                    .with_help("add `steps = N` or `epochs = N` to [train]"))
+                return Err(
+                    FieldError::new(&[], "no training length").with_help("add `steps = N` or `epochs = N` to [train]")
+                )
             }
-            (Some(_), Some(_)) => {
-                return Err(FieldError::new(
-                    &["epochs"],
-                    "give `steps` or `epochs`, not both",
-                ))
-            }
+            (Some(_), Some(_)) => return Err(FieldError::new(&["epochs"], "give `steps` or `epochs`, not both")),
             (Some(0), _) => return Err(FieldError::new(&["steps"], "must be at least 1")),
             (_, Some(0)) => return Err(FieldError::new(&["epochs"], "must be at least 1")),
             _ => {}
@@ -412,19 +356,15 @@ fn default_device() -> String {
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig {
-            device: default_device(),
-        }
+        RunConfig { device: default_device() }
     }
 }
 
 impl RunConfig {
     fn check(&self) -> Result<(), FieldError> {
         if self.device != "cpu" {
-            return Err(
-                FieldError::new(&["device"], format!("unknown device `{}`", self.device))
-                    .with_help("this build of rnnlab runs on `cpu` only"),
-            );
+            return Err(FieldError::new(&["device"], format!("unknown device `{}`", self.device))
+                .with_help("this build of rnnlab runs on `cpu` only"));
         }
         Ok(())
     }
@@ -457,13 +397,11 @@ impl ReportConfig {
             return Ok(None);
         };
         let bad = || {
-            FieldError::new(&["success"], format!("cannot read `{text}`")).with_help(
-                "write `METRIC OP VALUE`, e.g. `test_accuracy >= 0.99` (OP: >=, >, <=, <)",
-            )
+            FieldError::new(&["success"], format!("cannot read `{text}`"))
+                .with_help("write `METRIC OP VALUE`, e.g. `test_accuracy >= 0.99` (OP: >=, >, <=, <)")
         };
         let mut parts = text.split_whitespace();
-        let (Some(metric), Some(op), Some(value), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(metric), Some(op), Some(value), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(bad());
         };
@@ -471,11 +409,7 @@ impl ReportConfig {
             return Err(bad());
         }
         let threshold: f64 = value.parse().map_err(|_| bad())?;
-        Ok(Some(SuccessRule {
-            metric: metric.into(),
-            op: op.into(),
-            threshold,
-        }))
+        Ok(Some(SuccessRule { metric: metric.into(), op: op.into(), threshold }))
     }
 }
 
@@ -517,9 +451,7 @@ impl TrialConfig {
     /// Range checks that serde cannot express; the path names the failing key.
     pub fn check(&self) -> Result<(), FieldError> {
         self.model.check().map_err(|e| e.within(&["model"]))?;
-        self.optimizer
-            .check()
-            .map_err(|e| e.within(&["optimizer"]))?;
+        self.optimizer.check().map_err(|e| e.within(&["optimizer"]))?;
         self.train.check().map_err(|e| e.within(&["train"]))?;
         self.run.check().map_err(|e| e.within(&["run"]))?;
         Ok(())

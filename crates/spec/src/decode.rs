@@ -22,7 +22,8 @@ pub fn decode<T: DeserializeOwned>(table: &toml::Table) -> Result<T, FieldError>
             .collect();
         let raw = e.into_inner().message().to_string();
         let mut err = explain(&raw);
-        if err.at_key {
+        // serde_path_to_error may or may not already end the path with the unknown key.
+        if err.at_key && path.last() != err.path.last() {
             path.append(&mut err.path);
         }
         err.path = path;
@@ -67,12 +68,7 @@ fn quoted_after(text: &str, marker: &str) -> Vec<String> {
     let Some(pos) = text.find(marker) else {
         return Vec::new();
     };
-    text[pos..]
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    text[pos..].split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -107,12 +103,7 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests_the_closest() {
-        check(
-            "hiden_size = 3",
-            &["hiden_size"],
-            "unknown key `hiden_size`",
-            Some("did you mean `hidden_size`?"),
-        );
+        check("hiden_size = 3", &["hiden_size"], "unknown key `hiden_size`", Some("did you mean `hidden_size`?"));
     }
 
     #[test]
@@ -135,11 +126,6 @@ mod tests {
 
     #[test]
     fn missing_key_says_what_to_add() {
-        check(
-            "",
-            &[],
-            "missing required key `hidden_size`",
-            Some("add `hidden_size = ...` to this section"),
-        );
+        check("", &[], "missing required key `hidden_size`", Some("add `hidden_size = ...` to this section"));
     }
 }

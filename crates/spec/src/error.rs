@@ -7,11 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A place in the spec file.
-    File {
-        path: PathBuf,
-        line: usize,
-        col: usize,
-    },
+    File { path: PathBuf, line: usize, col: usize },
     /// A `--set` override given on the command line.
     Override { text: String },
 }
@@ -99,11 +95,7 @@ pub struct SpecErrors(pub Vec<SpecError>);
 impl fmt::Display for SpecErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(
-            f,
-            "the spec has {n} error{}:",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "the spec has {n} error{}:", if n == 1 { "" } else { "s" })?;
         for e in &self.0 {
             writeln!(f, "  {e}")?;
         }
@@ -115,10 +107,7 @@ impl fmt::Display for SpecErrors {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read spec {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Invalid(#[from] SpecErrors),
 }

@@ -13,17 +13,8 @@ use crate::overrides::Override;
 use crate::source::SourceMap;
 use crate::Catalog;
 
-const SECTIONS: &[&str] = &[
-    "experiment",
-    "dataset",
-    "model",
-    "optimizer",
-    "train",
-    "run",
-    "report",
-    "published",
-    "grid",
-];
+const SECTIONS: &[&str] =
+    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid"];
 const REQUIRED: &[&str] = &["experiment", "dataset", "model", "optimizer", "train"];
 /// Sections whose keys may vary over the grid.
 const GRIDABLE: &[&str] = &["dataset", "model", "optimizer", "train", "run"];
@@ -62,12 +53,7 @@ impl Trial {
 
     /// `model.cell=lstm, optimizer.lr=0.1` (empty when the grid is empty).
     pub fn point_label(&self) -> String {
-        self.point
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.point.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -113,15 +99,10 @@ impl Locator<'_> {
     }
 
     fn locate_base(&self, path: &[String], at_key: bool) -> Location {
-        match self
-            .overrides
-            .iter()
-            .rev()
-            .find(|o| path.starts_with(&o.path) || o.path.starts_with(path))
-        {
-            Some(o) if !self.sources.has(path) || path.starts_with(&o.path) => Location::Override {
-                text: o.text.clone(),
-            },
+        match self.overrides.iter().rev().find(|o| path.starts_with(&o.path) || o.path.starts_with(path)) {
+            Some(o) if !self.sources.has(path) || path.starts_with(&o.path) => {
+                Location::Override { text: o.text.clone() }
+            }
             _ => self.sources.locate(path, at_key),
         }
     }
@@ -139,26 +120,14 @@ impl Locator<'_> {
 
 /// Reads and checks the spec at `path`.
 pub fn load(path: &Path, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
     Ok(load_str(path, &text, overrides, catalog)?)
 }
 
 /// Checks spec `text` (read from `path`, which errors name) and expands it into trials.
-pub fn load_str(
-    path: &Path,
-    text: &str,
-    overrides: &[Override],
-    catalog: &dyn Catalog,
-) -> Result<Plan, SpecErrors> {
+pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, SpecErrors> {
     let doc = ImDocument::parse(text).map_err(|e| {
-        let sources = SourceMap::new(
-            path,
-            text,
-            &ImDocument::parse("").expect("empty document parses"),
-        );
+        let sources = SourceMap::new(path, text, &ImDocument::parse("").expect("empty document parses"));
         let location = sources.at_offset(e.span().map_or(0, |s| s.start));
         SpecErrors(vec![SpecError {
             location,
@@ -171,21 +140,13 @@ pub fn load_str(
     let sources = SourceMap::new(path, text, &doc);
     let mut root: toml::Table = text.parse().expect("toml_edit accepted it, so toml does");
     let no_axes = [];
-    let base = Locator {
-        sources: &sources,
-        overrides,
-        axes: &no_axes,
-    };
+    let base = Locator { sources: &sources, overrides, axes: &no_axes };
 
     let mut errors = Vec::new();
     for o in overrides {
         if let Err(e) = o.apply(&mut root) {
-            errors.push(SpecError {
-                location: Location::Override {
-                    text: o.text.clone(),
-                },
-                ..base.error(e, &[], None)
-            });
+            errors
+                .push(SpecError { location: Location::Override { text: o.text.clone() }, ..base.error(e, &[], None) });
         }
     }
     check_sections(&root, &base, &mut errors);
@@ -197,26 +158,19 @@ pub fn load_str(
         Some(toml::Value::Table(t)) => t.clone(),
         _ => toml::Table::new(),
     };
-    let experiment: Option<ExperimentConfig> = decode(&section("experiment"))
-        .map_err(|e| errors.push(base.error(e.within(&["experiment"]), &[], None)))
-        .ok();
+    let experiment: Option<ExperimentConfig> =
+        decode(&section("experiment")).map_err(|e| errors.push(base.error(e.within(&["experiment"]), &[], None))).ok();
     if let Some(x) = &experiment {
         if x.seeds.is_empty() {
-            errors.push(
-                base.error(
-                    FieldError::new(&["experiment", "seeds"], "lists no seeds")
-                        .with_help("e.g. `seeds = [0, 1, 2]`"),
-                    &[],
-                    None,
-                ),
-            );
+            errors.push(base.error(
+                FieldError::new(&["experiment", "seeds"], "lists no seeds").with_help("e.g. `seeds = [0, 1, 2]`"),
+                &[],
+                None,
+            ));
         }
         if x.name.is_empty() || x.name.contains(['/', '\\']) || x.name.starts_with('.') {
             errors.push(base.error(
-                FieldError::new(
-                    &["experiment", "name"],
-                    "must be a plain folder name (no slashes, not empty)",
-                ),
+                FieldError::new(&["experiment", "name"], "must be a plain folder name (no slashes, not empty)"),
                 &[],
                 None,
             ));
@@ -233,11 +187,7 @@ pub fn load_str(
         return Err(SpecErrors(errors));
     }
     let columns = grid_columns(&axes);
-    let locator = Locator {
-        sources: &sources,
-        overrides,
-        axes: &axes,
-    };
+    let locator = Locator { sources: &sources, overrides, axes: &axes };
     let experiment = experiment.expect("no errors");
     let mut trials = Vec::new();
     let mut seen_errors = HashSet::new();
@@ -248,12 +198,8 @@ pub fn load_str(
             set_path(&mut table, &axis.path, &axis.values[vi]);
         }
         let cells = point_cells(&axes, &point, &columns);
-        let label = cells
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let label =
+            cells.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
         let context = (!axes.is_empty()).then(|| label.clone());
         match resolve(&table, catalog, experiment.seeds[0]) {
             Ok(config) => {
@@ -270,25 +216,14 @@ pub fn load_str(
                 }
                 seen_points.push((fingerprint, label));
                 for &seed in &experiment.seeds {
-                    let config = TrialConfig {
-                        seed,
-                        ..config.clone()
-                    };
+                    let config = TrialConfig { seed, ..config.clone() };
                     let id = short_hash(&toml::to_string(&config).expect("serialisable"));
-                    trials.push(Trial {
-                        id,
-                        point: cells.clone(),
-                        config,
-                    });
+                    trials.push(Trial { id, point: cells.clone(), config });
                 }
             }
             Err(e) => {
                 let err = locator.error(e, &point, context);
-                if seen_errors.insert((
-                    err.location.to_string(),
-                    err.key.clone(),
-                    err.message.clone(),
-                )) {
+                if seen_errors.insert((err.location.to_string(), err.key.clone(), err.message.clone())) {
                     errors.push(err);
                 }
             }
@@ -338,10 +273,7 @@ fn check_sections(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError
             }
         } else if !value.is_table() {
             errors.push(base.error(
-                FieldError::new(
-                    &[key.as_str()],
-                    format!("`{key}` must be a section (`[{key}]`)"),
-                ),
+                FieldError::new(&[key.as_str()], format!("`{key}` must be a section (`[{key}]`)")),
                 &[],
                 None,
             ));
@@ -360,11 +292,7 @@ fn check_sections(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError
     }
 }
 
-fn decode_published(
-    root: &toml::Table,
-    base: &Locator,
-    errors: &mut Vec<SpecError>,
-) -> Option<Vec<Published>> {
+fn decode_published(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError>) -> Option<Vec<Published>> {
     let Some(toml::Value::Array(entries)) = root.get("published") else {
         return Some(Vec::new());
     };
@@ -372,11 +300,7 @@ fn decode_published(
     for (i, entry) in entries.iter().enumerate() {
         let index = format!("[{i}]");
         let Some(table) = entry.as_table() else {
-            errors.push(base.error(
-                FieldError::new(&["published", &index], "must be a table"),
-                &[],
-                None,
-            ));
+            errors.push(base.error(FieldError::new(&["published", &index], "must be a table"), &[], None));
             continue;
         };
         match decode::<Published>(table) {
@@ -397,30 +321,19 @@ fn read_axes(
     let Some(toml::Value::Table(grid)) = root.get("grid") else {
         return Vec::new();
     };
-    let mut names: Vec<&String> = sources
-        .grid_order
-        .iter()
-        .filter(|n| grid.contains_key(*n))
-        .collect();
+    let mut names: Vec<&String> = sources.grid_order.iter().filter(|n| grid.contains_key(*n)).collect();
     names.extend(grid.keys().filter(|k| !sources.grid_order.contains(k)));
     let mut axes = Vec::new();
     for name in names {
         let at = ["grid", name.as_str()];
         let path: Vec<String> = name.split('.').map(str::to_string).collect();
-        let from_override = overrides
-            .iter()
-            .rev()
-            .find(|o| o.path == at)
-            .map(|o| o.text.clone());
-        let fail = |message: String, help: &str| {
-            base.error(FieldError::new(&at, message).with_help(help), &[], None)
-        };
+        let from_override = overrides.iter().rev().find(|o| o.path == at).map(|o| o.text.clone());
+        let fail = |message: String, help: &str| base.error(FieldError::new(&at, message).with_help(help), &[], None);
         if !GRIDABLE.contains(&path[0].as_str()) || path.iter().any(String::is_empty) {
-            let help = format!(
-                "an axis is a dotted key in one of {}, e.g. \"model.cell\"",
-                GRIDABLE.join(", ")
-            );
-            errors.push(fail(format!("`{name}` cannot vary over the grid"), &help));
+            let help = format!("an axis is a dotted key in one of {}, e.g. \"model.cell\"", GRIDABLE.join(", "));
+            let mut e = FieldError::new(&at, format!("`{name}` cannot vary over the grid")).with_help(help);
+            e.at_key = true;
+            errors.push(base.error(e, &[], None));
             continue;
         }
         let values = match &grid[name] {
@@ -440,12 +353,7 @@ fn read_axes(
             ));
             continue;
         }
-        axes.push(Axis {
-            name: name.clone(),
-            path,
-            values,
-            from_override,
-        });
+        axes.push(Axis { name: name.clone(), path, values, from_override });
     }
     axes
 }
@@ -473,8 +381,7 @@ fn grid_columns(axes: &[Axis]) -> Vec<String> {
 }
 
 fn point_cells(axes: &[Axis], point: &[usize], columns: &[String]) -> Vec<(String, String)> {
-    let mut cells: Vec<(String, String)> =
-        columns.iter().map(|c| (c.clone(), String::new())).collect();
+    let mut cells: Vec<(String, String)> = columns.iter().map(|c| (c.clone(), String::new())).collect();
     for (axis, &vi) in axes.iter().zip(point) {
         let mut put = |column: String, value: &toml::Value| {
             if let Some(cell) = cells.iter_mut().find(|(c, _)| *c == column) {
@@ -505,10 +412,7 @@ fn display(value: &toml::Value) -> String {
 fn odometer(sizes: &[usize]) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new()];
     for &n in sizes {
-        out = out
-            .into_iter()
-            .flat_map(|p| (0..n).map(move |i| [p.clone(), vec![i]].concat()))
-            .collect();
+        out = out.into_iter().flat_map(|p| (0..n).map(move |i| [p.clone(), vec![i]].concat())).collect();
     }
     out
 }
@@ -517,9 +421,7 @@ fn set_path(table: &mut toml::Table, path: &[String], value: &toml::Value) {
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut t = table;
     for seg in parents {
-        let entry = t
-            .entry(seg.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t.entry(seg.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -539,56 +441,30 @@ fn set_path(table: &mut toml::Table, path: &[String], value: &toml::Value) {
 }
 
 /// Decodes and checks one grid point's sections into a trial config.
-fn resolve(
-    root: &toml::Table,
-    catalog: &dyn Catalog,
-    seed: u64,
-) -> Result<TrialConfig, FieldError> {
-    let section = |name: &str| {
-        root.get(name)
-            .and_then(toml::Value::as_table)
-            .cloned()
-            .unwrap_or_default()
-    };
+fn resolve(root: &toml::Table, catalog: &dyn Catalog, seed: u64) -> Result<TrialConfig, FieldError> {
+    let section = |name: &str| root.get(name).and_then(toml::Value::as_table).cloned().unwrap_or_default();
     let mut dataset = section("dataset");
     let plugin = match dataset.remove("plugin") {
         Some(toml::Value::String(p)) => p,
-        Some(_) => {
-            return Err(FieldError::new(
-                &["dataset", "plugin"],
-                "must be a string (a plugin name)",
-            ))
-        }
+        Some(_) => return Err(FieldError::new(&["dataset", "plugin"], "must be a string (a plugin name)")),
         None => {
-            return Err(
-                FieldError::new(&["dataset"], "missing required key `plugin`").with_help(format!(
-                    "add `plugin = \"...\"`; plugins: {}",
-                    catalog.dataset_plugins().join(", ")
-                )),
-            )
+            return Err(FieldError::new(&["dataset"], "missing required key `plugin`")
+                .with_help(format!("add `plugin = \"...\"`; plugins: {}", catalog.dataset_plugins().join(", "))))
         }
     };
     let plugins = catalog.dataset_plugins();
     if !plugins.contains(&plugin.as_str()) {
         let help = match closest(&plugin, plugins.iter().copied()) {
             Some(c) => format!("did you mean `{c}`? (plugins: {})", plugins.join(", ")),
-            None => format!(
-                "plugins: {} (`rnnlab plugins` describes them)",
-                plugins.join(", ")
-            ),
+            None => format!("plugins: {} (`rnnlab plugins` describes them)", plugins.join(", ")),
         };
-        return Err(FieldError::new(
-            &["dataset", "plugin"],
-            format!("unknown dataset plugin `{plugin}`"),
-        )
-        .with_help(help));
+        return Err(
+            FieldError::new(&["dataset", "plugin"], format!("unknown dataset plugin `{plugin}`")).with_help(help)
+        );
     }
     let config = TrialConfig {
         seed,
-        dataset: DatasetConfig {
-            plugin,
-            keys: dataset,
-        },
+        dataset: DatasetConfig { plugin, keys: dataset },
         model: decode(&section("model")).map_err(|e| e.within(&["model"]))?,
         optimizer: decode(&section("optimizer")).map_err(|e| e.within(&["optimizer"]))?,
         train: decode(&section("train")).map_err(|e| e.within(&["train"]))?,
@@ -611,9 +487,7 @@ fn effective_text(text: &str, overrides: &[Override]) -> String {
     }
     let mut doc: toml_edit::DocumentMut = text.parse().expect("already parsed");
     for o in overrides {
-        let item: toml_edit::DocumentMut = format!("v = {}", o.value)
-            .parse()
-            .expect("toml values print as toml");
+        let item: toml_edit::DocumentMut = format!("v = {}", o.value).parse().expect("toml values print as toml");
         let value = item["v"].clone();
         let mut cursor = doc.as_item_mut();
         let (last, parents) = o.path.split_last().expect("non-empty");
@@ -625,9 +499,6 @@ fn effective_text(text: &str, overrides: &[Override]) -> String {
         }
         cursor[last.as_str()] = value;
     }
-    let header: String = overrides
-        .iter()
-        .map(|o| format!("# rnnlab: --set {}\n", o.text))
-        .collect();
+    let header: String = overrides.iter().map(|o| format!("# rnnlab: --set {}\n", o.text)).collect();
     format!("# rnnlab: this copy of the spec has the command line's overrides applied:\n{header}\n{doc}")
 }

@@ -39,20 +39,14 @@ impl Override {
             _ => segments.iter().map(|s| s.to_string()).collect(),
         };
         if path.len() < 2 {
-            return Err(error(format!(
-                "`{key}` names a whole section; set one key of it"
-            )));
+            return Err(error(format!("`{key}` names a whole section; set one key of it")));
         }
         let raw = raw.trim();
         let value = match format!("v = {raw}").parse::<toml::Table>() {
             Ok(mut t) => t.remove("v").expect("parsed `v`"),
             Err(_) => toml::Value::String(raw.to_string()),
         };
-        Ok(Override {
-            text: text.to_string(),
-            path,
-            value,
-        })
+        Ok(Override { text: text.to_string(), path, value })
     }
 
     /// Sets this override's value in `root`, creating tables on the way.
@@ -60,17 +54,12 @@ impl Override {
         let (last, parents) = self.path.split_last().expect("at least two segments");
         let mut table = root;
         for (i, seg) in parents.iter().enumerate() {
-            let entry = table
-                .entry(seg.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table.entry(seg.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             table = match entry {
                 toml::Value::Table(t) => t,
                 _ => {
                     let at: Vec<&str> = self.path[..=i].iter().map(String::as_str).collect();
-                    return Err(FieldError::new(
-                        &at,
-                        format!("`{}` is a value, not a table", at.join(".")),
-                    ));
+                    return Err(FieldError::new(&at, format!("`{}` is a value, not a table", at.join("."))));
                 }
             };
         }
@@ -91,31 +80,15 @@ mod tests {
 
     #[test]
     fn values_are_toml_or_bare_strings() {
-        check(
-            "model.hidden_size=32",
-            &["model", "hidden_size"],
-            toml::Value::Integer(32),
-        );
-        check(
-            "optimizer.lr = 0.5",
-            &["optimizer", "lr"],
-            toml::Value::Float(0.5),
-        );
-        check(
-            "model.cell=gru",
-            &["model", "cell"],
-            toml::Value::String("gru".into()),
-        );
+        check("model.hidden_size=32", &["model", "hidden_size"], toml::Value::Integer(32));
+        check("optimizer.lr = 0.5", &["optimizer", "lr"], toml::Value::Float(0.5));
+        check("model.cell=gru", &["model", "cell"], toml::Value::String("gru".into()));
         check(
             "grid.model.cell=[\"lstm\",\"gru\"]",
             &["grid", "model.cell"],
             toml::Value::Array(vec!["lstm".into(), "gru".into()]),
         );
-        check(
-            "experiment.seeds=[1, 2]",
-            &["experiment", "seeds"],
-            toml::Value::Array(vec![1.into(), 2.into()]),
-        );
+        check("experiment.seeds=[1, 2]", &["experiment", "seeds"], toml::Value::Array(vec![1.into(), 2.into()]));
     }
 
     #[test]

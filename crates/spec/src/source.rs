@@ -32,9 +32,7 @@ impl SourceMap {
     pub fn new(path: &Path, text: &str, doc: &ImDocument<&str>) -> Self {
         let mut map = SourceMap {
             path: path.to_path_buf(),
-            line_starts: std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
+            line_starts: std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
             spans: HashMap::new(),
             grid_order: Vec::new(),
         };
@@ -49,13 +47,7 @@ impl SourceMap {
         for (k, item) in table.iter() {
             prefix.push(k.to_string());
             let key = table.key(k).and_then(|k| k.span());
-            self.spans.insert(
-                prefix.clone(),
-                Spans {
-                    key,
-                    value: item.span(),
-                },
-            );
+            self.spans.insert(prefix.clone(), Spans { key, value: item.span() });
             self.walk_item(prefix, item);
             prefix.pop();
         }
@@ -68,13 +60,7 @@ impl SourceMap {
             Item::ArrayOfTables(a) => {
                 for (i, t) in a.iter().enumerate() {
                     prefix.push(format!("[{i}]"));
-                    self.spans.insert(
-                        prefix.clone(),
-                        Spans {
-                            key: t.span(),
-                            value: t.span(),
-                        },
-                    );
+                    self.spans.insert(prefix.clone(), Spans { key: t.span(), value: t.span() });
                     self.walk_table(prefix, t);
                     prefix.pop();
                 }
@@ -89,13 +75,7 @@ impl SourceMap {
                 for (k, v) in t.iter() {
                     prefix.push(k.to_string());
                     let key = t.key(k).and_then(|k| k.span());
-                    self.spans.insert(
-                        prefix.clone(),
-                        Spans {
-                            key,
-                            value: v.span(),
-                        },
-                    );
+                    self.spans.insert(prefix.clone(), Spans { key, value: v.span() });
                     self.walk_value(prefix, v);
                     prefix.pop();
                 }
@@ -103,13 +83,7 @@ impl SourceMap {
             Value::Array(a) => {
                 for (i, v) in a.iter().enumerate() {
                     prefix.push(format!("[{i}]"));
-                    self.spans.insert(
-                        prefix.clone(),
-                        Spans {
-                            key: v.span(),
-                            value: v.span(),
-                        },
-                    );
+                    self.spans.insert(prefix.clone(), Spans { key: v.span(), value: v.span() });
                     self.walk_value(prefix, v);
                     prefix.pop();
                 }
@@ -146,11 +120,7 @@ impl SourceMap {
     pub fn at_offset(&self, offset: usize) -> Location {
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let col = offset - self.line_starts[line - 1] + 1;
-        Location::File {
-            path: self.path.clone(),
-            line,
-            col,
-        }
+        Location::File { path: self.path.clone(), line, col }
     }
 }
 
@@ -162,14 +132,7 @@ mod tests {
         let doc = ImDocument::parse(src).unwrap();
         let map = SourceMap::new(Path::new("s.toml"), src, &doc);
         let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            map.locate(&path, at_key),
-            Location::File {
-                path: "s.toml".into(),
-                line,
-                col
-            }
-        );
+        assert_eq!(map.locate(&path, at_key), Location::File { path: "s.toml".into(), line, col });
     }
 
     #[test]

@@ -1,1 +1,172 @@
-//! placeholder
+//! Running a plan: trials in parallel on a rayon pool, results written as they finish, resume
+//! by skipping trials that already have a result.
+//!
+//! Architecture invariant: a trial's files appear whole or not at all, and `runs.csv` is
+//! rewritten atomically after every trial, so a crash or Ctrl-C loses at most the trials
+//! that were running.
+
+pub mod catalog;
+mod meta;
+pub mod results;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use rnnlab_spec::{Plan, Trial};
+use rnnlab_train::{run_trial, TrainError};
+
+pub use catalog::Builtin;
+pub use meta::Meta;
+pub use results::{ResultsDir, ResultsError, TrialRecord};
+pub use rnnlab_train::CurvePoint;
+
+/// How to run a sweep.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// Results go to `<out_root>/<experiment name>/`.
+    pub out_root: PathBuf,
+    /// Trials at once (default: the number of cores).
+    pub jobs: usize,
+    /// Forget earlier results of this experiment.
+    pub fresh: bool,
+    /// The command line, recorded in meta.toml.
+    pub command: String,
+}
+
+/// Hooks for showing progress (the CLI draws a bar; tests record calls).
+pub trait Progress: Sync {
+    fn start(&self, _total: usize, _skipped: usize, _to_run: usize) {}
+    fn trial_eval(&self, _trial: &Trial, _point: &CurvePoint, _total_steps: usize) {}
+    fn trial_done(&self, _trial: &Trial, _record: &TrialRecord) {}
+}
+
+/// Progress hooks that do nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// What a sweep did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepOutcome {
+    pub dir: PathBuf,
+    pub total: usize,
+    /// Trials that already had a result.
+    pub skipped: usize,
+    pub ran: usize,
+    pub ok: usize,
+    pub diverged: usize,
+    pub failed: usize,
+    /// Stopped by Ctrl-C before every trial ran.
+    pub interrupted: bool,
+    pub wall_seconds: f64,
+}
+
+/// Errors that stop a sweep (a failing trial does not: it is recorded as failed).
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error("cannot start {jobs} worker threads: {message}")]
+    Pool { jobs: usize, message: String },
+}
+
+/// Runs every trial of `plan` that has no result yet.
+pub fn run(plan: &Plan, opts: &SweepOptions, stop: &AtomicBool, progress: &dyn Progress) -> Result<SweepOutcome, SweepError> {
+    let started = Instant::now();
+    let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
+    if opts.fresh {
+        dir.clear()?;
+    }
+    dir.create()?;
+    dir.write_file("spec.toml", &plan.effective_spec)?;
+    let mut pending = Vec::new();
+    for trial in &plan.trials {
+        if !dir.record(&trial.id)?.is_some_and(|r| r.is_final()) {
+            pending.push(trial);
+        }
+    }
+    let skipped = plan.trials.len() - pending.len();
+    progress.start(plan.trials.len(), skipped, pending.len());
+    let mut meta = Meta::new(plan, opts);
+    dir.write_file("meta.toml", &meta.to_toml())?;
+
+    let jobs = opts.jobs.max(1);
+    // Trials fill the cores; a trial's matmuls use more threads only when it runs alone.
+    if jobs.min(pending.len()) > 1 {
+        gemm_common::gemm::set_threading_threshold(usize::MAX);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
+    let runs_lock = Mutex::new(());
+    let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+    let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
+    let run_one = |trial: &&Trial| {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let t0 = Instant::now();
+        let on_eval = |p: &CurvePoint, total: usize| progress.trial_eval(trial, p, total);
+        let outcome = catch_unwind(AssertUnwindSafe(|| run_trial(&trial.config, stop, &on_eval)));
+        let (record, curve) = match outcome {
+            Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve),
+            Ok(Err(TrainError::Interrupted)) => return,
+            Ok(Err(e)) => (TrialRecord::failed(e.to_string(), t0.elapsed().as_secs_f64()), Vec::new()),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new())
+            }
+        };
+        let slot = match record.status.as_str() {
+            "ok" => 0,
+            "diverged" => 1,
+            _ => 2,
+        };
+        counts[slot].fetch_add(1, Ordering::Relaxed);
+        let written = dir.write_trial(trial, &curve, &record).and_then(|_| {
+            let _guard = runs_lock.lock().unwrap_or_else(|p| p.into_inner());
+            dir.write_runs(&plan.columns, &plan.trials).map(|_| ())
+        });
+        if let Err(e) = written {
+            first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+            stop.store(true, Ordering::Relaxed);
+        }
+        progress.trial_done(trial, &record);
+    };
+    pool.install(|| {
+        if jobs.min(pending.len()) > 1 {
+            pending.par_iter().for_each(run_one);
+        } else {
+            pending.iter().for_each(|t| run_one(&t));
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e.into());
+    }
+    dir.write_runs(&plan.columns, &plan.trials)?;
+    let [ok, diverged, failed] = counts.map(|c| c.into_inner());
+    let ran = ok + diverged + failed;
+    meta.finish(ran);
+    dir.write_file("meta.toml", &meta.to_toml())?;
+    Ok(SweepOutcome {
+        dir: dir.root,
+        total: plan.trials.len(),
+        skipped,
+        ran,
+        ok,
+        diverged,
+        failed,
+        interrupted: ran < pending.len(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,1 +1,164 @@
-//! placeholder
+//! One trial: build the dataset and network from a resolved config, train, evaluate, and
+//! return the learning curve and final metrics.
+//!
+//! A trial's result depends only on its config and seed (and, through gemm's summation order,
+//! the thread count): data, initial weights and batch order all come from generators seeded
+//! with the trial seed.
+
+mod batches;
+mod metrics;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use dfdx::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use rnnlab_data::Task;
+use rnnlab_nn::{optim, params, Network};
+use rnnlab_spec::TrialConfig;
+
+pub use metrics::Metrics;
+
+/// One row of a trial's learning curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvePoint {
+    pub step: usize,
+    pub epoch: f64,
+    /// Mean training loss over the steps since the previous row.
+    pub train_loss: f64,
+    pub test: Metrics,
+    pub wall_seconds: f64,
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// The loss became NaN or infinite; training stopped there.
+    Diverged,
+}
+
+/// Everything a finished trial reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialResult {
+    pub status: Status,
+    /// Why it diverged; empty when ok.
+    pub message: String,
+    pub curve: Vec<CurvePoint>,
+    pub steps_done: usize,
+    pub param_count: usize,
+    pub wall_seconds: f64,
+}
+
+impl TrialResult {
+    /// The last evaluation.
+    pub fn final_point(&self) -> Option<&CurvePoint> {
+        self.curve.last()
+    }
+
+    /// The best evaluation by the task's main test metric: highest accuracy or lowest MSE.
+    pub fn best_point(&self) -> Option<&CurvePoint> {
+        self.curve.iter().filter(|p| p.test.main().is_finite()).max_by(|a, b| {
+            let (x, y) = (a.test.main(), b.test.main());
+            let ord = if a.test.higher_is_better() { x.total_cmp(&y) } else { y.total_cmp(&x) };
+            // Ties go to the earlier step.
+            ord.then(b.step.cmp(&a.step))
+        })
+    }
+}
+
+/// Why a trial could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("unknown dataset plugin `{0}`")]
+    UnknownPlugin(String),
+    #[error("dataset: {0}")]
+    Data(#[from] rnnlab_data::DataError),
+    #[error("{0}")]
+    Model(#[from] rnnlab_nn::model::NnError),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// Called after every evaluation with the curve point and the total number of steps.
+pub type OnEval<'a> = &'a (dyn Fn(&CurvePoint, usize) + Sync);
+
+/// Builds and trains one trial. `stop` is polled every step (Ctrl-C).
+pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<TrialResult, TrainError> {
+    let started = Instant::now();
+    let plugin =
+        rnnlab_data::find(&config.dataset.plugin).ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
+    let data = plugin.build(&config.dataset.keys, config.seed)?;
+    let dev = Cpu::seed_from_u64(config.seed);
+    let mut init_rng = StdRng::seed_from_u64(config.seed);
+    let mut net = Network::new(&dev, &config.model, data.input_size(), data.task, &mut init_rng)?;
+    let param_count = params::count(&mut net);
+    let mut flat = params::flat_values(&mut net);
+    let mut opt = optim::build(&config.optimizer, flat.len());
+
+    let train = &config.train;
+    let n = data.train.len;
+    let steps_per_epoch = n.div_ceil(train.batch_size);
+    let total_steps = train.steps.unwrap_or_else(|| train.epochs.unwrap_or(1) * steps_per_epoch);
+    let mut order = batches::Order::new(n, train.batch_size, config.seed);
+    let mut curve = Vec::new();
+    let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
+    let mut evaluate = |net: &Network<Cpu>, step: usize, loss_sum: &mut f64, loss_count: &mut usize| {
+        let test = metrics::evaluate(net, &data, train.eval_batch_size);
+        let point = CurvePoint {
+            step,
+            epoch: step as f64 / steps_per_epoch as f64,
+            train_loss: if *loss_count > 0 { *loss_sum / *loss_count as f64 } else { f64::NAN },
+            test,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        };
+        (*loss_sum, *loss_count) = (0.0, 0);
+        on_eval(&point, total_steps);
+        curve.push(point);
+    };
+
+    for step in 1..=total_steps {
+        if stop.load(Ordering::Relaxed) {
+            return Err(TrainError::Interrupted);
+        }
+        let batch = batches::gather(&data.train, order.next_indices());
+        let (loss, mut grads) = net.loss_and_grads(&batch);
+        if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
+            let what = if loss.is_finite() { "a gradient" } else { "the training loss" };
+            return Ok(TrialResult {
+                status: Status::Diverged,
+                message: format!("{what} became {} at step {step}", if loss.is_nan() { "NaN" } else { "infinite" }),
+                curve,
+                steps_done: step - 1,
+                param_count,
+                wall_seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        if config.optimizer.clip_grad_norm > 0.0 {
+            optim::clip_grad_norm(&mut grads, config.optimizer.clip_grad_norm);
+        }
+        opt.step(&mut flat, &grads);
+        params::set_flat_values(&mut net, &flat);
+        loss_sum += loss as f64;
+        loss_count += 1;
+        if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
+            evaluate(&net, step, &mut loss_sum, &mut loss_count);
+        }
+    }
+    Ok(TrialResult {
+        status: Status::Ok,
+        message: String::new(),
+        curve,
+        steps_done: total_steps,
+        param_count,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The task a dataset config will produce, without building it (for validation).
+pub fn dataset_task(config: &TrialConfig) -> Option<Result<Task, rnnlab_spec::FieldError>> {
+    rnnlab_data::find(&config.dataset.plugin).map(|p| p.check(&config.dataset.keys))
+}
+

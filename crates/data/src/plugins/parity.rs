@@ -49,7 +49,9 @@ impl Config {
         }
         if c.enumerate() && c.length > MAX_ENUMERATE {
             return Err(FieldError::new(&["enumerate"], format!("2^{} strings are too many to enumerate", c.length))
-                .with_help(format!("set `enumerate = false` and draw `n_train` strings, or use length ≤ {MAX_ENUMERATE}")));
+                .with_help(format!(
+                    "set `enumerate = false` and draw `n_train` strings, or use length ≤ {MAX_ENUMERATE}"
+                )));
         }
         for (key, n) in [("n_train", c.n_train), ("n_test", c.n_test)] {
             if n == 0 {
@@ -68,10 +70,7 @@ impl Config {
     }
 
     fn task(&self) -> Task {
-        Task::Classify {
-            classes: 2,
-            per_step: self.target == Target::Running,
-        }
+        Task::Classify { classes: 2, per_step: self.target == Target::Running }
     }
 }
 
@@ -89,12 +88,7 @@ impl Plugin for Parity {
 
     fn keys(&self) -> &'static [KeyDoc] {
         &[
-            KeyDoc {
-                name: "length",
-                kind: "integer",
-                default: "required",
-                doc: "bits per training string",
-            },
+            KeyDoc { name: "length", kind: "integer", default: "required", doc: "bits per training string" },
             KeyDoc {
                 name: "test_length",
                 kind: "integer",
@@ -143,34 +137,18 @@ impl Plugin for Parity {
         let train = if c.enumerate() {
             strings(c.length, (0..1u64 << c.length).collect(), final_only)
         } else {
-            strings(
-                c.length,
-                (0..c.n_train)
-                    .map(|_| random_bits(&mut rng, c.length))
-                    .collect(),
-                final_only,
-            )
+            strings(c.length, (0..c.n_train).map(|_| random_bits(&mut rng, c.length)).collect(), final_only)
         };
         let test = if c.test_length() <= 16 {
-            strings(
-                c.test_length(),
-                (0..1u64 << c.test_length()).collect(),
-                final_only,
-            )
+            strings(c.test_length(), (0..1u64 << c.test_length()).collect(), final_only)
         } else {
             strings(
                 c.test_length(),
-                (0..c.n_test)
-                    .map(|_| random_bits(&mut rng, c.test_length()))
-                    .collect(),
+                (0..c.n_test).map(|_| random_bits(&mut rng, c.test_length())).collect(),
                 final_only,
             )
         };
-        Ok(Dataset {
-            task: c.task(),
-            train,
-            test,
-        })
+        Ok(Dataset { task: c.task(), train, test })
     }
 }
 
@@ -201,13 +179,7 @@ fn strings(length: usize, numbers: Vec<u64>, final_only: bool) -> SequenceSet {
             labels.push(parity);
         }
     }
-    SequenceSet {
-        len: numbers.len(),
-        steps: length,
-        input_size: 1,
-        inputs,
-        targets: Targets::Classes(labels),
-    }
+    SequenceSet { len: numbers.len(), steps: length, input_size: 1, inputs, targets: Targets::Classes(labels) }
 }
 
 #[cfg(test)]
@@ -226,25 +198,15 @@ mod tests {
         assert_eq!(&d.train.inputs[18..21], &[0.0, 1.0, 1.0]);
         assert_eq!(
             d.train.targets,
-            Targets::Classes(vec![
-                0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 1
-            ])
+            Targets::Classes(vec![0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 1])
         );
         assert_eq!(d.test, d.train);
     }
 
     #[test]
     fn final_target_and_longer_tests() {
-        let d = Parity
-            .build(&keys("length = 2\ntest_length = 4\ntarget = 'final'"), 0)
-            .unwrap();
-        assert_eq!(
-            d.task,
-            Task::Classify {
-                classes: 2,
-                per_step: false
-            }
-        );
+        let d = Parity.build(&keys("length = 2\ntest_length = 4\ntarget = 'final'"), 0).unwrap();
+        assert_eq!(d.task, Task::Classify { classes: 2, per_step: false });
         assert_eq!(d.train.targets, Targets::Classes(vec![0, 1, 1, 0]));
         assert_eq!((d.test.len, d.test.steps), (16, 4));
     }
@@ -263,10 +225,7 @@ mod tests {
         let err = |src: &str| Parity.check(&keys(src)).unwrap_err();
         assert_eq!(err("length = 0").path, ["length"]);
         assert_eq!(err("length = 24\nenumerate = true").path, ["enumerate"]);
-        assert_eq!(
-            err("length = 4\nlenght = 3").help.as_deref(),
-            Some("did you mean `length`?")
-        );
+        assert_eq!(err("length = 4\nlenght = 3").help.as_deref(), Some("did you mean `length`?"));
         assert_eq!(err("length = 4\ntarget = 'all'").path, ["target"]);
     }
 }

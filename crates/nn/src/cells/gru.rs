@@ -40,12 +40,8 @@ impl<I: Dim, H: Dim, D: Device<f32>> GruLayer<I, H, D> {
         let batch = xs[0].shape().0;
         let hidden = self.w_hh[0].shape().0;
         // r and z add both biases; n keeps b_hn inside the reset product.
-        let bias: [Tensor<(H,), f32, D>; 2] = std::array::from_fn(|k| {
-            keep(
-                use_::<_, D, T>(&self.b_ih[k]) + use_::<_, D, T>(&self.b_hh[k]),
-                acc,
-            )
-        });
+        let bias: [Tensor<(H,), f32, D>; 2] =
+            std::array::from_fn(|k| keep(use_::<_, D, T>(&self.b_ih[k]) + use_::<_, D, T>(&self.b_hh[k]), acc));
         let mut h: Tensor<(B, H), f32, D> = dev.zeros_like(&(batch, hidden));
         let mut outputs = Vec::with_capacity(xs.len());
         for x in xs {
@@ -59,33 +55,20 @@ impl<I: Dim, H: Dim, D: Device<f32>> GruLayer<I, H, D> {
             let n = affine::<B, I, H, D, T>(x, &self.w_ih[2], &self.b_ih[2]) + r * hn;
             let n = keep(n.tanh(), acc);
             // h' = n + z ⊙ (h − n)
-            let h_new = use_::<_, D, T>(&n)
-                + use_::<_, D, T>(&z) * (use_::<_, D, T>(&h) - use_::<_, D, T>(&n));
+            let h_new = use_::<_, D, T>(&n) + use_::<_, D, T>(&z) * (use_::<_, D, T>(&h) - use_::<_, D, T>(&n));
             h = keep(h_new, acc);
             outputs.push(h.clone());
         }
-        LayerOutput {
-            outputs,
-            h_n: h,
-            c_n: None,
-        }
+        LayerOutput { outputs, h_n: h, c_n: None }
     }
 }
 
 impl<I: Dim, H: Dim, D: Device<f32>> HasParams<D> for GruLayer<I, H, D> {
     fn visit_params<V: Visitor<D>>(&mut self, prefix: &str, v: &mut V) {
         let l = self.index;
-        self.w_ih
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "weight_ih", l), t));
-        self.w_hh
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "weight_hh", l), t));
-        self.b_ih
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "bias_ih", l), t));
-        self.b_hh
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "bias_hh", l), t));
+        self.w_ih.iter_mut().for_each(|t| v.visit(&pname(prefix, "weight_ih", l), t));
+        self.w_hh.iter_mut().for_each(|t| v.visit(&pname(prefix, "weight_hh", l), t));
+        self.b_ih.iter_mut().for_each(|t| v.visit(&pname(prefix, "bias_ih", l), t));
+        self.b_hh.iter_mut().for_each(|t| v.visit(&pname(prefix, "bias_hh", l), t));
     }
 }

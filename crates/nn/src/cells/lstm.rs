@@ -25,10 +25,7 @@ pub struct LstmLayer<I: Dim, H: Dim, P: Dim, D: Device<f32>> {
 impl<I: Dim, H: Dim, P: Dim, D: Device<f32>> LstmLayer<I, H, P, D> {
     /// A zero-initialised layer. `proj` adds the projection `[P, H]`; without it `P` must equal `H`.
     pub fn zeros(dev: &D, index: usize, input: I, hidden: H, output: P, proj: bool) -> Self {
-        assert!(
-            proj || hidden.size() == output.size(),
-            "an LSTM without projection outputs its hidden size"
-        );
+        assert!(proj || hidden.size() == output.size(), "an LSTM without projection outputs its hidden size");
         LstmLayer {
             index,
             w_ih: std::array::from_fn(|_| dev.zeros_like(&(hidden, input))),
@@ -49,12 +46,8 @@ impl<I: Dim, H: Dim, P: Dim, D: Device<f32>> LstmLayer<I, H, P, D> {
         let batch = xs[0].shape().0;
         let (hidden, output) = (self.w_hh[0].shape().0, self.w_hh[0].shape().1);
         // b_ih + b_hh once per sequence (the gradient reaches both).
-        let bias: [Tensor<(H,), f32, D>; 4] = std::array::from_fn(|k| {
-            keep(
-                use_::<_, D, T>(&self.b_ih[k]) + use_::<_, D, T>(&self.b_hh[k]),
-                acc,
-            )
-        });
+        let bias: [Tensor<(H,), f32, D>; 4] =
+            std::array::from_fn(|k| keep(use_::<_, D, T>(&self.b_ih[k]) + use_::<_, D, T>(&self.b_hh[k]), acc));
         let mut h: Tensor<(B, P), f32, D> = dev.zeros_like(&(batch, output));
         let mut c: Tensor<(B, H), f32, D> = dev.zeros_like(&(batch, hidden));
         let mut outputs = Vec::with_capacity(xs.len());
@@ -83,29 +76,17 @@ impl<I: Dim, H: Dim, P: Dim, D: Device<f32>> LstmLayer<I, H, P, D> {
             c = c_new;
             outputs.push(h.clone());
         }
-        LayerOutput {
-            outputs,
-            h_n: h,
-            c_n: Some(c),
-        }
+        LayerOutput { outputs, h_n: h, c_n: Some(c) }
     }
 }
 
 impl<I: Dim, H: Dim, P: Dim, D: Device<f32>> HasParams<D> for LstmLayer<I, H, P, D> {
     fn visit_params<V: Visitor<D>>(&mut self, prefix: &str, v: &mut V) {
         let l = self.index;
-        self.w_ih
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "weight_ih", l), t));
-        self.w_hh
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "weight_hh", l), t));
-        self.b_ih
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "bias_ih", l), t));
-        self.b_hh
-            .iter_mut()
-            .for_each(|t| v.visit(&pname(prefix, "bias_hh", l), t));
+        self.w_ih.iter_mut().for_each(|t| v.visit(&pname(prefix, "weight_ih", l), t));
+        self.w_hh.iter_mut().for_each(|t| v.visit(&pname(prefix, "weight_hh", l), t));
+        self.b_ih.iter_mut().for_each(|t| v.visit(&pname(prefix, "bias_ih", l), t));
+        self.b_hh.iter_mut().for_each(|t| v.visit(&pname(prefix, "bias_hh", l), t));
         if let Some(w) = &mut self.w_hr {
             v.visit(&pname(prefix, "weight_hr", l), w);
         }

@@ -37,24 +37,16 @@ impl<I: Dim, H: Dim, D: Device<f32>> RnnLayer<I, H, D> {
     ) -> LayerOutput<B, H, H, D> {
         let dev = self.b_ih.device().clone();
         let batch = xs[0].shape().0;
-        let bias = keep(
-            use_::<_, D, T>(&self.b_ih) + use_::<_, D, T>(&self.b_hh),
-            acc,
-        );
+        let bias = keep(use_::<_, D, T>(&self.b_ih) + use_::<_, D, T>(&self.b_hh), acc);
         let mut h: Tensor<(B, H), f32, D> = dev.zeros_like(&(batch, self.w_hh.shape().0));
         let mut outputs = Vec::with_capacity(xs.len());
         for x in xs {
-            let pre = affine::<B, I, H, D, T>(x, &self.w_ih, &bias)
-                + matmul_t::<B, H, H, D, T>(&h, &self.w_hh);
+            let pre = affine::<B, I, H, D, T>(x, &self.w_ih, &bias) + matmul_t::<B, H, H, D, T>(&h, &self.w_hh);
             let h_new = if self.relu { pre.relu() } else { pre.tanh() };
             h = keep(h_new, acc);
             outputs.push(h.clone());
         }
-        LayerOutput {
-            outputs,
-            h_n: h,
-            c_n: None,
-        }
+        LayerOutput { outputs, h_n: h, c_n: None }
     }
 }
 

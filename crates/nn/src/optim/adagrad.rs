@@ -13,12 +13,7 @@ pub struct Adagrad {
 
 impl Adagrad {
     pub fn new(c: &OptimizerConfig, n: usize) -> Self {
-        Adagrad {
-            lr: c.lr as f32,
-            eps: c.eps() as f32,
-            weight_decay: c.weight_decay() as f32,
-            sum: vec![0.0; n],
-        }
+        Adagrad { lr: c.lr as f32, eps: c.eps() as f32, weight_decay: c.weight_decay() as f32, sum: vec![0.0; n] }
     }
 }
 

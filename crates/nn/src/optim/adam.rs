@@ -39,17 +39,9 @@ impl Optimizer for Adam {
         let (b1, b2) = (self.beta1, self.beta2);
         let step_size = self.lr / (1.0 - b1.powi(self.t));
         let bc2_sqrt = (1.0 - b2.powi(self.t)).sqrt();
-        let (wd_l2, decay) = if self.decoupled {
-            (0.0, 1.0 - self.lr * self.weight_decay)
-        } else {
-            (self.weight_decay, 1.0)
-        };
-        for (((p, &g), m), v) in params
-            .iter_mut()
-            .zip(grads)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-        {
+        let (wd_l2, decay) =
+            if self.decoupled { (0.0, 1.0 - self.lr * self.weight_decay) } else { (self.weight_decay, 1.0) };
+        for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
             let g = g + wd_l2 * *p;
             *p *= decay;
             *m = b1 * *m + (1.0 - b1) * g;

@@ -30,16 +30,10 @@ pub fn build(config: &OptimizerConfig, n: usize) -> Box<dyn Optimizer> {
 /// Scales `grads` so their global L2 norm is at most `max_norm` (PyTorch's `clip_grad_norm_`).
 /// Returns the norm before clipping.
 pub fn clip_grad_norm(grads: &mut [f32], max_norm: f64) -> f64 {
-    let norm = grads
-        .iter()
-        .map(|&g| (g as f64) * (g as f64))
-        .sum::<f64>()
-        .sqrt();
+    let norm = grads.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt();
     let scale = max_norm / (norm + 1e-6);
     if scale < 1.0 {
-        grads
-            .iter_mut()
-            .for_each(|g| *g = (*g as f64 * scale) as f32);
+        grads.iter_mut().for_each(|g| *g = (*g as f64 * scale) as f32);
     }
     norm
 }
@@ -52,10 +46,7 @@ mod tests {
     fn clipping_scales_to_the_max_norm_and_leaves_small_gradients() {
         let mut g = vec![3.0, 4.0];
         assert_eq!(clip_grad_norm(&mut g, 1.0), 5.0);
-        assert!(
-            (g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6,
-            "{g:?}"
-        );
+        assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6, "{g:?}");
         let mut small = vec![0.3, 0.4];
         clip_grad_norm(&mut small, 1.0);
         assert_eq!(small, [0.3, 0.4]);

@@ -36,11 +36,7 @@ impl Optimizer for Sgd {
             if self.momentum != 0.0 {
                 let b = &mut self.buf[i];
                 *b = if first { g } else { self.momentum * *b + g };
-                g = if self.nesterov {
-                    g + self.momentum * *b
-                } else {
-                    *b
-                };
+                g = if self.nesterov { g + self.momentum * *b } else { *b };
             }
             params[i] -= self.lr * g;
         }

@@ -1,0 +1,88 @@
+//! Sweep progress: a bar (trials done/total, ETA, latest metric) on a terminal, plain log lines
+//! otherwise.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use rnnlab_spec::Trial;
+use rnnlab_sweep::{Progress, TrialRecord};
+use rnnlab_sweep::CurvePoint;
+
+/// Progress display for `rnnlab sweep`.
+pub struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    pub fn new(terminal: bool) -> Self {
+        let bar = terminal.then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials, ETA {eta}  {msg}")
+                    .expect("valid template"),
+            );
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Bar { bar }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn label(trial: &Trial) -> String {
+    let point = trial.point_label();
+    if point.is_empty() {
+        format!("seed={}", trial.config.seed)
+    } else {
+        format!("{point}, seed={}", trial.config.seed)
+    }
+}
+
+fn metric(p: &CurvePoint) -> String {
+    match (p.test.accuracy, p.test.mse) {
+        (Some(a), _) => format!("test_accuracy={a:.4}"),
+        (_, Some(m)) => format!("test_mse={m:.4}"),
+        _ => format!("test_loss={:.4}", p.test.loss),
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: usize, skipped: usize, to_run: usize) {
+        match &self.bar {
+            Some(b) => {
+                b.set_length(total as u64);
+                b.set_position(skipped as u64);
+                b.reset_eta();
+            }
+            None => eprintln!("{total} trials: {skipped} already done, {to_run} to run"),
+        }
+    }
+
+    fn trial_eval(&self, trial: &Trial, p: &CurvePoint, total_steps: usize) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} step {}/{total_steps} {}", label(trial), p.step, metric(p)));
+        }
+    }
+
+    fn trial_done(&self, trial: &Trial, r: &TrialRecord) {
+        let what = match (r.test_accuracy, r.test_mse) {
+            (Some(a), _) => format!("test_accuracy={a:.4}"),
+            (_, Some(m)) => format!("test_mse={m:.4}"),
+            _ => String::new(),
+        };
+        let line = format!("trial {} ({}): {} {what} {} [{:.1} s]", trial.id, label(trial), r.status, r.message, r.wall_seconds);
+        match &self.bar {
+            Some(b) => {
+                b.println(line);
+                b.inc(1);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+}

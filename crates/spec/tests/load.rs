@@ -1,0 +1,153 @@
+//! Loading specs end to end: expansion, ids, and where each kind of error is reported.
+
+use std::path::Path;
+
+use rnnlab_spec::{load_str, Catalog, FieldError, Location, Override, Plan, SpecErrors, TrialConfig};
+
+/// A catalog with one plugin, `bits`, whose only key is `length` (≥ 1).
+struct Fake;
+impl Catalog for Fake {
+    fn dataset_plugins(&self) -> Vec<&'static str> {
+        vec!["bits"]
+    }
+    fn check_trial(&self, t: &TrialConfig) -> Result<(), FieldError> {
+        match t.dataset.keys.get("length").and_then(|v| v.as_integer()) {
+            Some(n) if n >= 1 => Ok(()),
+            _ => Err(FieldError::new(&["dataset", "length"], "must be an integer ≥ 1")),
+        }
+    }
+}
+
+const BASE: &str = r#"[experiment]
+name = "t"
+seeds = [0, 1]
+
+[dataset]
+plugin = "bits"
+length = 4
+
+[model]
+cell = "lstm"
+hidden_size = 8
+
+[optimizer]
+name = "adam"
+lr = 0.1
+
+[train]
+steps = 10
+batch_size = 4
+"#;
+
+fn load(src: &str, sets: &[&str]) -> Result<Plan, SpecErrors> {
+    let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+    load_str(Path::new("spec.toml"), src, &overrides, &Fake)
+}
+
+/// Asserts the spec fails with one error at `line:col` whose text contains each of `needles`.
+fn check_error(src: &str, sets: &[&str], line: usize, col: usize, needles: &[&str]) {
+    let errors = load(src, sets).unwrap_err();
+    let e = &errors.0[0];
+    let text = e.to_string();
+    assert_eq!(e.location, Location::File { path: "spec.toml".into(), line, col }, "{text}");
+    for n in needles {
+        assert!(text.contains(n), "`{n}` not in: {text}");
+    }
+}
+
+#[test]
+fn grid_times_seeds_with_stable_distinct_ids() {
+    let src = format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\", \"rnn\"]\n\"optimizer.lr\" = [0.1, 0.01]\n");
+    let plan = load(&src, &[]).unwrap();
+    assert_eq!(plan.trials.len(), 12);
+    assert_eq!(plan.columns, ["model.cell", "optimizer.lr"]);
+    assert_eq!(plan.trials[0].point_label(), "model.cell=lstm, optimizer.lr=0.1");
+    let mut ids: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 12);
+    // The same spec gives the same ids; changing one trial's config changes only its ids.
+    let again = load(&src, &[]).unwrap();
+    assert_eq!(plan.trials, again.trials);
+    let changed = load(&src, &["grid.optimizer.lr=[0.1, 0.02]"]).unwrap();
+    let same = plan.trials.iter().zip(&changed.trials).filter(|(a, b)| a.id == b.id).count();
+    assert_eq!(same, 6);
+}
+
+#[test]
+fn section_axis_keeps_variant_keys_together() {
+    let src = format!("{BASE}\n[grid]\n\"model\" = [{{cell = \"lstm\", proj_size = 2}}, {{cell = \"gru\"}}]\n");
+    let plan = load(&src, &[]).unwrap();
+    assert_eq!(plan.columns, ["model.cell", "model.proj_size"]);
+    assert_eq!(plan.trials[0].config.model.proj_size, 2);
+    assert_eq!(plan.trials[2].config.model.proj_size, 0);
+    assert_eq!(plan.trials[2].point, [("model.cell".into(), "gru".into()), ("model.proj_size".into(), "".into())]);
+}
+
+#[test]
+fn typo_in_a_key_points_at_it_and_suggests() {
+    let src = BASE.replace("hidden_size = 8", "hiden_size = 8");
+    check_error(&src, &[], 11, 1, &["spec.toml:11:1", "model.hiden_size", "unknown key", "did you mean `hidden_size`?"]);
+}
+
+#[test]
+fn unknown_cell_lists_the_choices() {
+    let src = BASE.replace("cell = \"lstm\"", "cell = \"lsmt\"");
+    check_error(&src, &[], 10, 8, &["model.cell", "did you mean `lstm`?", "lstm, gru, rnn"]);
+}
+
+#[test]
+fn out_of_range_values_name_the_key() {
+    check_error(&BASE.replace("lr = 0.1", "lr = 0.0"), &[], 15, 6, &["optimizer.lr", "positive"]);
+    check_error(&BASE.replace("hidden_size = 8", "hidden_size = 0"), &[], 11, 15, &["model.hidden_size"]);
+    check_error(&BASE.replace("batch_size = 4", "batch_size = 0"), &[], 19, 14, &["train.batch_size"]);
+    check_error(&BASE.replace("steps = 10\n", ""), &[], 17, 1, &["train", "steps = N", "epochs = N"]);
+    check_error(&BASE.replace("hidden_size = 8", "hidden_size = \"8\""), &[], 11, 15, &["invalid type"]);
+}
+
+#[test]
+fn errors_in_grid_values_point_into_the_grid() {
+    let src = format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gur\"]\n");
+    check_error(&src, &[], 22, 25, &["model.cell", "`gur`", "did you mean `gru`?"]);
+    // proj_size is fine for the LSTM trial but not the GRU one.
+    let src = format!("{BASE}\n[grid]\n\"model\" = [{{cell = \"lstm\", proj_size = 2}}, {{cell = \"gru\", proj_size = 2}}]\n");
+    check_error(&src, &[], 22, 71, &["model.proj_size", "only the LSTM", "in the trial with model.cell=gru"]);
+}
+
+#[test]
+fn plugin_errors_are_located_too() {
+    check_error(&BASE.replace("length = 4", "length = 0"), &[], 7, 10, &["dataset.length"]);
+    check_error(&BASE.replace("plugin = \"bits\"", "plugin = \"bitz\""), &[], 6, 10, &["unknown dataset plugin", "did you mean `bits`?"]);
+}
+
+#[test]
+fn unknown_section_and_bad_grid_axis() {
+    check_error(&format!("{BASE}\n[optimiser]\nlr = 1\n"), &[], 21, 2, &["unknown section", "did you mean `[optimizer]`?"]);
+    check_error(&format!("{BASE}\n[grid]\n\"experiment.seeds\" = [[1]]\n"), &[], 22, 1, &["cannot vary over the grid"]);
+    check_error(&format!("{BASE}\n[grid]\n\"model.cell\" = \"lstm\"\n"), &[], 22, 16, &["non-empty list"]);
+}
+
+#[test]
+fn invalid_toml_gives_its_position() {
+    check_error("[model\ncell = 1\n", &[], 1, 7, &["not valid TOML"]);
+}
+
+#[test]
+fn overrides_apply_are_validated_and_recorded() {
+    let plan = load(BASE, &["model.hidden_size=32", "experiment.seeds=[5]"]).unwrap();
+    assert_eq!(plan.trials.len(), 1);
+    assert_eq!(plan.trials[0].config.model.hidden_size, 32);
+    assert_eq!(plan.trials[0].config.seed, 5);
+    assert!(plan.effective_spec.contains("# rnnlab: --set model.hidden_size=32"));
+    assert!(plan.effective_spec.contains("hidden_size = 32"));
+    let errors = load(BASE, &["model.hidden_size=0"]).unwrap_err();
+    assert_eq!(errors.0[0].location, Location::Override { text: "model.hidden_size=0".into() });
+    let errors = load(BASE, &["model.hidden_sise=3"]).unwrap_err();
+    assert!(errors.0[0].to_string().contains("did you mean `hidden_size`?"), "{}", errors.0[0]);
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let src = format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gur\", \"rnm\"]\n");
+    assert_eq!(load(&src, &[]).unwrap_err().0.len(), 2);
+}

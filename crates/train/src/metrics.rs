@@ -1,0 +1,68 @@
+//! Test-set metrics, computed on the host in f64 from the network's predictions.
+
+use dfdx::prelude::*;
+
+use rnnlab_data::{Dataset, Targets, Task};
+use rnnlab_nn::Network;
+
+use crate::batches::gather;
+
+/// Test metrics: `test_loss` always; `test_accuracy` for classification, `test_mse` for regression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+    pub mse: Option<f64>,
+}
+
+impl Metrics {
+    /// The metric that ranks trials: accuracy, else MSE.
+    pub fn main(&self) -> f64 {
+        self.accuracy.or(self.mse).unwrap_or(self.loss)
+    }
+
+    pub fn higher_is_better(&self) -> bool {
+        self.accuracy.is_some()
+    }
+}
+
+/// Evaluates `net` on the whole test set, `chunk` sequences at a time.
+pub fn evaluate(net: &Network<Cpu>, data: &Dataset, chunk: usize) -> Metrics {
+    let set = &data.test;
+    let per_step = data.task.per_step();
+    let (mut loss, mut correct, mut count) = (0.0f64, 0usize, 0usize);
+    let all: Vec<usize> = (0..set.len).collect();
+    for indices in all.chunks(chunk) {
+        let batch = gather(set, indices);
+        let out = net.predict(&batch);
+        let w = out.width;
+        for (s, step) in out.steps.iter().enumerate() {
+            let t = if per_step { s } else { batch.steps - 1 };
+            for i in 0..batch.size {
+                let row = &step[i * w..(i + 1) * w];
+                let k = if per_step { i * batch.steps + t } else { i };
+                match &batch.targets {
+                    Targets::Classes(labels) => {
+                        let label = labels[k] as usize;
+                        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+                        let lse = max + row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+                        loss += lse - row[label] as f64;
+                        let argmax = (0..w).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+                        correct += usize::from(argmax == label);
+                        count += 1;
+                    }
+                    Targets::Values(values) => {
+                        let target = &values[k * w..(k + 1) * w];
+                        loss += row.iter().zip(target).map(|(&p, &y)| ((p - y) as f64).powi(2)).sum::<f64>() / w as f64;
+                        count += 1;
+                    }
+                }
+            }
+        }
+    }
+    let loss = loss / count.max(1) as f64;
+    match data.task {
+        Task::Classify { .. } => Metrics { loss, accuracy: Some(correct as f64 / count.max(1) as f64), mse: None },
+        Task::Regress { .. } => Metrics { loss, accuracy: None, mse: Some(loss) },
+    }
+}

@@ -1,0 +1,38 @@
+# rnnlab tasks. `cargo install just` once, then `just --list`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+rnnlab := "target/release/rnnlab"
+
+# List the recipes.
+default:
+    @just --list
+
+# Build the release binary (reused by sweep/plan/report).
+build:
+    cargo build --release -p rnnlab-cli
+
+# Run every trial of SPEC that has no result yet, then print the summary.
+sweep SPEC *ARGS: build
+    {{rnnlab}} sweep {{SPEC}} {{ARGS}}
+
+# Check SPEC and list its trials without running anything.
+plan SPEC *ARGS: build
+    {{rnnlab}} plan {{SPEC}} {{ARGS}}
+
+# Check SPEC (every trial of its grid).
+validate SPEC *ARGS: build
+    {{rnnlab}} validate {{SPEC}} {{ARGS}}
+
+# Print the summary of a results folder, e.g. `just report results/parity`.
+report DIR: build
+    {{rnnlab}} report {{DIR}}
+
+# Formatting, lints and every test (what CI runs).
+test: lint
+    cargo test --workspace --all-targets
+
+# Formatting and clippy with warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
