@@ -92,6 +92,21 @@ pub fn run(plan: &Plan, opts: &SweepOptions, stop: &AtomicBool, progress: &dyn P
     }
     let skipped = plan.trials.len() - pending.len();
     progress.start(plan.trials.len(), skipped, pending.len());
+    if pending.is_empty() {
+        // Nothing to run: keep meta.toml as the run that produced these results left it.
+        dir.write_runs(&plan.columns, &plan.trials)?;
+        return Ok(SweepOutcome {
+            dir: dir.root,
+            total: plan.trials.len(),
+            skipped,
+            ran: 0,
+            ok: 0,
+            diverged: 0,
+            failed: 0,
+            interrupted: false,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     let mut meta = Meta::new(plan, opts);
     dir.write_file("meta.toml", &meta.to_toml())?;
 

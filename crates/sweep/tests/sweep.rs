@@ -1,0 +1,126 @@
+//! Sweeps end to end on the smoke spec: results layout, resume, interruption, failures.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rnnlab_spec::{Override, Plan, Trial};
+use rnnlab_sweep::{Builtin, Progress, Quiet, SweepOptions, TrialRecord};
+
+fn smoke(sets: &[&str]) -> Plan {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/smoke.toml");
+    let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+    rnnlab_spec::load(&spec, &overrides, &Builtin).unwrap()
+}
+
+fn options(out: &Path, jobs: usize) -> SweepOptions {
+    SweepOptions { out_root: out.to_path_buf(), jobs, fresh: false, command: "test".into() }
+}
+
+fn runs(dir: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(dir.join("runs.csv")).unwrap().records().map(Result::unwrap).collect()
+}
+
+#[test]
+fn sweep_writes_every_trial_and_a_rerun_does_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&[]);
+    let out = rnnlab_sweep::run(&plan, &options(tmp.path(), 2), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((out.total, out.ran, out.ok, out.failed), (6, 6, 6, 0));
+    let dir = tmp.path().join("smoke");
+    for name in ["spec.toml", "meta.toml", "runs.csv"] {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    let rows = runs(&dir);
+    assert_eq!(rows.len(), 6);
+    // Plan order, one row per trial, all ok.
+    let ids: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(ids, plan.trials.iter().map(|t| t.id.as_str()).collect::<Vec<_>>());
+    assert!(rows.iter().all(|r| &r[3] == "ok"), "{rows:?}");
+    for t in &plan.trials {
+        for f in ["trial.toml", "curve.csv", "result.toml"] {
+            assert!(dir.join("trials").join(&t.id).join(f).is_file(), "{}/{f}", t.id);
+        }
+    }
+    let meta_before = std::fs::read_to_string(dir.join("meta.toml")).unwrap();
+    let again = rnnlab_sweep::run(&plan, &options(tmp.path(), 2), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((again.ran, again.skipped), (0, 6));
+    assert_eq!(runs(&dir), rows);
+    assert_eq!(std::fs::read_to_string(dir.join("meta.toml")).unwrap(), meta_before);
+}
+
+#[test]
+fn same_seed_same_curve_bit_for_bit() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let plan = smoke(&[]);
+    for d in [&a, &b] {
+        rnnlab_sweep::run(&plan, &options(d.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    }
+    for t in &plan.trials {
+        let curve = |d: &Path| std::fs::read(d.join("smoke/trials").join(&t.id).join("curve.csv")).unwrap();
+        assert_eq!(curve(a.path()), curve(b.path()), "trial {}", t.id);
+    }
+}
+
+/// Raises the stop flag after `after` trials finish, like Ctrl-C.
+struct StopAfter<'a>(usize, &'a AtomicBool, AtomicUsize);
+impl Progress for StopAfter<'_> {
+    fn trial_done(&self, _: &Trial, _: &TrialRecord) {
+        if self.2.fetch_add(1, Ordering::SeqCst) + 1 >= self.0 {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn interrupted_sweep_resumes_without_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&[]);
+    let stop = AtomicBool::new(false);
+    let first = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &stop, &StopAfter(2, &stop, AtomicUsize::new(0))).unwrap();
+    assert!(first.interrupted);
+    assert_eq!(first.ran, 2);
+    let dir = tmp.path().join("smoke");
+    assert_eq!(runs(&dir).len(), 2);
+    let second = rnnlab_sweep::run(&plan, &options(tmp.path(), 2), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((second.skipped, second.ran, second.interrupted), (2, 4, false));
+    let rows = runs(&dir);
+    let mut ids: Vec<String> = rows.iter().map(|r| r[0].to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+    // No temporary folders left behind.
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.join("trials"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn diverging_trials_are_recorded_as_diverged() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A relu RNN with this learning rate overflows to inf within a few steps.
+    let plan = smoke(&[
+        "optimizer.name=sgd",
+        "optimizer.lr=1e30",
+        "grid.model.cell=[\"rnn\"]",
+        "model.nonlinearity=relu",
+        "experiment.seeds=[0]",
+    ]);
+    let out = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((out.diverged, out.ok), (1, 0));
+    let rows = runs(&tmp.path().join("smoke"));
+    assert_eq!(&rows[0][3], "diverged");
+    assert!(rows[0][4].contains("at step"), "{:?}", &rows[0]);
+}
+
+#[test]
+fn fresh_starts_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["experiment.seeds=[0]"]);
+    rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    let opts = SweepOptions { fresh: true, ..options(tmp.path(), 1) };
+    let out = rnnlab_sweep::run(&plan, &opts, &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((out.ran, out.skipped), (3, 0));
+}
