@@ -144,9 +144,11 @@ fn print_plan(plan: &Plan) {
             r
         })
         .collect();
-    let widths: Vec<usize> =
-        (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line =
+        |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
     println!("{}", line(&header));
     for r in &rows {
         println!("{}", line(r));
@@ -184,7 +186,10 @@ fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool) -> any
     progress.finish();
     let dir = outcome.dir.display();
     if outcome.ran == 0 && !outcome.interrupted {
-        println!("nothing to do: all {} trials already have results in {dir} (use --fresh to run them again)", outcome.total);
+        println!(
+            "nothing to do: all {} trials already have results in {dir} (use --fresh to run them again)",
+            outcome.total
+        );
     } else {
         println!(
             "ran {} trials in {:.1} s ({} ok, {} diverged, {} failed; {} already done) → {dir}",
@@ -193,7 +198,11 @@ fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool) -> any
     }
     print_summary(&outcome.dir, &plan)?;
     if outcome.interrupted {
-        eprintln!("interrupted: {} of {} trials have results; run the same command again to finish", outcome.skipped + outcome.ran, outcome.total);
+        eprintln!(
+            "interrupted: {} of {} trials have results; run the same command again to finish",
+            outcome.skipped + outcome.ran,
+            outcome.total
+        );
         return Ok(ExitCode::from(130));
     }
     if outcome.failed > 0 {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use rnnlab_spec::Trial;
-use rnnlab_sweep::{Progress, TrialRecord};
 use rnnlab_sweep::CurvePoint;
+use rnnlab_sweep::{Progress, TrialRecord};
 
 /// Progress display for `rnnlab sweep`.
 pub struct Bar {
@@ -19,8 +19,10 @@ impl Bar {
         let bar = terminal.then(|| {
             let b = ProgressBar::new(0);
             b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials, ETA {eta}  {msg}")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials, ETA {eta}  {msg}",
+                )
+                .expect("valid template"),
             );
             b.enable_steady_tick(Duration::from_millis(200));
             b
@@ -76,7 +78,14 @@ impl Progress for Bar {
             (_, Some(m)) => format!("test_mse={m:.4}"),
             _ => String::new(),
         };
-        let line = format!("trial {} ({}): {} {what} {} [{:.1} s]", trial.id, label(trial), r.status, r.message, r.wall_seconds);
+        let line = format!(
+            "trial {} ({}): {} {what} {} [{:.1} s]",
+            trial.id,
+            label(trial),
+            r.status,
+            r.message,
+            r.wall_seconds
+        );
         match &self.bar {
             Some(b) => {
                 b.println(line);

@@ -26,8 +26,9 @@ pub struct Batch {
     pub targets: Targets,
 }
 
-/// One layer of the stack, whichever cell it is.
+/// One layer of the stack, whichever cell it is (a few per network, so size does not matter).
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Layer<D: Device<f32>> {
     Lstm(LstmLayer<usize, usize, usize, D>),
     Gru(GruLayer<usize, usize, D>),

@@ -138,7 +138,9 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
 
     let metrics: Vec<String> = METRICS
         .iter()
-        .filter(|m| df.column(&format!("{m}__n")).ok().and_then(|c| c.u32().ok().and_then(|c| c.sum())).unwrap_or(0) > 0)
+        .filter(|m| {
+            df.column(&format!("{m}__n")).ok().and_then(|c| c.u32().ok().and_then(|c| c.sum())).unwrap_or(0) > 0
+        })
         .map(|m| m.to_string())
         .collect();
     let mut rows = Vec::with_capacity(df.height());
@@ -248,10 +250,18 @@ impl fmt::Display for Summary {
     /// An aligned plain-text table for the terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (header, rows) = self.table();
-        let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0);
+        let width =
+            |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0);
         let widths: Vec<usize> = (0..header.len()).map(width).collect();
         let line = |cells: &[String]| -> String {
-            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
         };
         writeln!(f, "{}", line(&header))?;
         writeln!(f, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "))?;

@@ -248,10 +248,10 @@ impl OptimizerConfig {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(FieldError::new(&["lr"], "must be a positive number").with_help("e.g. `lr = 0.001`"));
         }
-        if !(self.clip_grad_norm >= 0.0) {
+        if self.clip_grad_norm.is_nan() || self.clip_grad_norm < 0.0 {
             return Err(FieldError::new(&["clip_grad_norm"], "must be ≥ 0 (0 turns clipping off)"));
         }
-        if !(self.weight_decay() >= 0.0) {
+        if self.weight_decay().is_nan() || self.weight_decay() < 0.0 {
             return Err(FieldError::new(&["weight_decay"], "must be ≥ 0"));
         }
         let name = format!("{:?}", self.name).to_lowercase();
@@ -288,7 +288,7 @@ impl OptimizerConfig {
                 return Err(FieldError::new(&[key], "must be in [0, 1)"));
             }
         }
-        if !(self.eps() > 0.0) {
+        if self.eps().is_nan() || self.eps() <= 0.0 {
             return Err(FieldError::new(&["eps"], "must be > 0"));
         }
         Ok(())

@@ -57,7 +57,8 @@ fn check_error(src: &str, sets: &[&str], line: usize, col: usize, needles: &[&st
 
 #[test]
 fn grid_times_seeds_with_stable_distinct_ids() {
-    let src = format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\", \"rnn\"]\n\"optimizer.lr\" = [0.1, 0.01]\n");
+    let src =
+        format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\", \"rnn\"]\n\"optimizer.lr\" = [0.1, 0.01]\n");
     let plan = load(&src, &[]).unwrap();
     assert_eq!(plan.trials.len(), 12);
     assert_eq!(plan.columns, ["model.cell", "optimizer.lr"]);
@@ -87,7 +88,13 @@ fn section_axis_keeps_variant_keys_together() {
 #[test]
 fn typo_in_a_key_points_at_it_and_suggests() {
     let src = BASE.replace("hidden_size = 8", "hiden_size = 8");
-    check_error(&src, &[], 11, 1, &["spec.toml:11:1", "model.hiden_size", "unknown key", "did you mean `hidden_size`?"]);
+    check_error(
+        &src,
+        &[],
+        11,
+        1,
+        &["spec.toml:11:1", "model.hiden_size", "unknown key", "did you mean `hidden_size`?"],
+    );
 }
 
 #[test]
@@ -110,19 +117,33 @@ fn errors_in_grid_values_point_into_the_grid() {
     let src = format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gur\"]\n");
     check_error(&src, &[], 22, 25, &["model.cell", "`gur`", "did you mean `gru`?"]);
     // proj_size is fine for the LSTM trial but not the GRU one.
-    let src = format!("{BASE}\n[grid]\n\"model\" = [{{cell = \"lstm\", proj_size = 2}}, {{cell = \"gru\", proj_size = 2}}]\n");
+    let src = format!(
+        "{BASE}\n[grid]\n\"model\" = [{{cell = \"lstm\", proj_size = 2}}, {{cell = \"gru\", proj_size = 2}}]\n"
+    );
     check_error(&src, &[], 22, 71, &["model.proj_size", "only the LSTM", "in the trial with model.cell=gru"]);
 }
 
 #[test]
 fn plugin_errors_are_located_too() {
     check_error(&BASE.replace("length = 4", "length = 0"), &[], 7, 10, &["dataset.length"]);
-    check_error(&BASE.replace("plugin = \"bits\"", "plugin = \"bitz\""), &[], 6, 10, &["unknown dataset plugin", "did you mean `bits`?"]);
+    check_error(
+        &BASE.replace("plugin = \"bits\"", "plugin = \"bitz\""),
+        &[],
+        6,
+        10,
+        &["unknown dataset plugin", "did you mean `bits`?"],
+    );
 }
 
 #[test]
 fn unknown_section_and_bad_grid_axis() {
-    check_error(&format!("{BASE}\n[optimiser]\nlr = 1\n"), &[], 21, 2, &["unknown section", "did you mean `[optimizer]`?"]);
+    check_error(
+        &format!("{BASE}\n[optimiser]\nlr = 1\n"),
+        &[],
+        21,
+        2,
+        &["unknown section", "did you mean `[optimizer]`?"],
+    );
     check_error(&format!("{BASE}\n[grid]\n\"experiment.seeds\" = [[1]]\n"), &[], 22, 1, &["cannot vary over the grid"]);
     check_error(&format!("{BASE}\n[grid]\n\"model.cell\" = \"lstm\"\n"), &[], 22, 16, &["non-empty list"]);
 }

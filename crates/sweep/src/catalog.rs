@@ -1,6 +1,6 @@
 //! What the spec loader asks of the rest of rnnlab: dataset plugin names and per-trial checks.
 
-use rnnlab_data::{PLUGINS, find};
+use rnnlab_data::{find, PLUGINS};
 use rnnlab_spec::{Catalog, FieldError, HeadKind, TrialConfig};
 
 /// The catalog of this build of rnnlab.

@@ -76,7 +76,12 @@ pub enum SweepError {
 }
 
 /// Runs every trial of `plan` that has no result yet.
-pub fn run(plan: &Plan, opts: &SweepOptions, stop: &AtomicBool, progress: &dyn Progress) -> Result<SweepOutcome, SweepError> {
+pub fn run(
+    plan: &Plan,
+    opts: &SweepOptions,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<SweepOutcome, SweepError> {
     let started = Instant::now();
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
     if opts.fresh {
@@ -162,7 +167,7 @@ pub fn run(plan: &Plan, opts: &SweepOptions, stop: &AtomicBool, progress: &dyn P
         if jobs.min(pending.len()) > 1 {
             pending.par_iter().for_each(run_one);
         } else {
-            pending.iter().for_each(|t| run_one(&t));
+            pending.iter().for_each(run_one);
         }
     });
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {

@@ -76,7 +76,8 @@ fn interrupted_sweep_resumes_without_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = smoke(&[]);
     let stop = AtomicBool::new(false);
-    let first = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &stop, &StopAfter(2, &stop, AtomicUsize::new(0))).unwrap();
+    let first =
+        rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &stop, &StopAfter(2, &stop, AtomicUsize::new(0))).unwrap();
     assert!(first.interrupted);
     assert_eq!(first.ran, 2);
     let dir = tmp.path().join("smoke");

@@ -18,7 +18,7 @@ pub struct Order {
 
 impl Order {
     pub fn new(n: usize, batch_size: usize, seed: u64) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x6261_7463_6865_73); // "batches"
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x0062_6174_6368_6573); // "batches"
         let mut indices: Vec<usize> = (0..n).collect();
         // A full batch needs no shuffle (the loss is a mean).
         if batch_size < n {

@@ -88,8 +88,8 @@ pub type OnEval<'a> = &'a (dyn Fn(&CurvePoint, usize) + Sync);
 /// Builds and trains one trial. `stop` is polled every step (Ctrl-C).
 pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<TrialResult, TrainError> {
     let started = Instant::now();
-    let plugin =
-        rnnlab_data::find(&config.dataset.plugin).ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
+    let plugin = rnnlab_data::find(&config.dataset.plugin)
+        .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
     let data = plugin.build(&config.dataset.keys, config.seed)?;
     let dev = Cpu::seed_from_u64(config.seed);
     let mut init_rng = StdRng::seed_from_u64(config.seed);
@@ -161,4 +161,3 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
 pub fn dataset_task(config: &TrialConfig) -> Option<Result<Task, rnnlab_spec::FieldError>> {
     rnnlab_data::find(&config.dataset.plugin).map(|p| p.check(&config.dataset.keys))
 }
-
