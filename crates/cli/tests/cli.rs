@@ -1,0 +1,74 @@
+//! The `rnnlab` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rnnlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnnlab")).args(args).output().unwrap()
+}
+
+fn smoke() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/smoke.toml")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn a_typo_is_refused_with_its_location_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("typo.toml");
+    let src = std::fs::read_to_string(smoke()).unwrap().replace("hidden_size = 8", "hiden_size = 8");
+    std::fs::write(&spec, &src).unwrap();
+    let line = src.lines().position(|l| l.starts_with("hiden_size")).unwrap() + 1;
+    let out = tmp.path().join("out");
+    let o = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains(&format!("typo.toml:{line}:1")), "{t}");
+    assert!(t.contains("did you mean `hidden_size`?"), "{t}");
+    assert!(!out.exists(), "an invalid spec must not create results");
+}
+
+#[test]
+fn validate_and_plan_count_the_trials() {
+    let spec = smoke();
+    let o = rnnlab(&["validate", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("6 trials (3 grid points × 2 seeds)"), "{}", text(&o));
+    let o = rnnlab(&["plan", spec.to_str().unwrap(), "--set", "experiment.seeds=[0,1,2]"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("9 trials: 3 grid points × 3 seeds"), "{t}");
+    assert_eq!(t.lines().filter(|l| l.contains(" gru ")).count(), 3, "{t}");
+}
+
+#[test]
+fn bad_override_names_itself() {
+    let o = rnnlab(&["validate", smoke().to_str().unwrap(), "--set", "optimizer.lr=-1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--set optimizer.lr=-1 (command line)"), "{}", text(&o));
+}
+
+#[test]
+fn sweep_then_rerun_does_nothing_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let spec = smoke();
+    let o = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", out, "--set", "train.steps=5"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("ran 6 trials") && t.contains("model.cell") && t.contains("lstm"), "{t}");
+    let o = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", out, "--set", "train.steps=5"]);
+    assert!(text(&o).contains("nothing to do: all 6 trials already have results"), "{}", text(&o));
+    let o = rnnlab(&["report", tmp.path().join("smoke").to_str().unwrap()]);
+    assert!(o.status.success() && text(&o).contains("gru"), "{}", text(&o));
+}
+
+#[test]
+fn plugins_are_listed_with_their_keys() {
+    let o = rnnlab(&["plugins"]);
+    let t = text(&o);
+    assert!(t.contains("parity") && t.contains("test_length"), "{t}");
+}

@@ -1,0 +1,71 @@
+//! The summary of a hand-made results folder with known values.
+
+use rnnlab_report::summarize;
+use rnnlab_spec::ReportConfig;
+
+const RUNS: &str = "\
+trial_id,model.cell,optimizer.lr,seed,status,message,train_loss,test_loss,test_accuracy,test_mse,best_metric,best_value,best_step,steps,wall_seconds,params
+a0,lstm,0.1,0,ok,,0.1,0.2,0.90,,test_accuracy,0.9,10,10,1.0,100
+a1,lstm,0.1,1,ok,,0.1,0.2,1.00,,test_accuracy,1.0,10,10,3.0,100
+a2,lstm,0.1,2,diverged,loss became NaN at step 3,,,,,,,,2,0.5,100
+b0,gru,0.1,0,ok,,0.3,0.4,0.50,,test_accuracy,0.5,10,10,2.0,80
+b1,gru,0.1,1,failed,\"panicked: boom, badly\",,,,,,,,0,0.1,0
+c0,rnn,0.1,0,ok,,0.5,0.6,0.70,,test_accuracy,0.7,10,10,1.0,50
+c1,rnn,0.1,1,ok,,0.5,0.6,0.80,,test_accuracy,0.8,10,10,1.0,50
+";
+
+fn summary(config: ReportConfig) -> rnnlab_report::Summary {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("runs.csv"), RUNS).unwrap();
+    summarize(dir.path(), &config).unwrap()
+}
+
+#[test]
+fn aggregates_ok_trials_per_grid_point_and_counts_the_rest() {
+    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()) });
+    assert_eq!(s.grid, ["model.cell", "optimizer.lr"]);
+    assert_eq!(s.metrics, ["test_accuracy", "test_loss", "train_loss"]);
+    // Sorted by mean test accuracy, best first.
+    let cells: Vec<&str> = s.rows.iter().map(|r| r.point[0].as_str()).collect();
+    assert_eq!(cells, ["lstm", "rnn", "gru"]);
+    let lstm = &s.rows[0];
+    assert_eq!((lstm.trials, lstm.ok, lstm.diverged, lstm.failed), (3, 2, 1, 0));
+    let acc = lstm.stats[0].as_ref().unwrap();
+    assert_eq!(acc.n, 2);
+    assert!((acc.mean - 0.95).abs() < 1e-12);
+    // Sample std of 0.9 and 1.0: sqrt(0.005).
+    assert!((acc.std - 0.005f64.sqrt()).abs() < 1e-12, "{}", acc.std);
+    assert_eq!((acc.min, acc.max), (0.9, 1.0));
+    assert_eq!(lstm.successes, Some(1));
+    assert!((lstm.mean_wall_seconds - 1.5).abs() < 1e-12);
+    let gru = &s.rows[2];
+    assert_eq!((gru.ok, gru.failed), (1, 1));
+    assert!(gru.stats[0].as_ref().unwrap().std.is_nan());
+    assert_eq!(s.rows[1].point, ["rnn", "0.1"]);
+}
+
+#[test]
+fn primary_metric_changes_the_order() {
+    let s = summary(ReportConfig { primary: Some("train_loss".into()), success: None });
+    let cells: Vec<&str> = s.rows.iter().map(|r| r.point[0].as_str()).collect();
+    assert_eq!(cells, ["lstm", "gru", "rnn"]);
+    assert_eq!(s.rows[0].successes, None);
+}
+
+#[test]
+fn table_text_shows_mean_std_and_problems() {
+    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()) });
+    let text = s.to_string();
+    assert!(text.contains("0.9500 ± 0.0707"), "{text}");
+    assert!(text.contains("1 diverged, 0 failed"), "{text}");
+    assert!(text.contains("1/2"), "{text}");
+    let md = s.to_markdown();
+    assert_eq!(md.lines().count(), 2 + 3);
+}
+
+#[test]
+fn missing_runs_csv_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = summarize(dir.path(), &ReportConfig::default()).unwrap_err().to_string();
+    assert!(err.contains("runs.csv") && err.contains("has a sweep run here?"), "{err}");
+}
