@@ -74,8 +74,9 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    /// Where the value at config `path` came from, for a trial at grid `point`.
-    fn locate(&self, path: &[String], at_key: bool, point: &[usize]) -> Location {
+    /// Where the value at config `path` came from, for a trial at grid `point`, and whether
+    /// it came from a grid axis.
+    fn locate(&self, path: &[String], at_key: bool, point: &[usize]) -> (Location, bool) {
         for (axis, &vi) in self.axes.iter().zip(point).rev() {
             if !path.starts_with(&axis.path) {
                 continue;
@@ -89,13 +90,13 @@ impl Locator<'_> {
                 continue;
             }
             if let Some(text) = &axis.from_override {
-                return Location::Override { text: text.clone() };
+                return (Location::Override { text: text.clone() }, true);
             }
             let mut at = vec!["grid".to_string(), axis.name.clone(), format!("[{vi}]")];
             at.extend_from_slice(rest);
-            return self.sources.locate(&at, at_key);
+            return (self.sources.locate(&at, at_key), true);
         }
-        self.locate_base(path, at_key)
+        (self.locate_base(path, at_key), false)
     }
 
     fn locate_base(&self, path: &[String], at_key: bool) -> Location {
@@ -107,14 +108,10 @@ impl Locator<'_> {
         }
     }
 
+    /// Places `e`; `context` (the trial's grid point) is kept only when a grid value caused it.
     fn error(&self, e: FieldError, point: &[usize], context: Option<String>) -> SpecError {
-        SpecError {
-            location: self.locate(&e.path, e.at_key, point),
-            key: e.path.join("."),
-            message: e.message,
-            help: e.help,
-            context,
-        }
+        let (location, from_grid) = self.locate(&e.path, e.at_key, point);
+        SpecError { location, key: e.path.join("."), message: e.message, help: e.help, context: context.filter(|_| from_grid) }
     }
 }
 
