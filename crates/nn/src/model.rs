@@ -171,7 +171,7 @@ impl<D: Device<f32>> Network<D> {
         let outputs = self.forward(&xs, &mut acc);
         let mut total: Option<Tensor<Rank0, f32, D, OwnedTape<f32, D>>> = None;
         for (t, out) in outputs.iter().enumerate() {
-            let step_loss = self.step_loss(out.retaped::<OwnedTape<f32, D>>(), batch, t, outputs.len());
+            let step_loss = self.step_loss(out.retaped::<OwnedTape<f32, D>>(), batch, t);
             total = Some(match total {
                 None => step_loss,
                 Some(acc_loss) => acc_loss + step_loss,
@@ -184,21 +184,20 @@ impl<D: Device<f32>> Network<D> {
         (value, crate::params::flat_grads(self, &mut grads))
     }
 
-    /// PyTorch's loss for output step `t` of `n` (mean over the batch).
+    /// PyTorch's loss for output `t` (mean over the batch). Per-step tasks have one output per
+    /// step; last-step tasks one output, whose target index ignores `t`.
     fn step_loss(
         &self,
         out: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>>,
         batch: &Batch,
         t: usize,
-        n: usize,
     ) -> Tensor<Rank0, f32, D, OwnedTape<f32, D>> {
         let (b, width) = *out.shape();
-        let target_step = if n == 1 && self.task.per_step() { batch.steps - 1 } else { t };
         match &batch.targets {
             Targets::Classes(labels) => {
                 let mut onehot = vec![0.0f32; b * width];
                 for i in 0..b {
-                    onehot[i * width + labels[target_row(batch, i, target_step, self.task.per_step())] as usize] = 1.0;
+                    onehot[i * width + labels[target_row(batch, i, t, self.task.per_step())] as usize] = 1.0;
                 }
                 let onehot = self.dev.tensor_from_vec(onehot, (b, width));
                 dfdx::losses::cross_entropy_with_logits_loss(out, onehot)
@@ -206,7 +205,7 @@ impl<D: Device<f32>> Network<D> {
             Targets::Values(values) => {
                 let mut target = vec![0.0f32; b * width];
                 for i in 0..b {
-                    let row = target_row(batch, i, target_step, self.task.per_step());
+                    let row = target_row(batch, i, t, self.task.per_step());
                     target[i * width..(i + 1) * width].copy_from_slice(&values[row * width..(row + 1) * width]);
                 }
                 dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (b, width)))

@@ -111,7 +111,13 @@ impl Locator<'_> {
     /// Places `e`; `context` (the trial's grid point) is kept only when a grid value caused it.
     fn error(&self, e: FieldError, point: &[usize], context: Option<String>) -> SpecError {
         let (location, from_grid) = self.locate(&e.path, e.at_key, point);
-        SpecError { location, key: e.path.join("."), message: e.message, help: e.help, context: context.filter(|_| from_grid) }
+        SpecError {
+            location,
+            key: e.path.join("."),
+            message: e.message,
+            help: e.help,
+            context: context.filter(|_| from_grid),
+        }
     }
 }
 

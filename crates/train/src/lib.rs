@@ -15,7 +15,6 @@ use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use rnnlab_data::Task;
 use rnnlab_nn::{optim, params, Network};
 use rnnlab_spec::TrialConfig;
 
@@ -155,9 +154,4 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// The task a dataset config will produce, without building it (for validation).
-pub fn dataset_task(config: &TrialConfig) -> Option<Result<Task, rnnlab_spec::FieldError>> {
-    rnnlab_data::find(&config.dataset.plugin).map(|p| p.check(&config.dataset.keys))
 }
