@@ -53,7 +53,7 @@ impl Trial {
 
     /// `model.cell=lstm, optimizer.lr=0.1` (empty when the grid is empty).
     pub fn point_label(&self) -> String {
-        self.point.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+        label(&self.point)
     }
 }
 
@@ -401,6 +401,11 @@ fn point_cells(axes: &[Axis], point: &[usize], columns: &[String]) -> Vec<(Strin
         }
     }
     cells
+}
+
+/// `column=value` for every grid cell that has a value.
+fn label(cells: &[(String, String)]) -> String {
+    cells.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
 /// A value as a researcher would write it in a table cell.

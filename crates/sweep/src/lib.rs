@@ -9,6 +9,7 @@ pub mod catalog;
 mod meta;
 pub mod results;
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -89,17 +90,23 @@ pub fn run(
     }
     dir.create()?;
     dir.write_file("spec.toml", &plan.effective_spec)?;
+    // Each result file is read once here; runs.csv is rebuilt from this map after every trial.
+    let mut records = HashMap::new();
     let mut pending = Vec::new();
     for trial in &plan.trials {
-        if !dir.record(&trial.id)?.is_some_and(|r| r.is_final()) {
+        let record = dir.record(&trial.id)?;
+        if !record.as_ref().is_some_and(TrialRecord::is_final) {
             pending.push(trial);
+        }
+        if let Some(r) = record {
+            records.insert(trial.id.clone(), r);
         }
     }
     let skipped = plan.trials.len() - pending.len();
     progress.start(plan.trials.len(), skipped, pending.len());
     if pending.is_empty() {
         // Nothing to run: keep meta.toml as the run that produced these results left it.
-        dir.write_runs(&plan.columns, &plan.trials)?;
+        dir.write_runs(&plan.columns, &plan.trials, &records)?;
         return Ok(SweepOutcome {
             dir: dir.root,
             total: plan.trials.len(),
@@ -124,7 +131,7 @@ pub fn run(
         .num_threads(jobs)
         .build()
         .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
-    let runs_lock = Mutex::new(());
+    let records = Mutex::new(records);
     let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
     let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
     let run_one = |trial: &&Trial| {
@@ -154,8 +161,9 @@ pub fn run(
         };
         counts[slot].fetch_add(1, Ordering::Relaxed);
         let written = dir.write_trial(trial, &curve, &record).and_then(|_| {
-            let _guard = runs_lock.lock().unwrap_or_else(|p| p.into_inner());
-            dir.write_runs(&plan.columns, &plan.trials).map(|_| ())
+            let mut records = records.lock().unwrap_or_else(|p| p.into_inner());
+            records.insert(trial.id.clone(), record.clone());
+            dir.write_runs(&plan.columns, &plan.trials, &records).map(|_| ())
         });
         if let Err(e) = written {
             first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
@@ -173,7 +181,8 @@ pub fn run(
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e.into());
     }
-    dir.write_runs(&plan.columns, &plan.trials)?;
+    let records = records.into_inner().unwrap_or_else(|p| p.into_inner());
+    dir.write_runs(&plan.columns, &plan.trials, &records)?;
     let [ok, diverged, failed] = counts.map(|c| c.into_inner());
     let ran = ok + diverged + failed;
     meta.finish(ran);

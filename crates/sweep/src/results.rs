@@ -11,6 +11,7 @@
 //!     result.toml        status, message, final and best metrics, steps, wall time, parameters
 //! ```
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -162,7 +163,7 @@ impl ResultsDir {
         let header: String = trial.point.iter().map(|(k, v)| format!("# {k} = {v}\n")).collect();
         let trial_toml = format!("# trial {}\n{header}{}", trial.id, trial.to_toml());
         write_plain(&tmp.join("trial.toml"), trial_toml.as_bytes())?;
-        write_plain(&tmp.join("curve.csv"), &curve_csv(curve)?)?;
+        write_plain(&tmp.join("curve.csv"), &curve_csv(curve))?;
         let result = toml::to_string(record).expect("records serialise");
         write_plain(&tmp.join("result.toml"), result.as_bytes())?;
         if final_dir.exists() {
@@ -171,8 +172,14 @@ impl ResultsDir {
         fs::rename(&tmp, &final_dir).map_err(io(&final_dir))
     }
 
-    /// Rewrites `runs.csv` from the records of `trials` (plan order; trials without a record are left out).
-    pub fn write_runs(&self, columns: &[String], trials: &[Trial]) -> Result<usize, ResultsError> {
+    /// Rewrites `runs.csv` from `records` (by trial id), in plan order; trials without a record
+    /// are left out.
+    pub fn write_runs(
+        &self,
+        columns: &[String],
+        trials: &[Trial],
+        records: &HashMap<String, TrialRecord>,
+    ) -> Result<usize, ResultsError> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header: Vec<String> = vec!["trial_id".into()];
         header.extend(columns.iter().cloned());
@@ -180,7 +187,7 @@ impl ResultsDir {
         w.write_record(&header).expect("writing to memory");
         let mut rows = 0;
         for trial in trials {
-            let Some(r) = self.record(&trial.id)? else { continue };
+            let Some(r) = records.get(&trial.id) else { continue };
             let mut row: Vec<String> = vec![trial.id.clone()];
             row.extend(trial.point.iter().map(|(_, v)| v.clone()));
             let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -225,7 +232,7 @@ pub const RUN_COLUMNS: &[&str] = &[
     "params",
 ];
 
-fn curve_csv(curve: &[CurvePoint]) -> Result<Vec<u8>, ResultsError> {
+fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["step", "epoch", "train_loss", "test_loss", "test_accuracy", "test_mse"]).expect("memory");
     let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| x.to_string()).unwrap_or_default();
@@ -240,7 +247,7 @@ fn curve_csv(curve: &[CurvePoint]) -> Result<Vec<u8>, ResultsError> {
         ])
         .expect("memory");
     }
-    Ok(w.into_inner().expect("in-memory writer"))
+    w.into_inner().expect("in-memory writer")
 }
 
 fn write_plain(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
