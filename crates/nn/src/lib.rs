@@ -6,10 +6,11 @@
 //! copies of them, because dfdx's own optimizers cannot hold runtime-shaped tensors.
 
 pub mod cells;
+pub mod fused;
 pub mod init;
 pub mod model;
 pub mod optim;
 pub mod params;
 pub mod tape;
 
-pub use model::{Batch, Network, Outputs, Targets, Task};
+pub use model::{Backend, Batch, Network, Outputs, Targets, Task};

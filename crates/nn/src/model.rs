@@ -7,11 +7,11 @@
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 
-use rnnlab_spec::{CellKind, HeadKind, ModelConfig, Nonlinearity};
+use rnnlab_spec::{CellKind, HeadKind, KernelKind, ModelConfig, Nonlinearity};
 
 use crate::cells::{GruLayer, LayerOutput, LstmLayer, RnnLayer};
 use crate::params::{HasParams, Visitor};
-use crate::tape::{affine, keep};
+use crate::tape::{affine, keep, use_};
 pub use rnnlab_data::{Targets, Task};
 
 type Seq<D> = Vec<Tensor<(usize, usize), f32, D>>;
@@ -74,6 +74,35 @@ pub struct Outputs {
     pub width: usize,
 }
 
+/// A device the network runs on, and whether it has fused whole-sequence kernels.
+pub trait Backend: Device<f32> + 'static {
+    /// Runs `layer` over the time-major sequence `x` `[T·B, I]` with this device's fused kernel
+    /// (see [`crate::fused::layer`]), or `None` when the device has none.
+    fn fused_layer<T: Tape<f32, Self> + Merge<T>>(
+        _layer: &Layer<Self>,
+        _x: &Tensor<(usize, usize), f32, Self>,
+        _d: crate::fused::SeqDims,
+        _last_only: bool,
+        _need_dx: bool,
+        _acc: &mut T,
+    ) -> Option<Tensor<(usize, usize), f32, Self>> {
+        None
+    }
+}
+
+impl Backend for Cpu {
+    fn fused_layer<T: Tape<f32, Self> + Merge<T>>(
+        layer: &Layer<Self>,
+        x: &Tensor<(usize, usize), f32, Self>,
+        d: crate::fused::SeqDims,
+        last_only: bool,
+        need_dx: bool,
+        acc: &mut T,
+    ) -> Option<Tensor<(usize, usize), f32, Self>> {
+        Some(crate::fused::layer(layer, x, d, last_only, need_dx, acc).y)
+    }
+}
+
 /// Why a network cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
@@ -83,15 +112,17 @@ pub enum NnError {
 
 /// Stacked recurrent layers plus an optional linear head.
 #[derive(Debug, Clone)]
-pub struct Network<D: Device<f32>> {
+pub struct Network<D: Backend> {
     pub dev: D,
     pub layers: Vec<Layer<D>>,
     pub head: Option<Head<D>>,
     pub task: Task,
     pub input_size: usize,
+    /// Fused kernels where the device has them, else the reference cells.
+    pub kernel: KernelKind,
 }
 
-impl<D: Device<f32>> Network<D> {
+impl<D: Backend> Network<D> {
     /// Builds the network for `config` and initialises it from `rng`.
     pub fn new(
         dev: &D,
@@ -133,7 +164,7 @@ impl<D: Device<f32>> Network<D> {
                 )))
             }
         };
-        Ok(Network { dev: dev.clone(), layers, head, task, input_size })
+        Ok(Network { dev: dev.clone(), layers, head, task, input_size, kernel: config.kernel })
     }
 
     /// Per-step input tensors of a batch.
@@ -146,79 +177,110 @@ impl<D: Device<f32>> Network<D> {
             .collect()
     }
 
-    /// Head outputs at the steps that have targets (all steps, or only the last).
-    fn forward<T: Tape<f32, D> + Merge<T>>(&self, xs: &[Tensor<(usize, usize), f32, D>], acc: &mut T) -> Seq<D> {
-        let mut seq = xs.to_vec();
-        for layer in &self.layers {
-            seq = layer.forward(&seq, acc).outputs;
-        }
-        if !self.task.per_step() {
-            seq.drain(..seq.len() - 1);
-        }
+    /// The network's predictions at the steps that have targets, stacked time-major:
+    /// `[S·B, outputs]` with S the number of such steps (all, or only the last).
+    fn forward<T: Tape<f32, D> + Merge<T>>(&self, batch: &Batch, acc: &mut T) -> Tensor<(usize, usize), f32, D> {
+        let last_only = !self.task.per_step();
+        let top = match self.fused_forward(batch, last_only, acc) {
+            Some(top) => top,
+            None => {
+                let mut seq = self.inputs(batch);
+                for layer in &self.layers {
+                    seq = layer.forward(&seq, acc).outputs;
+                }
+                if last_only {
+                    seq.drain(..seq.len() - 1);
+                }
+                keep(stack::<D, T>(&seq), acc)
+            }
+        };
         match &self.head {
-            Some(head) => seq
-                .iter()
-                .map(|h| keep(affine::<usize, usize, usize, D, T>(h, &head.weight, &head.bias), acc))
-                .collect(),
-            None => seq,
+            Some(head) => keep(affine::<usize, usize, usize, D, T>(&top, &head.weight, &head.bias), acc),
+            None => top,
         }
+    }
+
+    /// The top layer's outputs through the fused kernels, when selected and available.
+    fn fused_forward<T: Tape<f32, D> + Merge<T>>(
+        &self,
+        batch: &Batch,
+        last_only: bool,
+        acc: &mut T,
+    ) -> Option<Tensor<(usize, usize), f32, D>> {
+        if self.kernel != KernelKind::Fused {
+            return None;
+        }
+        let d = crate::fused::SeqDims { steps: batch.steps, batch: batch.size };
+        let mut x = self.dev.tensor_from_vec(batch.inputs.clone(), (batch.steps * batch.size, batch.input_size));
+        let top = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            x = D::fused_layer(layer, &x, d, last_only && l == top, l > 0, acc)?;
+        }
+        Some(x)
     }
 
     /// The training loss of a batch and the gradient of every parameter (flat, visiting order).
     pub fn loss_and_grads(&mut self, batch: &Batch) -> (f32, Vec<f32>) {
-        let xs = self.inputs(batch);
         let mut acc = OwnedTape::<f32, D>::default();
-        let outputs = self.forward(&xs, &mut acc);
-        let mut total: Option<Tensor<Rank0, f32, D, OwnedTape<f32, D>>> = None;
-        for (t, out) in outputs.iter().enumerate() {
-            let step_loss = self.step_loss(out.retaped::<OwnedTape<f32, D>>(), batch, t);
-            total = Some(match total {
-                None => step_loss,
-                Some(acc_loss) => acc_loss + step_loss,
-            });
-        }
-        let loss = total.expect("at least one step") / outputs.len() as f32;
+        let out = self.forward(batch, &mut acc);
+        let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);
         let (loss, tape) = loss.split_tape();
         let value = loss.as_vec()[0];
         let mut grads = loss.put_tape(tape.merge(acc)).backward();
         (value, crate::params::flat_grads(self, &mut grads))
     }
 
-    /// PyTorch's loss for output `t` (mean over the batch). Per-step tasks have one output per
-    /// step; last-step tasks one output, whose target index ignores `t`.
-    fn step_loss(
+    /// PyTorch's loss (`CrossEntropyLoss` / `MSELoss`, mean over rows) of the stacked outputs
+    /// `[S·B, width]`: with equal batches per step this is the mean over steps of the per-step
+    /// batch means.
+    fn loss(
         &self,
         out: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>>,
         batch: &Batch,
-        t: usize,
     ) -> Tensor<Rank0, f32, D, OwnedTape<f32, D>> {
-        let (b, width) = *out.shape();
+        let (rows, width) = *out.shape();
+        let per_step = self.task.per_step();
+        let b = batch.size;
+        // Row r of the output is step t = r / B (or the last step) of sequence i = r % B.
+        let target_of = |r: usize| target_row(batch, r % b, r / b, per_step);
         match &batch.targets {
             Targets::Classes(labels) => {
-                let mut onehot = vec![0.0f32; b * width];
-                for i in 0..b {
-                    onehot[i * width + labels[target_row(batch, i, t, self.task.per_step())] as usize] = 1.0;
+                let mut onehot = vec![0.0f32; rows * width];
+                for r in 0..rows {
+                    onehot[r * width + labels[target_of(r)] as usize] = 1.0;
                 }
-                let onehot = self.dev.tensor_from_vec(onehot, (b, width));
+                let onehot = self.dev.tensor_from_vec(onehot, (rows, width));
                 dfdx::losses::cross_entropy_with_logits_loss(out, onehot)
             }
             Targets::Values(values) => {
-                let mut target = vec![0.0f32; b * width];
-                for i in 0..b {
-                    let row = target_row(batch, i, t, self.task.per_step());
-                    target[i * width..(i + 1) * width].copy_from_slice(&values[row * width..(row + 1) * width]);
+                let mut target = vec![0.0f32; rows * width];
+                for r in 0..rows {
+                    let row = target_of(r);
+                    target[r * width..(r + 1) * width].copy_from_slice(&values[row * width..(row + 1) * width]);
                 }
-                dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (b, width)))
+                dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (rows, width)))
             }
         }
     }
 
     /// Predictions without a tape, at the steps that have targets.
     pub fn predict(&self, batch: &Batch) -> Outputs {
-        let xs = self.inputs(batch);
-        let outputs = self.forward(&xs, &mut NoneTape);
-        Outputs { width: self.task.output_size(), steps: outputs.iter().map(|o| o.as_vec()).collect() }
+        let out = self.forward(batch, &mut NoneTape).as_vec();
+        let width = self.task.output_size();
+        Outputs { width, steps: out.chunks(batch.size * width).map(<[f32]>::to_vec).collect() }
     }
+}
+
+/// Per-step `[B, F]` tensors stacked time-major into `[S·B, F]`, as a balanced tree of
+/// concatenations (dfdx's concat backward adds into each part's gradient).
+fn stack<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(
+    seq: &[Tensor<(usize, usize), f32, D>],
+) -> Tensor<(usize, usize), f32, D, T> {
+    if let [one] = seq {
+        return use_::<_, D, T>(one);
+    }
+    let (left, right) = seq.split_at(seq.len() / 2);
+    (stack::<D, T>(left), stack::<D, T>(right)).concat_along(Axis::<0>)
 }
 
 /// Where the target of sequence `i` at step `t` sits: `[N, T]` per step, `[N]` last step only.
@@ -230,7 +292,7 @@ fn target_row(batch: &Batch, i: usize, t: usize, per_step: bool) -> usize {
     }
 }
 
-impl<D: Device<f32>> HasParams<D> for Network<D> {
+impl<D: Backend> HasParams<D> for Network<D> {
     fn visit_params<V: Visitor<D>>(&mut self, _prefix: &str, v: &mut V) {
         for layer in &mut self.layers {
             layer.visit_params("rnn.", v);

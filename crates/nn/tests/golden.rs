@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use dfdx::prelude::*;
 use rnnlab_nn::cells::{GruLayer, LstmLayer, RnnLayer};
+use rnnlab_nn::fused::{self, SeqDims};
 use rnnlab_nn::model::Layer;
 use rnnlab_nn::params::{HasParams, Visitor};
-use rnnlab_nn::tape::{keep, use_};
+use rnnlab_nn::tape::use_;
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
@@ -62,7 +63,102 @@ fn assert_close(what: &str, got: &[f32], want: &[f64], abs: f64, rel: f64) {
     }
 }
 
-fn check_layer_case(file: &str) {
+/// What a path computes for a golden case: the top layer's outputs, the final states of every
+/// layer, and the gradients of PyTorch's test loss
+/// `sum(output * output_weight) + 0.5 sum(h_n) + 0.25 sum(c_n)`.
+struct Run {
+    outputs: Vec<f32>,
+    h_n: Vec<f32>,
+    c_n: Vec<f32>,
+    grad_input: Vec<f32>,
+    grads: Gradients<f32, Cpu>,
+}
+
+type Traced<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
+
+fn finish(loss: Traced<Rank0>, acc: OwnedTape<f32, Cpu>) -> Gradients<f32, Cpu> {
+    let (loss, tape) = loss.split_tape();
+    assert!(loss.as_vec()[0].is_finite());
+    loss.put_tape(tape.merge(acc)).backward()
+}
+
+/// The composite per-step cells.
+fn run_reference(
+    dev: &Cpu,
+    layers: &[Layer<Cpu>],
+    x: &[f32],
+    steps: usize,
+    batch: usize,
+    input: usize,
+    w: &[f32],
+) -> Run {
+    let xs: Vec<Tensor<(usize, usize), f32, Cpu>> = (0..steps)
+        .map(|t| dev.tensor_from_vec(x[t * batch * input..(t + 1) * batch * input].to_vec(), (batch, input)))
+        .collect();
+    let mut acc = OwnedTape::<f32, Cpu>::default();
+    let mut seq = xs.clone();
+    let mut h_n = Vec::new();
+    let mut c_n = Vec::new();
+    for layer in layers {
+        let o = layer.forward(&seq, &mut acc);
+        h_n.push(o.h_n.clone());
+        c_n.extend(o.c_n.clone());
+        seq = o.outputs;
+    }
+    let step = w.len() / steps;
+    let out = step / batch;
+    let mut loss: Traced<Rank0> = dev.zeros::<Rank0>().retaped();
+    for (t, o) in seq.iter().enumerate() {
+        let wt = dev.tensor_from_vec(w[t * step..(t + 1) * step].to_vec(), (batch, out));
+        loss = loss + (use_::<_, Cpu, OwnedTape<f32, Cpu>>(o) * wt).sum();
+    }
+    for h in &h_n {
+        loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(h).sum() * 0.5;
+    }
+    for c in &c_n {
+        loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(c).sum() * 0.25;
+    }
+    let grads = finish(loss, acc);
+    Run {
+        outputs: seq.iter().flat_map(|o| o.as_vec()).collect(),
+        h_n: h_n.iter().flat_map(|h| h.as_vec()).collect(),
+        c_n: c_n.iter().flat_map(|c| c.as_vec()).collect(),
+        grad_input: xs.iter().flat_map(|x| grads.get(x).as_vec()).collect(),
+        grads,
+    }
+}
+
+/// The fused whole-sequence kernels; `h_n` is the last step's rows of each layer's output.
+fn run_fused(dev: &Cpu, layers: &[Layer<Cpu>], x: &[f32], steps: usize, batch: usize, input: usize, w: &[f32]) -> Run {
+    let d = SeqDims { steps, batch };
+    let x0 = dev.tensor_from_vec(x.to_vec(), (steps * batch, input));
+    let mut acc = OwnedTape::<f32, Cpu>::default();
+    let mut seq = x0.clone();
+    let mut loss: Traced<Rank0> = dev.zeros::<Rank0>().retaped();
+    let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
+    for layer in layers {
+        let o = fused::layer(layer, &seq, d, false, true, &mut acc);
+        let y = o.y.as_vec();
+        let width = y.len() / (steps * batch);
+        // 0.5 sum(h_n) as a weight on the last step's rows.
+        let mut last = vec![0.0f32; y.len()];
+        last[(steps - 1) * batch * width..].fill(0.5);
+        h_n.extend_from_slice(&y[(steps - 1) * batch * width..]);
+        loss = loss
+            + (use_::<_, Cpu, OwnedTape<f32, Cpu>>(&o.y) * dev.tensor_from_vec(last, (steps * batch, width))).sum();
+        if let Some(c) = &o.c_n {
+            c_n.extend(c.as_vec());
+            loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(c).sum() * 0.25;
+        }
+        seq = o.y;
+    }
+    let shape = *seq.shape();
+    loss = loss + (use_::<_, Cpu, OwnedTape<f32, Cpu>>(&seq) * dev.tensor_from_vec(w.to_vec(), shape)).sum();
+    let grads = finish(loss, acc);
+    Run { outputs: seq.as_vec(), h_n, c_n, grad_input: grads.get(&x0).as_vec(), grads }
+}
+
+fn check_layer_case(file: &str, fused: bool) {
     let g = read(file);
     let module = g["module"].as_str().unwrap().to_string();
     let params: HashMap<String, Vec<f64>> =
@@ -105,55 +201,17 @@ fn check_layer_case(file: &str) {
     let mut loader = Load(&params, HashMap::new());
     layers.iter_mut().for_each(|l| l.visit_params("", &mut loader));
 
-    let x = flat(&g["input"]);
-    let xs: Vec<Tensor<(usize, usize), f32, Cpu>> = (0..steps)
-        .map(|t| {
-            dev.tensor_from_vec(
-                x[t * batch * input..(t + 1) * batch * input].iter().map(|&v| v as f32).collect(),
-                (batch, input),
-            )
-        })
-        .collect();
+    let x: Vec<f32> = flat(&g["input"]).iter().map(|&v| v as f32).collect();
+    let w: Vec<f32> = flat(&g["output_weight"]).iter().map(|&v| v as f32).collect();
+    let run = if fused { run_fused } else { run_reference };
+    let Run { outputs, h_n, c_n, grad_input, mut grads } = run(&dev, &layers, &x, steps, batch, input, &w);
 
-    let mut acc = OwnedTape::<f32, Cpu>::default();
-    let mut seq = xs.clone();
-    let mut h_n = Vec::new();
-    let mut c_n = Vec::new();
-    for layer in &layers {
-        let o = layer.forward(&seq, &mut acc);
-        h_n.push(o.h_n.clone());
-        c_n.extend(o.c_n.clone());
-        seq = o.outputs;
-    }
-    // loss = sum(output * output_weight) + 0.5 sum(h_n) + 0.25 sum(c_n)
-    let w = flat(&g["output_weight"]);
-    let step = batch * out;
-    let mut loss: Tensor<Rank0, f32, Cpu, OwnedTape<f32, Cpu>> = dev.zeros::<Rank0>().retaped();
-    for (t, o) in seq.iter().enumerate() {
-        let wt = dev.tensor_from_vec(w[t * step..(t + 1) * step].iter().map(|&v| v as f32).collect(), (batch, out));
-        loss = loss + (use_::<_, Cpu, OwnedTape<f32, Cpu>>(o) * wt).sum();
-    }
-    for h in &h_n {
-        loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(h).sum() * 0.5;
-    }
-    for c in &c_n {
-        loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(c).sum() * 0.25;
-    }
-    let loss_value = keep(loss.retaped::<OwnedTape<f32, Cpu>>(), &mut OwnedTape::default()).as_vec()[0];
-    let (loss, tape) = loss.split_tape();
-    let mut grads = loss.put_tape(tape.merge(acc)).backward();
-
-    let outputs: Vec<f32> = seq.iter().flat_map(|o| o.as_vec()).collect();
     assert_close(&format!("{file} output"), &outputs, &flat(&g["output"]), 1e-5, 0.0);
-    let hn: Vec<f32> = h_n.iter().flat_map(|h| h.as_vec()).collect();
-    assert_close(&format!("{file} h_n"), &hn, &flat(&g["h_n"]), 1e-5, 0.0);
+    assert_close(&format!("{file} h_n"), &h_n, &flat(&g["h_n"]), 1e-5, 0.0);
     if cell == "LSTM" {
-        let cn: Vec<f32> = c_n.iter().flat_map(|c| c.as_vec()).collect();
-        assert_close(&format!("{file} c_n"), &cn, &flat(&g["c_n"]), 1e-5, 0.0);
+        assert_close(&format!("{file} c_n"), &c_n, &flat(&g["c_n"]), 1e-5, 0.0);
     }
-    assert!(loss_value.is_finite());
-    let gx: Vec<f32> = xs.iter().flat_map(|x| grads.get(x).as_vec()).collect();
-    assert_close(&format!("{file} grad_input"), &gx, &flat(&g["grad_input"]), 1e-5, 1e-4);
+    assert_close(&format!("{file} grad_input"), &grad_input, &flat(&g["grad_input"]), 1e-5, 1e-4);
     let mut gv = Grads(&mut grads, HashMap::new());
     layers.iter_mut().for_each(|l| l.visit_params("", &mut gv));
     let want = g["grad_params"].as_object().unwrap();
@@ -165,35 +223,67 @@ fn check_layer_case(file: &str) {
 
 #[test]
 fn lstm_1layer_matches_pytorch() {
-    check_layer_case("lstm_1layer.json");
+    check_layer_case("lstm_1layer.json", false);
+}
+#[test]
+fn fused_lstm_1layer_matches_pytorch() {
+    check_layer_case("lstm_1layer.json", true);
 }
 #[test]
 fn lstm_2layer_matches_pytorch() {
-    check_layer_case("lstm_2layer.json");
+    check_layer_case("lstm_2layer.json", false);
+}
+#[test]
+fn fused_lstm_2layer_matches_pytorch() {
+    check_layer_case("lstm_2layer.json", true);
 }
 #[test]
 fn lstm_proj_matches_pytorch() {
-    check_layer_case("lstm_proj.json");
+    check_layer_case("lstm_proj.json", false);
+}
+#[test]
+fn fused_lstm_proj_matches_pytorch() {
+    check_layer_case("lstm_proj.json", true);
 }
 #[test]
 fn gru_1layer_matches_pytorch() {
-    check_layer_case("gru_1layer.json");
+    check_layer_case("gru_1layer.json", false);
+}
+#[test]
+fn fused_gru_1layer_matches_pytorch() {
+    check_layer_case("gru_1layer.json", true);
 }
 #[test]
 fn gru_2layer_matches_pytorch() {
-    check_layer_case("gru_2layer.json");
+    check_layer_case("gru_2layer.json", false);
+}
+#[test]
+fn fused_gru_2layer_matches_pytorch() {
+    check_layer_case("gru_2layer.json", true);
 }
 #[test]
 fn rnn_tanh_matches_pytorch() {
-    check_layer_case("rnn_tanh.json");
+    check_layer_case("rnn_tanh.json", false);
+}
+#[test]
+fn fused_rnn_tanh_matches_pytorch() {
+    check_layer_case("rnn_tanh.json", true);
 }
 #[test]
 fn rnn_tanh_2layer_matches_pytorch() {
-    check_layer_case("rnn_tanh_2layer.json");
+    check_layer_case("rnn_tanh_2layer.json", false);
+}
+#[test]
+fn fused_rnn_tanh_2layer_matches_pytorch() {
+    check_layer_case("rnn_tanh_2layer.json", true);
 }
 #[test]
 fn rnn_relu_matches_pytorch() {
-    check_layer_case("rnn_relu.json");
+    check_layer_case("rnn_relu.json", false);
+}
+#[test]
+fn fused_rnn_relu_matches_pytorch() {
+    check_layer_case("rnn_relu.json", true);
 }
 
 #[test]

@@ -78,6 +78,17 @@ pub enum HeadKind {
     None,
 }
 
+/// How the recurrent layers are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelKind {
+    /// One fused op per layer and sequence on raw buffers (CPU).
+    #[default]
+    Fused,
+    /// The composite per-step dfdx ops (the reference the fused kernels are tested against).
+    Reference,
+}
+
 /// `[model]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +113,9 @@ pub struct ModelConfig {
     pub forget_bias: f64,
     #[serde(default)]
     pub head: HeadKind,
+    /// `fused` (default) or `reference`; both compute the same function to 1e-5.
+    #[serde(default)]
+    pub kernel: KernelKind,
 }
 
 fn one() -> usize {

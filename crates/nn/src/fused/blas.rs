@@ -1,0 +1,169 @@
+//! Safe matrix products over row-major `f32` slices, on the `gemm` crate dfdx itself uses.
+//!
+//! This is the only `unsafe` in the workspace: `gemm::gemm` takes raw pointers and strides.
+//! [`gemm`] checks every operand's extent against its slice before the call, so a wrong size is
+//! a panic with a message, never an out-of-bounds access.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Threads one matrix product may use (1: run on the calling thread).
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Sets how many threads each fused-kernel matrix product may use, process-wide. Products with
+/// more than one thread run on the current rayon pool. The sweep sets this once before trials
+/// start (see `README.md`, "Threads").
+pub fn set_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The current per-product thread count.
+pub fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
+/// A row-major matrix `[rows, cols]` in a slice, used as is or transposed.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+}
+
+impl<'a> Mat<'a> {
+    /// The matrix stored row-major as `[rows, cols]` in `data` (which may be longer).
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "matrix [{rows}, {cols}] needs {} values, slice has {}",
+            rows * cols,
+            data.len()
+        );
+        Mat { data, rows, cols, transposed: false }
+    }
+
+    /// The transpose, without moving data.
+    pub fn t(self) -> Self {
+        Mat { transposed: !self.transposed, ..self }
+    }
+
+    /// Logical shape `[rows, cols]` after any transpose.
+    fn shape(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
+        }
+    }
+
+    /// Column and row strides of the logical matrix, in elements.
+    fn strides(&self) -> (isize, isize) {
+        if self.transposed {
+            (self.cols as isize, 1)
+        } else {
+            (1, self.cols as isize)
+        }
+    }
+}
+
+/// `dst = a · b` (or `dst += a · b` when `accumulate`), `dst` row-major `[m, n]`.
+pub fn gemm(dst: &mut [f32], accumulate: bool, a: Mat<'_>, b: Mat<'_>) {
+    let (m, k) = a.shape();
+    let (k2, n) = b.shape();
+    assert_eq!(k, k2, "matrix product: inner sizes differ ([{m}, {k}] · [{k2}, {n}])");
+    assert!(dst.len() >= m * n, "matrix product: destination [{m}, {n}] does not fit {} values", dst.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let (a_cs, a_rs) = a.strides();
+    let (b_cs, b_rs) = b.strides();
+    let threads = threads();
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: `Mat::new` checked that each operand's slice holds `rows * cols` values; the
+    // strides above address exactly that row-major block (or its transpose), `dst` holds
+    // `m * n` values addressed with strides (1, n), and `dst` cannot alias `a` or `b` (it is
+    // borrowed mutably while they are borrowed shared).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a_cs,
+            a_rs,
+            b.data.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Naive reference product of logical matrices given as closures.
+    fn naive(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: impl Fn(usize, usize) -> f32,
+        b: impl Fn(usize, usize) -> f32,
+    ) -> Vec<f32> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|l| a(i, l) * b(l, j)).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn products_match_the_naive_loop_for_every_transpose() {
+        let (m, n, k) = (5, 3, 7);
+        let a: Vec<f32> = (0..m * k).map(|v| (v as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|v| (v as f32 * 0.11).cos()).collect();
+        let want = naive(m, n, k, |i, l| a[i * k + l], |l, j| b[l * n + j]);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            // Store each operand so that the (possibly transposed) view is the same logical matrix.
+            let a_store: Vec<f32> = if ta { (0..k * m).map(|v| a[(v % m) * k + v / m]).collect() } else { a.clone() };
+            let b_store: Vec<f32> = if tb { (0..n * k).map(|v| b[(v % k) * n + v / k]).collect() } else { b.clone() };
+            let a_mat = if ta { Mat::new(&a_store, k, m).t() } else { Mat::new(&a_store, m, k) };
+            let b_mat = if tb { Mat::new(&b_store, n, k).t() } else { Mat::new(&b_store, k, n) };
+            let mut got = vec![1.0; m * n];
+            gemm(&mut got, false, a_mat, b_mat);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-5, "transposes {ta},{tb}: {g} vs {w}");
+            }
+            gemm(&mut got, true, a_mat, b_mat);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - 2.0 * w).abs() < 1e-5, "accumulate {ta},{tb}: {g} vs {}", 2.0 * w);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "inner sizes differ")]
+    fn mismatched_inner_sizes_panic_before_touching_memory() {
+        let a = [0.0f32; 6];
+        gemm(&mut [0.0; 4], false, Mat::new(&a, 2, 3), Mat::new(&a, 2, 3));
+    }
+}

@@ -1,0 +1,207 @@
+//! Fused GRU over a whole sequence (PyTorch's gates r, z, n; `b_hn` inside the reset product).
+//!
+//! Forward: input projections of all steps in one product; per step one recurrent product and
+//! one fused pass. Backward: BPTT through the saved activations; weight and input gradients as
+//! single products over all steps.
+
+use super::act::{sigmoid, tanh};
+use super::blas::{gemm, Mat};
+use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
+
+/// Sizes of one GRU layer.
+#[derive(Debug, Clone)]
+pub struct Gru {
+    pub input: usize,
+    pub hidden: usize,
+}
+
+/// What the backward pass reads, all time-major.
+#[derive(Debug)]
+pub struct Saved {
+    /// Activations r, z, n per row, `[T, B, 3H]`.
+    gates: Vec<f32>,
+    /// The recurrent part of n before the reset gate, `W_hn h + b_hn`, `[T, B, H]`.
+    hn: Vec<f32>,
+    /// Layer outputs `[T, B, H]`.
+    out: Vec<f32>,
+}
+
+struct Weights<'a> {
+    w_ih: &'a [f32],
+    w_hh: &'a [f32],
+    b_ih: &'a [f32],
+    b_hh: &'a [f32],
+}
+
+impl Gru {
+    fn weights<'a>(&self, p: &'a [f32]) -> Weights<'a> {
+        let (h3, i, h) = (3 * self.hidden, self.input, self.hidden);
+        let (w_ih, p) = p.split_at(h3 * i);
+        let (w_hh, p) = p.split_at(h3 * h);
+        let (b_ih, b_hh) = p.split_at(h3);
+        Weights { w_ih, w_hh, b_ih, b_hh }
+    }
+}
+
+/// One step: `xg` holds input pre-activations `[B, 3H]` in and activations r, z, n out; `hg`
+/// the recurrent pre-activations; writes `W_hn h + b_hn` to `hn` and the new state to `h_new`.
+fn cell_forward(xg: &mut [f32], hg: &[f32], hn: &mut [f32], h_prev: &[f32], h_new: &mut [f32], hidden: usize) {
+    let h3 = 3 * hidden;
+    for ((((xrow, hrow), hn), hp), hnew) in xg
+        .chunks_exact_mut(h3)
+        .zip(hg.chunks_exact(h3))
+        .zip(hn.chunks_exact_mut(hidden))
+        .zip(h_prev.chunks_exact(hidden))
+        .zip(h_new.chunks_exact_mut(hidden))
+    {
+        let (xr, rest) = xrow.split_at_mut(hidden);
+        let (xz, xn) = rest.split_at_mut(hidden);
+        let (hr, rest) = hrow.split_at(hidden);
+        let (hz, hnn) = rest.split_at(hidden);
+        for j in 0..hidden {
+            let r = sigmoid(xr[j] + hr[j]);
+            let z = sigmoid(xz[j] + hz[j]);
+            let n = tanh(xn[j] + r * hnn[j]);
+            xr[j] = r;
+            xz[j] = z;
+            xn[j] = n;
+            hn[j] = hnn[j];
+            hnew[j] = (1.0 - z) * n + z * hp[j];
+        }
+    }
+}
+
+/// Gradients of one step: input-side gate gradients over the activations in `g`, recurrent-side
+/// ones into `dhg`, and the direct path `dh ⊙ z` into `dh_prev`.
+fn cell_backward(
+    g: &mut [f32],
+    dhg: &mut [f32],
+    dh_prev: &mut [f32],
+    hn: &[f32],
+    h_prev: &[f32],
+    dh: &[f32],
+    hidden: usize,
+) {
+    let h3 = 3 * hidden;
+    for (((((row, drow), dhp), hn), hp), dh) in g
+        .chunks_exact_mut(h3)
+        .zip(dhg.chunks_exact_mut(h3))
+        .zip(dh_prev.chunks_exact_mut(hidden))
+        .zip(hn.chunks_exact(hidden))
+        .zip(h_prev.chunks_exact(hidden))
+        .zip(dh.chunks_exact(hidden))
+    {
+        let (r, rest) = row.split_at_mut(hidden);
+        let (z, n) = rest.split_at_mut(hidden);
+        let (dr, rest) = drow.split_at_mut(hidden);
+        let (dz, dn) = rest.split_at_mut(hidden);
+        for j in 0..hidden {
+            let (rv, zv, nv) = (r[j], z[j], n[j]);
+            let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
+            let dgr = dgn * hn[j] * rv * (1.0 - rv);
+            let dgz = dh[j] * (hp[j] - nv) * zv * (1.0 - zv);
+            r[j] = dgr;
+            z[j] = dgz;
+            n[j] = dgn;
+            dr[j] = dgr;
+            dz[j] = dgz;
+            dn[j] = dgn * rv;
+            dhp[j] = dh[j] * zv;
+        }
+    }
+}
+
+impl Kernel for Gru {
+    type Saved = Saved;
+
+    fn output_size(&self) -> usize {
+        self.hidden
+    }
+
+    fn forward(&self, p: &[f32], x: &[f32], d: SeqDims, train: bool) -> Pass<Saved> {
+        let (b, h, inp) = (d.batch, self.hidden, self.input);
+        let h3 = 3 * h;
+        let w = self.weights(p);
+        let w_ih = Mat::new(w.w_ih, h3, inp).t();
+        let kept = if train { d.steps } else { 1 };
+        let mut gates = vec![0.0; kept * b * h3];
+        if train {
+            fill_rows(&mut gates, w.b_ih);
+            gemm(&mut gates, true, Mat::new(x, d.steps * b, inp), w_ih);
+        }
+        let mut hg = vec![0.0; b * h3];
+        let mut hn = vec![0.0; kept * b * h];
+        let zeros = vec![0.0; b * h];
+        let mut out = vec![0.0; d.steps * b * h];
+        for t in 0..d.steps {
+            let s = if train { t } else { 0 };
+            let g = &mut gates[s * b * h3..(s + 1) * b * h3];
+            if !train {
+                fill_rows(g, w.b_ih);
+                gemm(g, true, Mat::new(&x[t * b * inp..], b, inp), w_ih);
+            }
+            fill_rows(&mut hg, w.b_hh);
+            let (done, rest) = out.split_at_mut(t * b * h);
+            let h_prev = if t > 0 { &done[(t - 1) * b * h..] } else { &zeros[..] };
+            if t > 0 {
+                gemm(&mut hg, true, Mat::new(h_prev, b, h), Mat::new(w.w_hh, h3, h).t());
+            }
+            cell_forward(g, &hg, &mut hn[s * b * h..(s + 1) * b * h], h_prev, &mut rest[..b * h], h);
+        }
+        let saved = train.then(|| Saved { gates, hn, out: out.clone() });
+        Pass { out, cell: Vec::new(), saved }
+    }
+
+    fn backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        saved: Saved,
+        up: Upstream<'_>,
+        d: SeqDims,
+        need_dx: bool,
+    ) -> (Option<Vec<f32>>, Vec<f32>) {
+        let (b, h, inp, steps) = (d.batch, self.hidden, self.input, d.steps);
+        let h3 = 3 * h;
+        let w = self.weights(p);
+        let Saved { gates: mut dxg, hn, out } = saved;
+        let mut dhg = vec![0.0; steps * b * h3];
+        let zeros = vec![0.0; b * h];
+        let mut dh = vec![0.0; b * h];
+        let mut dh_rec = vec![0.0; b * h];
+        for t in (0..steps).rev() {
+            for ((dst, y), r) in dh.iter_mut().zip(&up.dy[t * b * h..(t + 1) * b * h]).zip(&dh_rec) {
+                *dst = y + r;
+            }
+            let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
+            let dhg_t = &mut dhg[t * b * h3..(t + 1) * b * h3];
+            cell_backward(
+                &mut dxg[t * b * h3..(t + 1) * b * h3],
+                dhg_t,
+                &mut dh_rec,
+                &hn[t * b * h..(t + 1) * b * h],
+                h_prev,
+                &dh,
+                h,
+            );
+            if t > 0 {
+                gemm(&mut dh_rec, true, Mat::new(dhg_t, b, h3), Mat::new(w.w_hh, h3, h));
+            }
+        }
+        let rows = steps * b;
+        let mut grads = vec![0.0; p.len()];
+        let (g_ih, rest) = grads.split_at_mut(h3 * inp);
+        let (g_hh, rest) = rest.split_at_mut(h3 * h);
+        let (g_bih, g_bhh) = rest.split_at_mut(h3);
+        gemm(g_ih, false, Mat::new(&dxg, rows, h3).t(), Mat::new(x, rows, inp));
+        gemm(g_hh, false, Mat::new(&dhg[b * h3..], rows - b, h3).t(), Mat::new(&out, rows - b, h));
+        add_row_sums(g_bih, &dxg);
+        add_row_sums(g_bhh, &dhg);
+        let dx = need_dx.then(|| {
+            let mut dx = vec![0.0; rows * inp];
+            gemm(&mut dx, false, Mat::new(&dxg, rows, h3), Mat::new(w.w_ih, h3, inp));
+            dx
+        });
+        (dx, grads)
+    }
+}

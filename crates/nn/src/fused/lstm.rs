@@ -1,0 +1,220 @@
+//! Fused LSTM over a whole sequence (PyTorch's gates i, f, g, o; optional projection).
+//!
+//! Forward: all input projections in one product, then per step one recurrent product into
+//! the gate rows and one fused pass for activations and the cell update. Backward: BPTT
+//! through the saved activations, writing the gate gradients over the activations, then the
+//! weight and input gradients as single products over all steps.
+
+use super::act::{map_in_place, sigmoid, tanh};
+use super::blas::{gemm, Mat};
+use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
+
+/// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    pub input: usize,
+    pub hidden: usize,
+    pub output: usize,
+    pub proj: bool,
+}
+
+/// What the backward pass reads, all time-major.
+#[derive(Debug)]
+pub struct Saved {
+    /// Gate activations `[T, B, 4H]` (i, f, g, o per row).
+    gates: Vec<f32>,
+    /// Cell states `[T, B, H]`.
+    c: Vec<f32>,
+    /// `tanh(c)` `[T, B, H]`.
+    tanh_c: Vec<f32>,
+    /// `o ⊙ tanh(c)` before the projection `[T, B, H]` (projection only).
+    m: Vec<f32>,
+    /// Layer outputs `[T, B, P]`.
+    out: Vec<f32>,
+}
+
+/// The parameters of one layer, as slices of its flat vector (PyTorch's order).
+struct Weights<'a> {
+    w_ih: &'a [f32],
+    w_hh: &'a [f32],
+    b_ih: &'a [f32],
+    b_hh: &'a [f32],
+    w_hr: &'a [f32],
+}
+
+impl Lstm {
+    fn weights<'a>(&self, p: &'a [f32]) -> Weights<'a> {
+        let (h4, i, o) = (4 * self.hidden, self.input, self.output);
+        let (w_ih, p) = p.split_at(h4 * i);
+        let (w_hh, p) = p.split_at(h4 * o);
+        let (b_ih, p) = p.split_at(h4);
+        let (b_hh, w_hr) = p.split_at(h4);
+        Weights { w_ih, w_hh, b_ih, b_hh, w_hr }
+    }
+}
+
+/// Activations and cell update for one step: `g` holds pre-activations `[B, 4H]` in and
+/// activations out; `c` is the cell state (updated in place).
+fn cell_forward(g: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+    for (((row, c), tc), m) in g
+        .chunks_exact_mut(4 * hidden)
+        .zip(c.chunks_exact_mut(hidden))
+        .zip(tanh_c.chunks_exact_mut(hidden))
+        .zip(m.chunks_exact_mut(hidden))
+    {
+        let (i, rest) = row.split_at_mut(hidden);
+        let (f, rest) = rest.split_at_mut(hidden);
+        let (gg, o) = rest.split_at_mut(hidden);
+        map_in_place(i, sigmoid);
+        map_in_place(f, sigmoid);
+        map_in_place(gg, tanh);
+        map_in_place(o, sigmoid);
+        for j in 0..hidden {
+            let cj = f[j] * c[j] + i[j] * gg[j];
+            c[j] = cj;
+            tc[j] = tanh(cj);
+            m[j] = o[j] * tc[j];
+        }
+    }
+}
+
+/// Gate gradients for one step, written over the activations in `g`; `dc` carries the cell
+/// gradient from step t+1 in and to step t-1 out.
+fn cell_backward(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], dm: &[f32], hidden: usize) {
+    for ((((row, dc), cp), tc), dm) in g
+        .chunks_exact_mut(4 * hidden)
+        .zip(dc.chunks_exact_mut(hidden))
+        .zip(c_prev.chunks_exact(hidden))
+        .zip(tanh_c.chunks_exact(hidden))
+        .zip(dm.chunks_exact(hidden))
+    {
+        let (i, rest) = row.split_at_mut(hidden);
+        let (f, rest) = rest.split_at_mut(hidden);
+        let (gg, o) = rest.split_at_mut(hidden);
+        for j in 0..hidden {
+            let (iv, fv, gv, ov, t) = (i[j], f[j], gg[j], o[j], tc[j]);
+            let dcj = dc[j] + dm[j] * ov * (1.0 - t * t);
+            o[j] = dm[j] * t * ov * (1.0 - ov);
+            i[j] = dcj * gv * iv * (1.0 - iv);
+            gg[j] = dcj * iv * (1.0 - gv * gv);
+            f[j] = dcj * cp[j] * fv * (1.0 - fv);
+            dc[j] = dcj * fv;
+        }
+    }
+}
+
+impl Kernel for Lstm {
+    type Saved = Saved;
+
+    fn output_size(&self) -> usize {
+        self.output
+    }
+
+    fn forward(&self, p: &[f32], x: &[f32], d: SeqDims, train: bool) -> Pass<Saved> {
+        let (b, h, o, inp) = (d.batch, self.hidden, self.output, self.input);
+        let h4 = 4 * h;
+        let w = self.weights(p);
+        let bias: Vec<f32> = w.b_ih.iter().zip(w.b_hh).map(|(a, c)| a + c).collect();
+        let w_ih = Mat::new(w.w_ih, h4, inp).t();
+        let w_hh = Mat::new(w.w_hh, h4, o).t();
+        // Training keeps every step's buffers; inference reuses one step's.
+        let kept = if train { d.steps } else { 1 };
+        let mut gates = vec![0.0; kept * b * h4];
+        if train {
+            fill_rows(&mut gates, &bias);
+            gemm(&mut gates, true, Mat::new(x, d.steps * b, inp), w_ih);
+        }
+        let state = b * h;
+        let mut c_all = vec![0.0; kept * state];
+        let mut tanh_c = vec![0.0; kept * state];
+        let mut m_all = vec![0.0; if self.proj { kept * state } else { 0 }];
+        let mut out = vec![0.0; d.steps * b * o];
+        let mut c = vec![0.0; state];
+        for t in 0..d.steps {
+            let s = if train { t } else { 0 };
+            let g = &mut gates[s * b * h4..(s + 1) * b * h4];
+            if !train {
+                fill_rows(g, &bias);
+                gemm(g, true, Mat::new(&x[t * b * inp..], b, inp), w_ih);
+            }
+            let (done, rest) = out.split_at_mut(t * b * o);
+            let out_t = &mut rest[..b * o];
+            if t > 0 {
+                gemm(g, true, Mat::new(&done[(t - 1) * b * o..], b, o), w_hh);
+            }
+            let tc = &mut tanh_c[s * state..(s + 1) * state];
+            if self.proj {
+                let m = &mut m_all[s * state..(s + 1) * state];
+                cell_forward(g, &mut c, tc, m, h);
+                gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
+            } else {
+                cell_forward(g, &mut c, tc, out_t, h);
+            }
+            if train {
+                c_all[t * state..(t + 1) * state].copy_from_slice(&c);
+            }
+        }
+        let saved = train.then(|| Saved { gates, c: c_all, tanh_c, m: m_all, out: out.clone() });
+        Pass { out, cell: c, saved }
+    }
+
+    fn backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        saved: Saved,
+        up: Upstream<'_>,
+        d: SeqDims,
+        need_dx: bool,
+    ) -> (Option<Vec<f32>>, Vec<f32>) {
+        let (b, h, o, inp, steps) = (d.batch, self.hidden, self.output, self.input, d.steps);
+        let h4 = 4 * h;
+        let w = self.weights(p);
+        let Saved { gates: mut dg, c: c_all, tanh_c, m: m_all, out } = saved;
+        let state = b * h;
+        let zeros = vec![0.0; state];
+        let mut dh = vec![0.0; b * o];
+        let mut dh_rec = vec![0.0; b * o];
+        let mut dc = if up.dcell.is_empty() { vec![0.0; state] } else { up.dcell.to_vec() };
+        let mut dm = vec![0.0; if self.proj { state } else { 0 }];
+        let mut dh_all = vec![0.0; if self.proj { steps * b * o } else { 0 }];
+        for t in (0..steps).rev() {
+            for ((dst, y), r) in dh.iter_mut().zip(&up.dy[t * b * o..(t + 1) * b * o]).zip(&dh_rec) {
+                *dst = y + r;
+            }
+            let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
+            let tc = &tanh_c[t * state..(t + 1) * state];
+            let g = &mut dg[t * b * h4..(t + 1) * b * h4];
+            if self.proj {
+                dh_all[t * b * o..(t + 1) * b * o].copy_from_slice(&dh);
+                gemm(&mut dm, false, Mat::new(&dh, b, o), Mat::new(w.w_hr, o, h));
+                cell_backward(g, &mut dc, c_prev, tc, &dm, h);
+            } else {
+                cell_backward(g, &mut dc, c_prev, tc, &dh, h);
+            }
+            if t > 0 {
+                gemm(&mut dh_rec, false, Mat::new(g, b, h4), Mat::new(w.w_hh, h4, o));
+            }
+        }
+        let rows = steps * b;
+        let mut grads = vec![0.0; p.len()];
+        let (g_ih, rest) = grads.split_at_mut(h4 * inp);
+        let (g_hh, rest) = rest.split_at_mut(h4 * o);
+        let (g_bih, rest) = rest.split_at_mut(h4);
+        let (g_bhh, g_hr) = rest.split_at_mut(h4);
+        let dg_all = Mat::new(&dg, rows, h4);
+        gemm(g_ih, false, dg_all.t(), Mat::new(x, rows, inp));
+        gemm(g_hh, false, Mat::new(&dg[b * h4..], rows - b, h4).t(), Mat::new(&out, rows - b, o));
+        add_row_sums(g_bih, &dg);
+        g_bhh.copy_from_slice(g_bih);
+        if self.proj {
+            gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
+        }
+        let dx = need_dx.then(|| {
+            let mut dx = vec![0.0; rows * inp];
+            gemm(&mut dx, false, dg_all, Mat::new(w.w_ih, h4, inp));
+            dx
+        });
+        (dx, grads)
+    }
+}

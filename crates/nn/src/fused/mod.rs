@@ -1,0 +1,222 @@
+//! Fused whole-sequence kernels for the CPU, one dfdx op per layer and sequence.
+//!
+//! [`layer`] runs a layer's whole sequence on raw buffers ([`Kernel::forward`]) and records a
+//! single backward closure on the tape ([`Kernel::backward`]), as cuDNN does: input
+//! projections of all steps in one matrix product, one recurrent product per step straight into
+//! preallocated gate rows, activations and state updates fused in one pass, and the weight and
+//! input gradients as a few large products over all steps. The composite cells in
+//! [`crate::cells`] are the reference these kernels are tested against (`tests/fused.rs`).
+//!
+//! A kernel reads its layer's parameters as one flat vector in the layer's visiting order
+//! (PyTorch's layout, e.g. `weight_ih_l0` `[4H, I]` then `weight_hh_l0` ...) and returns its
+//! gradient in the same layout.
+
+pub mod act;
+pub mod blas;
+mod gru;
+mod lstm;
+mod rnn;
+
+use dfdx::prelude::*;
+
+use crate::model::Layer;
+use crate::params::{HasParams, Visitor};
+
+/// The time-major sequence a layer runs over: `steps` × `batch` rows.
+#[derive(Debug, Clone, Copy)]
+pub struct SeqDims {
+    pub steps: usize,
+    pub batch: usize,
+}
+
+/// A cell's fused forward and backward passes over raw time-major buffers.
+pub trait Kernel: Send + 'static {
+    /// What the forward pass keeps for the backward pass.
+    type Saved: Send + 'static;
+
+    /// Width of the layer's output rows.
+    fn output_size(&self) -> usize;
+
+    /// Runs the sequence `x` `[T, B, I]` from zero state with parameters `p`; keeps what the
+    /// backward pass needs when `train`.
+    fn forward(&self, p: &[f32], x: &[f32], d: SeqDims, train: bool) -> Pass<Self::Saved>;
+
+    /// Given the gradients flowing in (`up`): the input gradient (when `need_dx`) and the
+    /// parameter gradient (flat, the layout of `p`).
+    fn backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        saved: Self::Saved,
+        up: Upstream<'_>,
+        d: SeqDims,
+        need_dx: bool,
+    ) -> (Option<Vec<f32>>, Vec<f32>);
+}
+
+/// The gradients flowing into a layer's backward pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream<'a> {
+    /// Of the outputs, `[T, B, P]`.
+    pub dy: &'a [f32],
+    /// Of the final cell state, `[B, H]`, or empty.
+    pub dcell: &'a [f32],
+}
+
+/// What a kernel's forward pass produces.
+#[derive(Debug)]
+pub struct Pass<S> {
+    /// Outputs `[T, B, P]`.
+    pub out: Vec<f32>,
+    /// Final cell state `[B, H]` (LSTM; empty for cells without one).
+    pub cell: Vec<f32>,
+    /// What the backward pass reads (training only).
+    pub saved: Option<S>,
+}
+
+/// Sets every row of the row-major `dst` to `row`.
+fn fill_rows(dst: &mut [f32], row: &[f32]) {
+    for chunk in dst.chunks_exact_mut(row.len()) {
+        chunk.copy_from_slice(row);
+    }
+}
+
+/// Adds the column sums of the row-major `src` (rows of `dst.len()`) to `dst`.
+fn add_row_sums(dst: &mut [f32], src: &[f32]) {
+    for row in src.chunks_exact(dst.len()) {
+        for (d, s) in dst.iter_mut().zip(row) {
+            *d += s;
+        }
+    }
+}
+
+type Grads = Gradients<f32, Cpu>;
+type CpuErr = <Cpu as HasErr>::Err;
+
+/// Adds a slice of a flat gradient to one parameter tensor's gradient.
+type Sink = Box<dyn FnOnce(&mut Grads, &[f32]) -> Result<(), CpuErr>>;
+
+/// A layer's parameters as one flat vector, and where each tensor's gradient goes.
+struct Flat {
+    values: Vec<f32>,
+    sinks: Vec<Sink>,
+}
+
+impl Visitor<Cpu> for Flat {
+    fn visit<S: Shape>(&mut self, _: &str, t: &mut Tensor<S, f32, Cpu>) {
+        let start = self.values.len();
+        self.values.extend(t.as_vec());
+        let range = start..self.values.len();
+        let ghost = t.ghost();
+        self.sinks.push(Box::new(move |grads: &mut Grads, flat: &[f32]| {
+            let dst = grads.get_or_alloc_mut(&ghost)?;
+            for (d, s) in dst.iter_mut().zip(&flat[range]) {
+                *d += s;
+            }
+            Ok(())
+        }));
+    }
+}
+
+/// What [`layer`] returns: tape-free tensors whose backward is in the caller's accumulator.
+#[derive(Debug, Clone)]
+pub struct FusedOutput {
+    /// Outputs `[T·B, P]`, or only the last step's `[B, P]`.
+    pub y: Tensor<(usize, usize), f32, Cpu>,
+    /// The final cell state `[B, H]` (LSTM only).
+    pub c_n: Option<Tensor<(usize, usize), f32, Cpu>>,
+}
+
+/// Runs `layer` over the time-major sequence `x` `[T·B, I]` with a fused kernel. Returns the
+/// outputs `[T·B, P]`, or only the last step's `[B, P]` when `last_only`. With a recording tape
+/// the backward closure goes into `acc`; it computes the input's gradient only when
+/// `need_dx` (the first layer's input is data).
+pub fn layer<T: Tape<f32, Cpu> + Merge<T>>(
+    layer: &Layer<Cpu>,
+    x: &Tensor<(usize, usize), f32, Cpu>,
+    d: SeqDims,
+    last_only: bool,
+    need_dx: bool,
+    acc: &mut T,
+) -> FusedOutput {
+    let mut flat = Flat { values: Vec::new(), sinks: Vec::new() };
+    layer.clone().visit_params("", &mut flat);
+    match layer {
+        Layer::Lstm(l) => {
+            let (input, hidden) = (l.w_ih[0].shape().1, l.w_ih[0].shape().0);
+            let k = lstm::Lstm { input, hidden, output: l.w_hh[0].shape().1, proj: l.w_hr.is_some() };
+            run(k, flat, x, d, last_only, need_dx, acc)
+        }
+        Layer::Gru(l) => {
+            let k = gru::Gru { input: l.w_ih[0].shape().1, hidden: l.w_ih[0].shape().0 };
+            run(k, flat, x, d, last_only, need_dx, acc)
+        }
+        Layer::Rnn(l) => {
+            let k = rnn::Rnn { input: l.w_ih.shape().1, hidden: l.w_ih.shape().0, relu: l.relu };
+            run(k, flat, x, d, last_only, need_dx, acc)
+        }
+    }
+}
+
+fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
+    kernel: K,
+    flat: Flat,
+    x: &Tensor<(usize, usize), f32, Cpu>,
+    d: SeqDims,
+    last_only: bool,
+    need_dx: bool,
+    acc: &mut T,
+) -> FusedOutput {
+    let dev = x.device().clone();
+    let rows = d.steps * d.batch;
+    assert_eq!(x.shape().0, rows, "fused layer: input rows differ from steps × batch");
+    let xs = x.as_vec();
+    let p = kernel.output_size();
+    let Pass { mut out, cell, saved } = kernel.forward(&flat.values, &xs, d, T::OWNS_TAPE);
+    let tail = (d.steps - 1) * d.batch * p;
+    let y = if last_only {
+        dev.tensor_from_vec(out.split_off(tail), (d.batch, p))
+    } else {
+        dev.tensor_from_vec(out, (rows, p))
+    };
+    let c_n = (!cell.is_empty()).then(|| {
+        let width = cell.len() / d.batch;
+        dev.tensor_from_vec(cell, (d.batch, width))
+    });
+    if let Some(saved) = saved {
+        let (y_ghost, x_ghost) = (y.ghost(), x.ghost());
+        let c_ghost = c_n.as_ref().map(|c| c.ghost());
+        let Flat { values, sinks } = flat;
+        let mut tape = T::default();
+        tape.add_backward_op(move |grads: &mut Grads| {
+            let dy_slot = grads.get_or_alloc_mut(&y_ghost)?;
+            let dy_taken = std::mem::take(&mut **dy_slot);
+            let dy = if last_only {
+                let mut full = vec![0.0; rows * p];
+                full[tail..].copy_from_slice(&dy_taken);
+                std::borrow::Cow::Owned(full)
+            } else {
+                std::borrow::Cow::Borrowed(&dy_taken[..])
+            };
+            let dcell = match &c_ghost {
+                Some(c) => grads.get_or_alloc_mut(c)?.to_vec(),
+                None => Vec::new(),
+            };
+            let (dx, dp) = kernel.backward(&values, &xs, saved, Upstream { dy: &dy, dcell: &dcell }, d, need_dx);
+            drop(dy);
+            **grads.get_or_alloc_mut(&y_ghost)? = dy_taken;
+            if let Some(dx) = dx {
+                let gx = grads.get_or_alloc_mut(&x_ghost)?;
+                for (g, v) in gx.iter_mut().zip(&dx) {
+                    *g += v;
+                }
+            }
+            for sink in sinks {
+                sink(grads, &dp)?;
+            }
+            Ok(())
+        });
+        *acc = std::mem::take(acc).merge(tape);
+    }
+    FusedOutput { y, c_n }
+}

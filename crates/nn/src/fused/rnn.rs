@@ -1,0 +1,113 @@
+//! Fused Elman RNN (`tanh` or `relu`) over a whole sequence.
+//!
+//! The pre-activations are computed straight into the output buffer: all input projections in
+//! one product, then per step the recurrent product and the activation in place.
+
+use super::act::{map_in_place, tanh};
+use super::blas::{gemm, Mat};
+use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
+
+/// Sizes of one RNN layer.
+#[derive(Debug, Clone)]
+pub struct Rnn {
+    pub input: usize,
+    pub hidden: usize,
+    pub relu: bool,
+}
+
+/// Layer outputs `[T, B, H]` (the activation's derivative is a function of them).
+#[derive(Debug)]
+pub struct Saved {
+    out: Vec<f32>,
+}
+
+impl Rnn {
+    fn weights<'a>(&self, p: &'a [f32]) -> (&'a [f32], &'a [f32], &'a [f32], &'a [f32]) {
+        let (h, i) = (self.hidden, self.input);
+        let (w_ih, p) = p.split_at(h * i);
+        let (w_hh, p) = p.split_at(h * h);
+        let (b_ih, b_hh) = p.split_at(h);
+        (w_ih, w_hh, b_ih, b_hh)
+    }
+}
+
+impl Kernel for Rnn {
+    type Saved = Saved;
+
+    fn output_size(&self) -> usize {
+        self.hidden
+    }
+
+    fn forward(&self, p: &[f32], x: &[f32], d: SeqDims, train: bool) -> Pass<Saved> {
+        let (b, h, inp) = (d.batch, self.hidden, self.input);
+        let (w_ih, w_hh, b_ih, b_hh) = self.weights(p);
+        let bias: Vec<f32> = b_ih.iter().zip(b_hh).map(|(a, c)| a + c).collect();
+        let mut out = vec![0.0; d.steps * b * h];
+        fill_rows(&mut out, &bias);
+        gemm(&mut out, true, Mat::new(x, d.steps * b, inp), Mat::new(w_ih, h, inp).t());
+        for t in 0..d.steps {
+            let (done, rest) = out.split_at_mut(t * b * h);
+            let a = &mut rest[..b * h];
+            if t > 0 {
+                gemm(a, true, Mat::new(&done[(t - 1) * b * h..], b, h), Mat::new(w_hh, h, h).t());
+            }
+            if self.relu {
+                map_in_place(a, |v| v.max(0.0));
+            } else {
+                map_in_place(a, tanh);
+            }
+        }
+        let saved = train.then(|| Saved { out: out.clone() });
+        Pass { out, cell: Vec::new(), saved }
+    }
+
+    fn backward(
+        &self,
+        p: &[f32],
+        x: &[f32],
+        saved: Saved,
+        up: Upstream<'_>,
+        d: SeqDims,
+        need_dx: bool,
+    ) -> (Option<Vec<f32>>, Vec<f32>) {
+        let (b, h, inp, steps) = (d.batch, self.hidden, self.input, d.steps);
+        let (w_ih, w_hh, ..) = self.weights(p);
+        let out = saved.out;
+        let mut da = vec![0.0; steps * b * h];
+        let mut dh_rec = vec![0.0; b * h];
+        for t in (0..steps).rev() {
+            let range = t * b * h..(t + 1) * b * h;
+            let da_t = &mut da[range.clone()];
+            for (((dst, y), r), hv) in da_t.iter_mut().zip(&up.dy[range.clone()]).zip(&dh_rec).zip(&out[range]) {
+                let slope = if self.relu {
+                    if *hv > 0.0 {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                } else {
+                    1.0 - hv * hv
+                };
+                *dst = (y + r) * slope;
+            }
+            if t > 0 {
+                gemm(&mut dh_rec, false, Mat::new(da_t, b, h), Mat::new(w_hh, h, h));
+            }
+        }
+        let rows = steps * b;
+        let mut grads = vec![0.0; p.len()];
+        let (g_ih, rest) = grads.split_at_mut(h * inp);
+        let (g_hh, rest) = rest.split_at_mut(h * h);
+        let (g_bih, g_bhh) = rest.split_at_mut(h);
+        gemm(g_ih, false, Mat::new(&da, rows, h).t(), Mat::new(x, rows, inp));
+        gemm(g_hh, false, Mat::new(&da[b * h..], rows - b, h).t(), Mat::new(&out, rows - b, h));
+        add_row_sums(g_bih, &da);
+        g_bhh.copy_from_slice(g_bih);
+        let dx = need_dx.then(|| {
+            let mut dx = vec![0.0; rows * inp];
+            gemm(&mut dx, false, Mat::new(&da, rows, h), Mat::new(w_ih, h, inp));
+            dx
+        });
+        (dx, grads)
+    }
+}
