@@ -3,6 +3,7 @@
 //! The binary is thin: it parses flags, loads the spec through `rnnlab-spec`, runs the sweep
 //! through `rnnlab-sweep`, shows progress, and prints the summary from `rnnlab-report`.
 
+mod bench;
 mod progress;
 
 use std::io::IsTerminal;
@@ -47,6 +48,8 @@ enum Command {
     Report { dir: PathBuf },
     /// List the dataset plugins and their keys.
     Plugins,
+    /// Time training steps on the benchmark workloads (see `just bench`).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -92,6 +95,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = rnnlab_report::report_config(&dir)?;
             let summary = rnnlab_report::summarize(&dir, &config)?;
             print!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            bench::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugins => {

@@ -14,3 +14,12 @@ pub mod params;
 pub mod tape;
 
 pub use model::{Backend, Batch, Network, Outputs, Targets, Task};
+
+/// Sets how many threads one trial's matrix products may use (process-wide): the fused
+/// kernels' products, and whether dfdx's own matmuls may go parallel. Products with more than
+/// one thread run on the current rayon pool.
+pub fn set_threads(n: usize) {
+    fused::blas::set_threads(n);
+    let threshold = if n > 1 { gemm_common::gemm::DEFAULT_THREADING_THRESHOLD } else { usize::MAX };
+    gemm_common::gemm::set_threading_threshold(threshold);
+}

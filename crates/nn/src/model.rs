@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rnnlab_spec::{CellKind, HeadKind, KernelKind, ModelConfig, Nonlinearity};
 
 use crate::cells::{GruLayer, LayerOutput, LstmLayer, RnnLayer};
+use crate::fused::RowTargets;
 use crate::params::{HasParams, Visitor};
 use crate::tape::{affine, keep, use_};
 pub use rnnlab_data::{Targets, Task};
@@ -74,32 +75,35 @@ pub struct Outputs {
     pub width: usize,
 }
 
-/// A device the network runs on, and whether it has fused whole-sequence kernels.
+/// A device the network runs on, and whether it has fused kernels for the whole network.
 pub trait Backend: Device<f32> + 'static {
-    /// Runs `layer` over the time-major sequence `x` `[T·B, I]` with this device's fused kernel
-    /// (see [`crate::fused::layer`]), or `None` when the device has none.
-    fn fused_layer<T: Tape<f32, Self> + Merge<T>>(
-        _layer: &Layer<Self>,
-        _x: &Tensor<(usize, usize), f32, Self>,
-        _d: crate::fused::SeqDims,
-        _last_only: bool,
-        _need_dx: bool,
-        _acc: &mut T,
-    ) -> Option<Tensor<(usize, usize), f32, Self>> {
+    /// The training loss of `batch` through fused layers, head and loss, with its backward in
+    /// `acc`; `None` when this device has no fused kernels.
+    fn fused_loss(
+        _net: &Network<Self>,
+        _batch: &Batch,
+        _acc: &mut OwnedTape<f32, Self>,
+    ) -> Option<Tensor<Rank0, f32, Self>> {
+        None
+    }
+
+    /// The stacked predictions `[S·B, outputs]` of `batch` through the fused kernels.
+    fn fused_predict(_net: &Network<Self>, _batch: &Batch) -> Option<Vec<f32>> {
         None
     }
 }
 
 impl Backend for Cpu {
-    fn fused_layer<T: Tape<f32, Self> + Merge<T>>(
-        layer: &Layer<Self>,
-        x: &Tensor<(usize, usize), f32, Self>,
-        d: crate::fused::SeqDims,
-        last_only: bool,
-        need_dx: bool,
-        acc: &mut T,
-    ) -> Option<Tensor<(usize, usize), f32, Self>> {
-        Some(crate::fused::layer(layer, x, d, last_only, need_dx, acc).y)
+    fn fused_loss(
+        net: &Network<Self>,
+        batch: &Batch,
+        acc: &mut OwnedTape<f32, Self>,
+    ) -> Option<Tensor<Rank0, f32, Self>> {
+        Some(crate::fused::network_loss(net, batch, acc))
+    }
+
+    fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {
+        Some(crate::fused::network_predict(net, batch))
     }
 }
 
@@ -177,57 +181,58 @@ impl<D: Backend> Network<D> {
             .collect()
     }
 
-    /// The network's predictions at the steps that have targets, stacked time-major:
+    /// The reference path's predictions at the steps that have targets, stacked time-major:
     /// `[S·B, outputs]` with S the number of such steps (all, or only the last).
     fn forward<T: Tape<f32, D> + Merge<T>>(&self, batch: &Batch, acc: &mut T) -> Tensor<(usize, usize), f32, D> {
-        let last_only = !self.task.per_step();
-        let top = match self.fused_forward(batch, last_only, acc) {
-            Some(top) => top,
-            None => {
-                let mut seq = self.inputs(batch);
-                for layer in &self.layers {
-                    seq = layer.forward(&seq, acc).outputs;
-                }
-                if last_only {
-                    seq.drain(..seq.len() - 1);
-                }
-                keep(stack::<D, T>(&seq), acc)
-            }
-        };
+        let mut seq = self.inputs(batch);
+        for layer in &self.layers {
+            seq = layer.forward(&seq, acc).outputs;
+        }
+        if !self.task.per_step() {
+            seq.drain(..seq.len() - 1);
+        }
+        let top = keep(stack::<D, T>(&seq), acc);
         match &self.head {
             Some(head) => keep(affine::<usize, usize, usize, D, T>(&top, &head.weight, &head.bias), acc),
             None => top,
         }
     }
 
-    /// The top layer's outputs through the fused kernels, when selected and available.
-    fn fused_forward<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        batch: &Batch,
-        last_only: bool,
-        acc: &mut T,
-    ) -> Option<Tensor<(usize, usize), f32, D>> {
-        if self.kernel != KernelKind::Fused {
-            return None;
-        }
-        let d = crate::fused::SeqDims { steps: batch.steps, batch: batch.size };
-        let mut x = self.dev.tensor_from_vec(batch.inputs.clone(), (batch.steps * batch.size, batch.input_size));
-        let top = self.layers.len() - 1;
-        for (l, layer) in self.layers.iter().enumerate() {
-            x = D::fused_layer(layer, &x, d, last_only && l == top, l > 0, acc)?;
-        }
-        Some(x)
+    fn fused(&self) -> bool {
+        self.kernel == KernelKind::Fused
     }
 
     /// The training loss of a batch and the gradient of every parameter (flat, visiting order).
     pub fn loss_and_grads(&mut self, batch: &Batch) -> (f32, Vec<f32>) {
         let mut acc = OwnedTape::<f32, D>::default();
-        let out = self.forward(batch, &mut acc);
-        let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);
-        let (loss, tape) = loss.split_tape();
-        let value = loss.as_vec()[0];
-        let mut grads = loss.put_tape(tape.merge(acc)).backward();
+        let fused = if self.fused() { D::fused_loss(self, batch, &mut acc) } else { None };
+        let (value, mut grads) = match fused {
+            Some(loss) => (loss.as_vec()[0], loss.put_tape(acc).backward()),
+            None => {
+                let out = self.forward(batch, &mut acc);
+                let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);
+                let (loss, tape) = loss.split_tape();
+                (loss.as_vec()[0], loss.put_tape(tape.merge(acc)).backward())
+            }
+        };
         (value, crate::params::flat_grads(self, &mut grads))
+    }
+
+    /// The targets of the stacked output rows `[S·B]`: row r is step r / B (or the last step)
+    /// of sequence r % B.
+    pub(crate) fn row_targets(&self, batch: &Batch) -> RowTargets {
+        let per_step = self.task.per_step();
+        let (b, width) = (batch.size, self.task.output_size());
+        let rows = if per_step { batch.steps * b } else { b };
+        let target_of = |r: usize| target_row(batch, r % b, r / b, per_step);
+        match &batch.targets {
+            Targets::Classes(labels) => RowTargets::Classes((0..rows).map(|r| labels[target_of(r)]).collect()),
+            Targets::Values(values) => RowTargets::Values(
+                (0..rows)
+                    .flat_map(|r| values[target_of(r) * width..(target_of(r) + 1) * width].iter().copied())
+                    .collect(),
+            ),
+        }
     }
 
     /// PyTorch's loss (`CrossEntropyLoss` / `MSELoss`, mean over rows) of the stacked outputs
@@ -239,33 +244,23 @@ impl<D: Backend> Network<D> {
         batch: &Batch,
     ) -> Tensor<Rank0, f32, D, OwnedTape<f32, D>> {
         let (rows, width) = *out.shape();
-        let per_step = self.task.per_step();
-        let b = batch.size;
-        // Row r of the output is step t = r / B (or the last step) of sequence i = r % B.
-        let target_of = |r: usize| target_row(batch, r % b, r / b, per_step);
-        match &batch.targets {
-            Targets::Classes(labels) => {
+        match self.row_targets(batch) {
+            RowTargets::Classes(labels) => {
                 let mut onehot = vec![0.0f32; rows * width];
-                for r in 0..rows {
-                    onehot[r * width + labels[target_of(r)] as usize] = 1.0;
+                for (r, &label) in labels.iter().enumerate() {
+                    onehot[r * width + label as usize] = 1.0;
                 }
                 let onehot = self.dev.tensor_from_vec(onehot, (rows, width));
                 dfdx::losses::cross_entropy_with_logits_loss(out, onehot)
             }
-            Targets::Values(values) => {
-                let mut target = vec![0.0f32; rows * width];
-                for r in 0..rows {
-                    let row = target_of(r);
-                    target[r * width..(r + 1) * width].copy_from_slice(&values[row * width..(row + 1) * width]);
-                }
-                dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (rows, width)))
-            }
+            RowTargets::Values(target) => dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (rows, width))),
         }
     }
 
     /// Predictions without a tape, at the steps that have targets.
     pub fn predict(&self, batch: &Batch) -> Outputs {
-        let out = self.forward(batch, &mut NoneTape).as_vec();
+        let fused = if self.fused() { D::fused_predict(self, batch) } else { None };
+        let out = fused.unwrap_or_else(|| self.forward(batch, &mut NoneTape).as_vec());
         let width = self.task.output_size();
         Outputs { width, steps: out.chunks(batch.size * width).map(<[f32]>::to_vec).collect() }
     }

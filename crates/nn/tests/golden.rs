@@ -137,7 +137,7 @@ fn run_fused(dev: &Cpu, layers: &[Layer<Cpu>], x: &[f32], steps: usize, batch: u
     let mut loss: Traced<Rank0> = dev.zeros::<Rank0>().retaped();
     let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
     for layer in layers {
-        let o = fused::layer(layer, &seq, d, false, true, &mut acc);
+        let o = fused::layer_op(layer, &seq, d, false, true, &mut acc);
         let y = o.y.as_vec();
         let width = y.len() / (steps * batch);
         // 0.5 sum(h_n) as a weight on the last step's rows.

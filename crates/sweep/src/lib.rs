@@ -76,6 +76,12 @@ pub enum SweepError {
     Pool { jobs: usize, message: String },
 }
 
+/// Threads each trial's matrix products get: the pool's threads shared among the trials that
+/// run at once (one each when there are at least as many trials as threads).
+pub fn threads_per_trial(jobs: usize, pending: usize) -> usize {
+    (jobs / pending.clamp(1, jobs.max(1))).max(1)
+}
+
 /// Runs every trial of `plan` that has no result yet.
 pub fn run(
     plan: &Plan,
@@ -123,10 +129,9 @@ pub fn run(
     dir.write_file("meta.toml", &meta.to_toml())?;
 
     let jobs = opts.jobs.max(1);
-    // Trials fill the cores; a trial's matmuls use more threads only when it runs alone.
-    if jobs.min(pending.len()) > 1 {
-        gemm_common::gemm::set_threading_threshold(usize::MAX);
-    }
+    // Trials fill the pool's threads; when fewer trials than threads are pending, each trial's
+    // matrix products share the spare ones.
+    rnnlab_train::set_threads(threads_per_trial(jobs, pending.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -198,4 +203,18 @@ pub fn run(
         interrupted: ran < pending.len(),
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spare_threads_go_to_trials_only_when_trials_are_fewer_than_threads() {
+        assert_eq!(threads_per_trial(2, 30), 1);
+        assert_eq!(threads_per_trial(2, 2), 1);
+        assert_eq!(threads_per_trial(2, 1), 2);
+        assert_eq!(threads_per_trial(16, 3), 5);
+        assert_eq!(threads_per_trial(1, 0), 1);
+    }
 }

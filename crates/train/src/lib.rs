@@ -6,6 +6,7 @@
 //! with the trial seed.
 
 mod batches;
+pub mod bench;
 mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use rnnlab_nn::{optim, params, Network};
 use rnnlab_spec::TrialConfig;
 
 pub use metrics::Metrics;
+pub use rnnlab_nn::set_threads;
 
 /// One row of a trial's learning curve.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,9 @@
 //! one fused pass. Backward: BPTT through the saved activations; weight and input gradients as
 //! single products over all steps.
 
-use super::act::{sigmoid, tanh};
+use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, Mat};
+use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
 
 /// Sizes of one GRU layer.
@@ -58,15 +59,23 @@ fn cell_forward(xg: &mut [f32], hg: &[f32], hn: &mut [f32], h_prev: &[f32], h_ne
         let (xz, xn) = rest.split_at_mut(hidden);
         let (hr, rest) = hrow.split_at(hidden);
         let (hz, hnn) = rest.split_at(hidden);
+        // Simple passes over equal-length slices, so each one vectorises.
+        let (xr, xz, xn) = (&mut xr[..hidden], &mut xz[..hidden], &mut xn[..hidden]);
+        let (hr, hz, hnn, hn, hp, hnew) =
+            (&hr[..hidden], &hz[..hidden], &hnn[..hidden], &mut hn[..hidden], &hp[..hidden], &mut hnew[..hidden]);
         for j in 0..hidden {
-            let r = sigmoid(xr[j] + hr[j]);
-            let z = sigmoid(xz[j] + hz[j]);
-            let n = tanh(xn[j] + r * hnn[j]);
-            xr[j] = r;
-            xz[j] = z;
-            xn[j] = n;
+            xr[j] += hr[j];
+            xz[j] += hz[j];
+        }
+        map_in_place(xr, sigmoid);
+        map_in_place(xz, sigmoid);
+        for j in 0..hidden {
             hn[j] = hnn[j];
-            hnew[j] = (1.0 - z) * n + z * hp[j];
+            xn[j] += xr[j] * hnn[j];
+        }
+        map_in_place(xn, tanh);
+        for j in 0..hidden {
+            hnew[j] = (1.0 - xz[j]) * xn[j] + xz[j] * hp[j];
         }
     }
 }
@@ -95,6 +104,8 @@ fn cell_backward(
         let (z, n) = rest.split_at_mut(hidden);
         let (dr, rest) = drow.split_at_mut(hidden);
         let (dz, dn) = rest.split_at_mut(hidden);
+        let (n, dn, dhp, hn, hp, dh) =
+            (&mut n[..hidden], &mut dn[..hidden], &mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dh[..hidden]);
         for j in 0..hidden {
             let (rv, zv, nv) = (r[j], z[j], n[j]);
             let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
@@ -124,15 +135,15 @@ impl Kernel for Gru {
         let w = self.weights(p);
         let w_ih = Mat::new(w.w_ih, h3, inp).t();
         let kept = if train { d.steps } else { 1 };
-        let mut gates = vec![0.0; kept * b * h3];
+        let mut gates = pool::scratch(kept * b * h3);
         if train {
             fill_rows(&mut gates, w.b_ih);
             gemm(&mut gates, true, Mat::new(x, d.steps * b, inp), w_ih);
         }
         let mut hg = vec![0.0; b * h3];
-        let mut hn = vec![0.0; kept * b * h];
+        let mut hn = pool::scratch(kept * b * h);
         let zeros = vec![0.0; b * h];
-        let mut out = vec![0.0; d.steps * b * h];
+        let mut out = pool::scratch(d.steps * b * h);
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h3..(s + 1) * b * h3];
@@ -148,8 +159,12 @@ impl Kernel for Gru {
             }
             cell_forward(g, &hg, &mut hn[s * b * h..(s + 1) * b * h], h_prev, &mut rest[..b * h], h);
         }
-        let saved = train.then(|| Saved { gates, hn, out: out.clone() });
-        Pass { out, cell: Vec::new(), saved }
+        if !train {
+            pool::recycle([gates, hn]);
+            return Pass { out, cell: Vec::new(), saved: None };
+        }
+        let saved = Saved { gates, hn, out: pool::copy(&out) };
+        Pass { out, cell: Vec::new(), saved: Some(saved) }
     }
 
     fn backward(
@@ -165,7 +180,7 @@ impl Kernel for Gru {
         let h3 = 3 * h;
         let w = self.weights(p);
         let Saved { gates: mut dxg, hn, out } = saved;
-        let mut dhg = vec![0.0; steps * b * h3];
+        let mut dhg = pool::scratch(steps * b * h3);
         let zeros = vec![0.0; b * h];
         let mut dh = vec![0.0; b * h];
         let mut dh_rec = vec![0.0; b * h];
@@ -198,10 +213,11 @@ impl Kernel for Gru {
         add_row_sums(g_bih, &dxg);
         add_row_sums(g_bhh, &dhg);
         let dx = need_dx.then(|| {
-            let mut dx = vec![0.0; rows * inp];
+            let mut dx = pool::scratch(rows * inp);
             gemm(&mut dx, false, Mat::new(&dxg, rows, h3), Mat::new(w.w_ih, h3, inp));
             dx
         });
+        pool::recycle([dxg, hn, out, dhg]);
         (dx, grads)
     }
 }

@@ -7,6 +7,7 @@
 
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, Mat};
+use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
@@ -69,6 +70,8 @@ fn cell_forward(g: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32],
         map_in_place(f, sigmoid);
         map_in_place(gg, tanh);
         map_in_place(o, sigmoid);
+        // Equal lengths stated up front let the compiler drop bounds checks and vectorise.
+        let (o, c, tc, m) = (&o[..hidden], &mut c[..hidden], &mut tc[..hidden], &mut m[..hidden]);
         for j in 0..hidden {
             let cj = f[j] * c[j] + i[j] * gg[j];
             c[j] = cj;
@@ -91,6 +94,7 @@ fn cell_backward(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], 
         let (i, rest) = row.split_at_mut(hidden);
         let (f, rest) = rest.split_at_mut(hidden);
         let (gg, o) = rest.split_at_mut(hidden);
+        let (o, dc, cp, tc, dm) = (&mut o[..hidden], &mut dc[..hidden], &cp[..hidden], &tc[..hidden], &dm[..hidden]);
         for j in 0..hidden {
             let (iv, fv, gv, ov, t) = (i[j], f[j], gg[j], o[j], tc[j]);
             let dcj = dc[j] + dm[j] * ov * (1.0 - t * t);
@@ -119,16 +123,16 @@ impl Kernel for Lstm {
         let w_hh = Mat::new(w.w_hh, h4, o).t();
         // Training keeps every step's buffers; inference reuses one step's.
         let kept = if train { d.steps } else { 1 };
-        let mut gates = vec![0.0; kept * b * h4];
+        let mut gates = pool::scratch(kept * b * h4);
         if train {
             fill_rows(&mut gates, &bias);
             gemm(&mut gates, true, Mat::new(x, d.steps * b, inp), w_ih);
         }
         let state = b * h;
-        let mut c_all = vec![0.0; kept * state];
-        let mut tanh_c = vec![0.0; kept * state];
-        let mut m_all = vec![0.0; if self.proj { kept * state } else { 0 }];
-        let mut out = vec![0.0; d.steps * b * o];
+        let mut c_all = pool::scratch(kept * state);
+        let mut tanh_c = pool::scratch(kept * state);
+        let mut m_all = pool::scratch(if self.proj { kept * state } else { 0 });
+        let mut out = pool::scratch(d.steps * b * o);
         let mut c = vec![0.0; state];
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
@@ -154,8 +158,12 @@ impl Kernel for Lstm {
                 c_all[t * state..(t + 1) * state].copy_from_slice(&c);
             }
         }
-        let saved = train.then(|| Saved { gates, c: c_all, tanh_c, m: m_all, out: out.clone() });
-        Pass { out, cell: c, saved }
+        if !train {
+            pool::recycle([gates, c_all, tanh_c, m_all]);
+            return Pass { out, cell: c, saved: None };
+        }
+        let saved = Saved { gates, c: c_all, tanh_c, m: m_all, out: pool::copy(&out) };
+        Pass { out, cell: c, saved: Some(saved) }
     }
 
     fn backward(
@@ -176,8 +184,8 @@ impl Kernel for Lstm {
         let mut dh = vec![0.0; b * o];
         let mut dh_rec = vec![0.0; b * o];
         let mut dc = if up.dcell.is_empty() { vec![0.0; state] } else { up.dcell.to_vec() };
-        let mut dm = vec![0.0; if self.proj { state } else { 0 }];
-        let mut dh_all = vec![0.0; if self.proj { steps * b * o } else { 0 }];
+        let mut dm = pool::scratch(if self.proj { state } else { 0 });
+        let mut dh_all = pool::scratch(if self.proj { steps * b * o } else { 0 });
         for t in (0..steps).rev() {
             for ((dst, y), r) in dh.iter_mut().zip(&up.dy[t * b * o..(t + 1) * b * o]).zip(&dh_rec) {
                 *dst = y + r;
@@ -211,10 +219,11 @@ impl Kernel for Lstm {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
         }
         let dx = need_dx.then(|| {
-            let mut dx = vec![0.0; rows * inp];
+            let mut dx = pool::scratch(rows * inp);
             gemm(&mut dx, false, dg_all, Mat::new(w.w_ih, h4, inp));
             dx
         });
+        pool::recycle([dg, c_all, tanh_c, m_all, out, dm, dh_all]);
         (dx, grads)
     }
 }

@@ -1,6 +1,6 @@
 //! Fused whole-sequence kernels for the CPU, one dfdx op per layer and sequence.
 //!
-//! [`layer`] runs a layer's whole sequence on raw buffers ([`Kernel::forward`]) and records a
+//! [`layer_op`] runs a layer's whole sequence on raw buffers ([`Kernel::forward`]) and records a
 //! single backward closure on the tape ([`Kernel::backward`]), as cuDNN does: input
 //! projections of all steps in one matrix product, one recurrent product per step straight into
 //! preallocated gate rows, activations and state updates fused in one pass, and the weight and
@@ -14,12 +14,16 @@
 pub mod act;
 pub mod blas;
 mod gru;
+mod head;
 mod lstm;
+pub mod pool;
 mod rnn;
 
 use dfdx::prelude::*;
 
-use crate::model::Layer;
+pub use head::RowTargets;
+
+use crate::model::{Batch, Layer, Network};
 use crate::params::{HasParams, Visitor};
 
 /// The time-major sequence a layer runs over: `steps` × `batch` rows.
@@ -118,7 +122,7 @@ impl Visitor<Cpu> for Flat {
     }
 }
 
-/// What [`layer`] returns: tape-free tensors whose backward is in the caller's accumulator.
+/// What [`layer_op`] returns: tape-free tensors whose backward is in the caller's accumulator.
 #[derive(Debug, Clone)]
 pub struct FusedOutput {
     /// Outputs `[T·B, P]`, or only the last step's `[B, P]`.
@@ -131,7 +135,7 @@ pub struct FusedOutput {
 /// outputs `[T·B, P]`, or only the last step's `[B, P]` when `last_only`. With a recording tape
 /// the backward closure goes into `acc`; it computes the input's gradient only when
 /// `need_dx` (the first layer's input is data).
-pub fn layer<T: Tape<f32, Cpu> + Merge<T>>(
+pub fn layer_op<T: Tape<f32, Cpu> + Merge<T>>(
     layer: &Layer<Cpu>,
     x: &Tensor<(usize, usize), f32, Cpu>,
     d: SeqDims,
@@ -192,7 +196,7 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
             let dy_slot = grads.get_or_alloc_mut(&y_ghost)?;
             let dy_taken = std::mem::take(&mut **dy_slot);
             let dy = if last_only {
-                let mut full = vec![0.0; rows * p];
+                let mut full = pool::zeros(rows * p);
                 full[tail..].copy_from_slice(&dy_taken);
                 std::borrow::Cow::Owned(full)
             } else {
@@ -203,14 +207,18 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
                 None => Vec::new(),
             };
             let (dx, dp) = kernel.backward(&values, &xs, saved, Upstream { dy: &dy, dcell: &dcell }, d, need_dx);
-            drop(dy);
+            if let std::borrow::Cow::Owned(full) = dy {
+                pool::recycle([full]);
+            }
             **grads.get_or_alloc_mut(&y_ghost)? = dy_taken;
             if let Some(dx) = dx {
                 let gx = grads.get_or_alloc_mut(&x_ghost)?;
                 for (g, v) in gx.iter_mut().zip(&dx) {
                     *g += v;
                 }
+                pool::recycle([dx]);
             }
+            pool::recycle([xs]);
             for sink in sinks {
                 sink(grads, &dp)?;
             }
@@ -219,4 +227,33 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
         *acc = std::mem::take(acc).merge(tape);
     }
     FusedOutput { y, c_n }
+}
+
+/// The top layer's outputs of `batch`: `[T·B, P]`, or `[B, P]` when the task is scored at the
+/// last step only.
+fn top_outputs<T: Tape<f32, Cpu> + Merge<T>>(
+    net: &Network<Cpu>,
+    batch: &Batch,
+    acc: &mut T,
+) -> Tensor<(usize, usize), f32, Cpu> {
+    let d = SeqDims { steps: batch.steps, batch: batch.size };
+    let mut x = net.dev.tensor_from_vec(batch.inputs.clone(), (batch.steps * batch.size, batch.input_size));
+    let top = net.layers.len() - 1;
+    let last_only = !net.task.per_step();
+    for (l, layer) in net.layers.iter().enumerate() {
+        x = layer_op(layer, &x, d, last_only && l == top, l > 0, acc).y;
+    }
+    x
+}
+
+/// The training loss of `batch`: fused layers, then the fused head and loss.
+pub fn network_loss(net: &Network<Cpu>, batch: &Batch, acc: &mut OwnedTape<f32, Cpu>) -> Tensor<Rank0, f32, Cpu> {
+    let top = top_outputs(net, batch, acc);
+    head::loss(&top, net.head.as_ref(), net.row_targets(batch), acc)
+}
+
+/// The stacked predictions `[S·B, outputs]` of `batch`, without a tape.
+pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
+    let top = top_outputs(net, batch, &mut NoneTape);
+    head::predict(&top, net.head.as_ref())
 }

@@ -5,6 +5,7 @@
 
 use super::act::{map_in_place, tanh};
 use super::blas::{gemm, Mat};
+use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
 
 /// Sizes of one RNN layer.
@@ -42,7 +43,7 @@ impl Kernel for Rnn {
         let (b, h, inp) = (d.batch, self.hidden, self.input);
         let (w_ih, w_hh, b_ih, b_hh) = self.weights(p);
         let bias: Vec<f32> = b_ih.iter().zip(b_hh).map(|(a, c)| a + c).collect();
-        let mut out = vec![0.0; d.steps * b * h];
+        let mut out = pool::scratch(d.steps * b * h);
         fill_rows(&mut out, &bias);
         gemm(&mut out, true, Mat::new(x, d.steps * b, inp), Mat::new(w_ih, h, inp).t());
         for t in 0..d.steps {
@@ -57,7 +58,7 @@ impl Kernel for Rnn {
                 map_in_place(a, tanh);
             }
         }
-        let saved = train.then(|| Saved { out: out.clone() });
+        let saved = train.then(|| Saved { out: pool::copy(&out) });
         Pass { out, cell: Vec::new(), saved }
     }
 
@@ -73,7 +74,7 @@ impl Kernel for Rnn {
         let (b, h, inp, steps) = (d.batch, self.hidden, self.input, d.steps);
         let (w_ih, w_hh, ..) = self.weights(p);
         let out = saved.out;
-        let mut da = vec![0.0; steps * b * h];
+        let mut da = pool::scratch(steps * b * h);
         let mut dh_rec = vec![0.0; b * h];
         for t in (0..steps).rev() {
             let range = t * b * h..(t + 1) * b * h;
@@ -104,10 +105,11 @@ impl Kernel for Rnn {
         add_row_sums(g_bih, &da);
         g_bhh.copy_from_slice(g_bih);
         let dx = need_dx.then(|| {
-            let mut dx = vec![0.0; rows * inp];
+            let mut dx = pool::scratch(rows * inp);
             gemm(&mut dx, false, Mat::new(&da, rows, h), Mat::new(w_ih, h, inp));
             dx
         });
+        pool::recycle([da, out]);
         (dx, grads)
     }
 }

@@ -1,0 +1,125 @@
+//! The linear head and the loss as one fused op over all rows at once: logits by one matrix
+//! product, then softmax cross-entropy (or squared error) per row; backward writes the logits'
+//! gradient in place and forms the head's and the input's gradients by two products.
+//! Numerically PyTorch's `CrossEntropyLoss` / `MSELoss` (mean over rows / elements).
+
+use dfdx::prelude::*;
+
+use super::act::exp;
+use super::blas::{gemm, Mat};
+use super::{add_row_sums, fill_rows, pool, CpuErr, Grads};
+use crate::model::Head;
+
+/// Targets of the stacked output rows: a class per row, or `width` values per row.
+#[derive(Debug, Clone)]
+pub enum RowTargets {
+    Classes(Vec<u32>),
+    Values(Vec<f32>),
+}
+
+/// Head outputs (logits or values) `[R, C]` of the rows `ys` `[R, F]`.
+fn logits(ys: &[f32], rows: usize, features: usize, head: Option<(&[f32], &[f32])>) -> Vec<f32> {
+    match head {
+        Some((w, b)) => {
+            let mut out = pool::scratch(rows * b.len());
+            fill_rows(&mut out, b);
+            gemm(&mut out, true, Mat::new(ys, rows, features), Mat::new(w, b.len(), features).t());
+            out
+        }
+        None => pool::copy(ys),
+    }
+}
+
+fn head_values(head: Option<&Head<Cpu>>) -> Option<(Vec<f32>, Vec<f32>)> {
+    head.map(|h| (h.weight.as_vec(), h.bias.as_vec()))
+}
+
+/// Predictions `[R, C]` for the rows `y` `[R, F]` (no tape).
+pub fn predict(y: &Tensor<(usize, usize), f32, Cpu>, head: Option<&Head<Cpu>>) -> Vec<f32> {
+    let (rows, features) = *y.shape();
+    let hv = head_values(head);
+    logits(&y.as_vec(), rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])))
+}
+
+/// The mean loss of the rows `y` `[R, F]` through `head`; its backward goes into `acc`.
+pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
+    y: &Tensor<(usize, usize), f32, Cpu>,
+    head: Option<&Head<Cpu>>,
+    targets: RowTargets,
+    acc: &mut T,
+) -> Tensor<Rank0, f32, Cpu> {
+    let (rows, features) = *y.shape();
+    let ys = y.as_vec();
+    let hv = head_values(head);
+    let mut z = logits(&ys, rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])));
+    let width = z.len() / rows.max(1);
+    // Forward, leaving in `z` what the backward pass scales: softmax probabilities minus the
+    // one-hot target, or the residuals.
+    let (total, scale) = match &targets {
+        RowTargets::Classes(labels) => {
+            assert_eq!(labels.len(), rows, "one class per row");
+            let mut total = 0.0f64;
+            for (row, &label) in z.chunks_exact_mut(width).zip(labels) {
+                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let target_logit = row[label as usize];
+                let mut sum = 0.0f32;
+                for v in row.iter_mut() {
+                    *v = exp(*v - max);
+                    sum += *v;
+                }
+                total += (max + sum.ln() - target_logit) as f64;
+                let inv = 1.0 / sum;
+                row.iter_mut().for_each(|v| *v *= inv);
+                row[label as usize] -= 1.0;
+            }
+            (total / rows as f64, 1.0 / rows as f32)
+        }
+        RowTargets::Values(values) => {
+            assert_eq!(values.len(), z.len(), "one target value per output");
+            let mut total = 0.0f64;
+            for (v, t) in z.iter_mut().zip(values) {
+                *v -= t;
+                total += (*v as f64) * (*v as f64);
+            }
+            (total / z.len() as f64, 2.0 / z.len() as f32)
+        }
+    };
+    let loss = y.device().tensor(total as f32);
+    if T::OWNS_TAPE {
+        let (loss_ghost, y_ghost) = (loss.ghost(), y.ghost());
+        let head_ghosts = head.map(|h| (h.weight.ghost(), h.bias.ghost()));
+        let mut tape = T::default();
+        tape.add_backward_op(move |grads: &mut Grads| -> Result<(), CpuErr> {
+            let upstream = grads.get_or_alloc_mut(&loss_ghost)?[0];
+            let s = scale * upstream;
+            z.iter_mut().for_each(|v| *v *= s);
+            let dz = &z;
+            match (hv, head_ghosts) {
+                (Some((w, b)), Some((w_ghost, b_ghost))) => {
+                    let classes = b.len();
+                    let mut dw = vec![0.0; w.len()];
+                    gemm(&mut dw, false, Mat::new(dz, rows, classes).t(), Mat::new(&ys, rows, features));
+                    add_to(grads.get_or_alloc_mut(&w_ghost)?, &dw);
+                    let mut db = vec![0.0; classes];
+                    add_row_sums(&mut db, dz);
+                    add_to(grads.get_or_alloc_mut(&b_ghost)?, &db);
+                    let gy = grads.get_or_alloc_mut(&y_ghost)?;
+                    gemm(gy, true, Mat::new(dz, rows, classes), Mat::new(&w, classes, features));
+                }
+                _ => add_to(grads.get_or_alloc_mut(&y_ghost)?, dz),
+            }
+            pool::recycle([z, ys]);
+            Ok(())
+        });
+        *acc = std::mem::take(acc).merge(tape);
+    } else {
+        pool::recycle([z, ys]);
+    }
+    loss
+}
+
+fn add_to(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
