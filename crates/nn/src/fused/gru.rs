@@ -69,8 +69,8 @@ fn cell_forward(xg: &mut [f32], hg: &[f32], hn: &mut [f32], h_prev: &[f32], h_ne
         }
         map_in_place(xr, sigmoid);
         map_in_place(xz, sigmoid);
+        hn.copy_from_slice(hnn);
         for j in 0..hidden {
-            hn[j] = hnn[j];
             xn[j] += xr[j] * hnn[j];
         }
         map_in_place(xn, tanh);
