@@ -110,8 +110,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     let gflops = case.flops() / (ms * 1e-3) / 1e9;
                     if args.json {
                         println!(
-                            "{{\"tool\": \"rnnlab\", \"workload\": \"{}\", \"cell\": \"{}\", \"kernel\": \"{}\", \"threads\": {threads}, \"ms\": {ms:.4}, \"gflops\": {gflops:.3}, \"sgemm_gflops\": {sgemm:.3}}}",
+                            "{{\"tool\": \"rnnlab\", \"workload\": \"{}\", \"batch\": {}, \"steps\": {}, \"input\": {}, \"hidden\": {}, \"classes\": {}, \"cell\": \"{}\", \"kernel\": \"{}\", \"threads\": {threads}, \"ms\": {ms:.4}, \"gflops\": {gflops:.3}, \"sgemm_gflops\": {sgemm:.3}}}",
                             w.name,
+                            w.batch,
+                            w.steps,
+                            w.input,
+                            w.hidden,
+                            w.classes,
                             cell.name(),
                             kernel_name(kernel)
                         );
