@@ -2,7 +2,10 @@
 //!
 //! This is the only `unsafe` in the workspace: `gemm::gemm` takes raw pointers and strides.
 //! [`gemm`] checks every operand's extent against its slice before the call, so a wrong size is
-//! a panic with a message, never an out-of-bounds access.
+//! a panic with a message, never an out-of-bounds access. [`simd_fn!`] compiles the kernels'
+//! element-wise passes for the vector instructions the CPU has (AVX-512 or AVX2), detected at
+//! run time, since the default x86-64 target only assumes SSE2; calling the wider versions is
+//! `unsafe` only because the compiler cannot see the detection.
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +24,66 @@ pub fn set_threads(n: usize) {
 pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
+
+/// The widest vector instructions this CPU has, of those the kernels are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+/// Detects (once; `std` caches it) which [`Level`] to run element-wise passes at.
+#[inline]
+pub fn level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512vl") && has!("avx2") && has!("fma") {
+            return Level::Avx512;
+        }
+        if has!("avx2") && has!("fma") {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
+
+/// Defines an element-wise function compiled three times (AVX-512, AVX2+FMA, baseline) and
+/// dispatched on [`level`] at run time: the default x86-64 target only assumes SSE2, and
+/// plain loops over slices vectorise to 16 or 8 lanes instead of 4 when the body is compiled
+/// with the wider features. Each element is computed by the same operations in the same order
+/// at every level, so results do not depend on the level.
+macro_rules! simd_fn {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[allow(unsafe_code)]
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            fn avx512($($arg: $ty),*) $(-> $ret)? {
+                generic($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2($($arg: $ty),*) $(-> $ret)? {
+                generic($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            match $crate::fused::blas::level() {
+                // SAFETY: `level` detected the features these functions are compiled for.
+                $crate::fused::blas::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                // SAFETY: as above.
+                $crate::fused::blas::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                $crate::fused::blas::Level::Baseline => {}
+            }
+            generic($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_fn;
 
 /// A row-major matrix `[rows, cols]` in a slice, used as is or transposed.
 #[derive(Clone, Copy, Debug)]

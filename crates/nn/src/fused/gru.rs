@@ -5,7 +5,7 @@
 //! single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
-use super::blas::{gemm, Mat};
+use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
 
@@ -44,80 +44,84 @@ impl Gru {
     }
 }
 
-/// One step: `xg` holds input pre-activations `[B, 3H]` in and activations r, z, n out; `hg`
-/// the recurrent pre-activations; writes `W_hn h + b_hn` to `hn` and the new state to `h_new`.
-fn cell_forward(xg: &mut [f32], hg: &[f32], hn: &mut [f32], h_prev: &[f32], h_new: &mut [f32], hidden: usize) {
-    let h3 = 3 * hidden;
-    for ((((xrow, hrow), hn), hp), hnew) in xg
-        .chunks_exact_mut(h3)
-        .zip(hg.chunks_exact(h3))
-        .zip(hn.chunks_exact_mut(hidden))
-        .zip(h_prev.chunks_exact(hidden))
-        .zip(h_new.chunks_exact_mut(hidden))
-    {
-        let (xr, rest) = xrow.split_at_mut(hidden);
-        let (xz, xn) = rest.split_at_mut(hidden);
-        let (hr, rest) = hrow.split_at(hidden);
-        let (hz, hnn) = rest.split_at(hidden);
-        // Simple passes over equal-length slices, so each one vectorises.
-        let (xr, xz, xn) = (&mut xr[..hidden], &mut xz[..hidden], &mut xn[..hidden]);
-        let (hr, hz, hnn, hn, hp, hnew) =
-            (&hr[..hidden], &hz[..hidden], &hnn[..hidden], &mut hn[..hidden], &hp[..hidden], &mut hnew[..hidden]);
-        for j in 0..hidden {
-            xr[j] += hr[j];
-            xz[j] += hz[j];
-        }
-        map_in_place(xr, sigmoid);
-        map_in_place(xz, sigmoid);
-        hn.copy_from_slice(hnn);
-        for j in 0..hidden {
-            xn[j] += xr[j] * hnn[j];
-        }
-        map_in_place(xn, tanh);
-        for j in 0..hidden {
-            hnew[j] = (1.0 - xz[j]) * xn[j] + xz[j] * hp[j];
+simd_fn! {
+    /// One step: `xg` holds input pre-activations `[B, 3H]` in and activations r, z, n out; `hg`
+    /// the recurrent pre-activations; writes `W_hn h + b_hn` to `hn` and the new state to `h_new`.
+    fn cell_forward(xg: &mut [f32], hg: &[f32], hn: &mut [f32], h_prev: &[f32], h_new: &mut [f32], hidden: usize) {
+        let h3 = 3 * hidden;
+        for ((((xrow, hrow), hn), hp), hnew) in xg
+            .chunks_exact_mut(h3)
+            .zip(hg.chunks_exact(h3))
+            .zip(hn.chunks_exact_mut(hidden))
+            .zip(h_prev.chunks_exact(hidden))
+            .zip(h_new.chunks_exact_mut(hidden))
+        {
+            let (xr, rest) = xrow.split_at_mut(hidden);
+            let (xz, xn) = rest.split_at_mut(hidden);
+            let (hr, rest) = hrow.split_at(hidden);
+            let (hz, hnn) = rest.split_at(hidden);
+            // Simple passes over equal-length slices, so each one vectorises.
+            let (xr, xz, xn) = (&mut xr[..hidden], &mut xz[..hidden], &mut xn[..hidden]);
+            let (hr, hz, hnn, hn, hp, hnew) =
+                (&hr[..hidden], &hz[..hidden], &hnn[..hidden], &mut hn[..hidden], &hp[..hidden], &mut hnew[..hidden]);
+            for j in 0..hidden {
+                xr[j] += hr[j];
+                xz[j] += hz[j];
+            }
+            map_in_place(xr, sigmoid);
+            map_in_place(xz, sigmoid);
+            hn.copy_from_slice(hnn);
+            for j in 0..hidden {
+                xn[j] += xr[j] * hnn[j];
+            }
+            map_in_place(xn, tanh);
+            for j in 0..hidden {
+                hnew[j] = (1.0 - xz[j]) * xn[j] + xz[j] * hp[j];
+            }
         }
     }
 }
 
-/// Gradients of one step: input-side gate gradients over the activations in `g`, recurrent-side
-/// ones into `dhg`, and the direct path `dh ⊙ z` into `dh_prev`.
-fn cell_backward(
-    g: &mut [f32],
-    dhg: &mut [f32],
-    dh_prev: &mut [f32],
-    hn: &[f32],
-    h_prev: &[f32],
-    dh: &[f32],
-    hidden: usize,
-) {
-    let h3 = 3 * hidden;
-    for (((((row, drow), dhp), hn), hp), dh) in g
-        .chunks_exact_mut(h3)
-        .zip(dhg.chunks_exact_mut(h3))
-        .zip(dh_prev.chunks_exact_mut(hidden))
-        .zip(hn.chunks_exact(hidden))
-        .zip(h_prev.chunks_exact(hidden))
-        .zip(dh.chunks_exact(hidden))
-    {
-        let (r, rest) = row.split_at_mut(hidden);
-        let (z, n) = rest.split_at_mut(hidden);
-        let (dr, rest) = drow.split_at_mut(hidden);
-        let (dz, dn) = rest.split_at_mut(hidden);
-        let (n, dn, dhp, hn, hp, dh) =
-            (&mut n[..hidden], &mut dn[..hidden], &mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dh[..hidden]);
-        for j in 0..hidden {
-            let (rv, zv, nv) = (r[j], z[j], n[j]);
-            let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
-            let dgr = dgn * hn[j] * rv * (1.0 - rv);
-            let dgz = dh[j] * (hp[j] - nv) * zv * (1.0 - zv);
-            r[j] = dgr;
-            z[j] = dgz;
-            n[j] = dgn;
-            dr[j] = dgr;
-            dz[j] = dgz;
-            dn[j] = dgn * rv;
-            dhp[j] = dh[j] * zv;
+simd_fn! {
+    /// Gradients of one step: input-side gate gradients over the activations in `g`, recurrent-side
+    /// ones into `dhg`, and the direct path `dh ⊙ z` into `dh_prev`.
+    fn cell_backward(
+        g: &mut [f32],
+        dhg: &mut [f32],
+        dh_prev: &mut [f32],
+        hn: &[f32],
+        h_prev: &[f32],
+        dh: &[f32],
+        hidden: usize,
+    ) {
+        let h3 = 3 * hidden;
+        for (((((row, drow), dhp), hn), hp), dh) in g
+            .chunks_exact_mut(h3)
+            .zip(dhg.chunks_exact_mut(h3))
+            .zip(dh_prev.chunks_exact_mut(hidden))
+            .zip(hn.chunks_exact(hidden))
+            .zip(h_prev.chunks_exact(hidden))
+            .zip(dh.chunks_exact(hidden))
+        {
+            let (r, rest) = row.split_at_mut(hidden);
+            let (z, n) = rest.split_at_mut(hidden);
+            let (dr, rest) = drow.split_at_mut(hidden);
+            let (dz, dn) = rest.split_at_mut(hidden);
+            let (n, dn, dhp, hn, hp, dh) =
+                (&mut n[..hidden], &mut dn[..hidden], &mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dh[..hidden]);
+            for j in 0..hidden {
+                let (rv, zv, nv) = (r[j], z[j], n[j]);
+                let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
+                let dgr = dgn * hn[j] * rv * (1.0 - rv);
+                let dgz = dh[j] * (hp[j] - nv) * zv * (1.0 - zv);
+                r[j] = dgr;
+                z[j] = dgz;
+                n[j] = dgn;
+                dr[j] = dgr;
+                dz[j] = dgz;
+                dn[j] = dgn * rv;
+                dhp[j] = dh[j] * zv;
+            }
         }
     }
 }

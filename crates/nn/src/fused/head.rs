@@ -5,7 +5,7 @@
 
 use dfdx::prelude::*;
 
-use super::act::exp;
+use super::act::exp_in_place;
 use super::blas::{gemm, Mat};
 use super::{add_row_sums, fill_rows, pool, CpuErr, Grads};
 use crate::model::Head;
@@ -31,14 +31,17 @@ fn logits(ys: &[f32], rows: usize, features: usize, head: Option<(&[f32], &[f32]
 }
 
 fn head_values(head: Option<&Head<Cpu>>) -> Option<(Vec<f32>, Vec<f32>)> {
-    head.map(|h| (h.weight.as_vec(), h.bias.as_vec()))
+    head.map(|h| (pool::of_tensor(&h.weight), pool::of_tensor(&h.bias)))
 }
 
 /// Predictions `[R, C]` for the rows `y` `[R, F]` (no tape).
 pub fn predict(y: &Tensor<(usize, usize), f32, Cpu>, head: Option<&Head<Cpu>>) -> Vec<f32> {
     let (rows, features) = *y.shape();
     let hv = head_values(head);
-    logits(&y.as_vec(), rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])))
+    let ys = pool::of_tensor(y);
+    let out = logits(&ys, rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])));
+    pool::recycle([ys]);
+    out
 }
 
 /// The mean loss of the rows `y` `[R, F]` through `head`; its backward goes into `acc`.
@@ -49,7 +52,7 @@ pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
     acc: &mut T,
 ) -> Tensor<Rank0, f32, Cpu> {
     let (rows, features) = *y.shape();
-    let ys = y.as_vec();
+    let ys = pool::of_tensor(y);
     let hv = head_values(head);
     let mut z = logits(&ys, rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])));
     let width = z.len() / rows.max(1);
@@ -58,16 +61,18 @@ pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
     let (total, scale) = match &targets {
         RowTargets::Classes(labels) => {
             assert_eq!(labels.len(), rows, "one class per row");
+            // Three passes, the exponentials over the whole buffer so they vectorise:
+            // shift each row by its max, exponentiate, then normalise per row.
             let mut total = 0.0f64;
             for (row, &label) in z.chunks_exact_mut(width).zip(labels) {
-                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let target_logit = row[label as usize];
-                let mut sum = 0.0f32;
-                for v in row.iter_mut() {
-                    *v = exp(*v - max);
-                    sum += *v;
-                }
-                total += (max + sum.ln() - target_logit) as f64;
+                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+                row.iter_mut().for_each(|v| *v -= max);
+                total -= row[label as usize] as f64;
+            }
+            exp_in_place(&mut z);
+            for (row, &label) in z.chunks_exact_mut(width).zip(labels) {
+                let sum: f32 = row.iter().sum();
+                total += sum.ln() as f64;
                 let inv = 1.0 / sum;
                 row.iter_mut().for_each(|v| *v *= inv);
                 row[label as usize] -= 1.0;
@@ -105,6 +110,7 @@ pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
                     add_to(grads.get_or_alloc_mut(&b_ghost)?, &db);
                     let gy = grads.get_or_alloc_mut(&y_ghost)?;
                     gemm(gy, true, Mat::new(dz, rows, classes), Mat::new(&w, classes, features));
+                    pool::recycle([w, b]);
                 }
                 _ => add_to(grads.get_or_alloc_mut(&y_ghost)?, dz),
             }

@@ -6,7 +6,7 @@
 //! weight and input gradients as single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
-use super::blas::{gemm, Mat};
+use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
 
@@ -54,55 +54,59 @@ impl Lstm {
     }
 }
 
-/// Activations and cell update for one step: `g` holds pre-activations `[B, 4H]` in and
-/// activations out; `c` is the cell state (updated in place).
-fn cell_forward(g: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
-    for (((row, c), tc), m) in g
-        .chunks_exact_mut(4 * hidden)
-        .zip(c.chunks_exact_mut(hidden))
-        .zip(tanh_c.chunks_exact_mut(hidden))
-        .zip(m.chunks_exact_mut(hidden))
-    {
-        let (i, rest) = row.split_at_mut(hidden);
-        let (f, rest) = rest.split_at_mut(hidden);
-        let (gg, o) = rest.split_at_mut(hidden);
-        map_in_place(i, sigmoid);
-        map_in_place(f, sigmoid);
-        map_in_place(gg, tanh);
-        map_in_place(o, sigmoid);
-        // Equal lengths stated up front let the compiler drop bounds checks and vectorise.
-        let (o, c, tc, m) = (&o[..hidden], &mut c[..hidden], &mut tc[..hidden], &mut m[..hidden]);
-        for j in 0..hidden {
-            let cj = f[j] * c[j] + i[j] * gg[j];
-            c[j] = cj;
-            tc[j] = tanh(cj);
-            m[j] = o[j] * tc[j];
+simd_fn! {
+    /// Activations and cell update for one step: `g` holds pre-activations `[B, 4H]` in and
+    /// activations out; `c` is the cell state (updated in place).
+    fn cell_forward(g: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+        for (((row, c), tc), m) in g
+            .chunks_exact_mut(4 * hidden)
+            .zip(c.chunks_exact_mut(hidden))
+            .zip(tanh_c.chunks_exact_mut(hidden))
+            .zip(m.chunks_exact_mut(hidden))
+        {
+            let (i, rest) = row.split_at_mut(hidden);
+            let (f, rest) = rest.split_at_mut(hidden);
+            let (gg, o) = rest.split_at_mut(hidden);
+            map_in_place(i, sigmoid);
+            map_in_place(f, sigmoid);
+            map_in_place(gg, tanh);
+            map_in_place(o, sigmoid);
+            // Equal lengths stated up front let the compiler drop bounds checks and vectorise.
+            let (o, c, tc, m) = (&o[..hidden], &mut c[..hidden], &mut tc[..hidden], &mut m[..hidden]);
+            for j in 0..hidden {
+                let cj = f[j] * c[j] + i[j] * gg[j];
+                c[j] = cj;
+                tc[j] = tanh(cj);
+                m[j] = o[j] * tc[j];
+            }
         }
     }
 }
 
-/// Gate gradients for one step, written over the activations in `g`; `dc` carries the cell
-/// gradient from step t+1 in and to step t-1 out.
-fn cell_backward(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], dm: &[f32], hidden: usize) {
-    for ((((row, dc), cp), tc), dm) in g
-        .chunks_exact_mut(4 * hidden)
-        .zip(dc.chunks_exact_mut(hidden))
-        .zip(c_prev.chunks_exact(hidden))
-        .zip(tanh_c.chunks_exact(hidden))
-        .zip(dm.chunks_exact(hidden))
-    {
-        let (i, rest) = row.split_at_mut(hidden);
-        let (f, rest) = rest.split_at_mut(hidden);
-        let (gg, o) = rest.split_at_mut(hidden);
-        let (o, dc, cp, tc, dm) = (&mut o[..hidden], &mut dc[..hidden], &cp[..hidden], &tc[..hidden], &dm[..hidden]);
-        for j in 0..hidden {
-            let (iv, fv, gv, ov, t) = (i[j], f[j], gg[j], o[j], tc[j]);
-            let dcj = dc[j] + dm[j] * ov * (1.0 - t * t);
-            o[j] = dm[j] * t * ov * (1.0 - ov);
-            i[j] = dcj * gv * iv * (1.0 - iv);
-            gg[j] = dcj * iv * (1.0 - gv * gv);
-            f[j] = dcj * cp[j] * fv * (1.0 - fv);
-            dc[j] = dcj * fv;
+simd_fn! {
+    /// Gate gradients for one step, written over the activations in `g`; `dc` carries the cell
+    /// gradient from step t+1 in and to step t-1 out.
+    fn cell_backward(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], dm: &[f32], hidden: usize) {
+        for ((((row, dc), cp), tc), dm) in g
+            .chunks_exact_mut(4 * hidden)
+            .zip(dc.chunks_exact_mut(hidden))
+            .zip(c_prev.chunks_exact(hidden))
+            .zip(tanh_c.chunks_exact(hidden))
+            .zip(dm.chunks_exact(hidden))
+        {
+            let (i, rest) = row.split_at_mut(hidden);
+            let (f, rest) = rest.split_at_mut(hidden);
+            let (gg, o) = rest.split_at_mut(hidden);
+            let (o, dc, cp, tc, dm) = (&mut o[..hidden], &mut dc[..hidden], &cp[..hidden], &tc[..hidden], &dm[..hidden]);
+            for j in 0..hidden {
+                let (iv, fv, gv, ov, t) = (i[j], f[j], gg[j], o[j], tc[j]);
+                let dcj = dc[j] + dm[j] * ov * (1.0 - t * t);
+                o[j] = dm[j] * t * ov * (1.0 - ov);
+                i[j] = dcj * gv * iv * (1.0 - iv);
+                gg[j] = dcj * iv * (1.0 - gv * gv);
+                f[j] = dcj * cp[j] * fv * (1.0 - fv);
+                dc[j] = dcj * fv;
+            }
         }
     }
 }

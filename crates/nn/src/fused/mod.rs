@@ -174,7 +174,7 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
     let dev = x.device().clone();
     let rows = d.steps * d.batch;
     assert_eq!(x.shape().0, rows, "fused layer: input rows differ from steps × batch");
-    let xs = x.as_vec();
+    let xs = pool::of_tensor(x);
     let p = kernel.output_size();
     let Pass { mut out, cell, saved } = kernel.forward(&flat.values, &xs, d, T::OWNS_TAPE);
     let tail = (d.steps - 1) * d.batch * p;

@@ -36,6 +36,13 @@ pub fn zeros(len: usize) -> Vec<f32> {
     v
 }
 
+/// A copy of a tensor's values in a pooled buffer (a memcpy, unlike `as_vec`).
+pub fn of_tensor<S: dfdx::shapes::Shape>(t: &dfdx::tensor::Tensor<S, f32, dfdx::tensor::Cpu>) -> Vec<f32> {
+    let mut v = scratch(dfdx::shapes::HasShape::shape(t).num_elements());
+    t.copy_into(&mut v);
+    v
+}
+
 /// A copy of `values` in a pooled buffer.
 pub fn copy(values: &[f32]) -> Vec<f32> {
     let mut v = scratch(values.len());

@@ -3,8 +3,8 @@
 //! The pre-activations are computed straight into the output buffer: all input projections in
 //! one product, then per step the recurrent product and the activation in place.
 
-use super::act::{map_in_place, tanh};
-use super::blas::{gemm, Mat};
+use super::act::{relu_in_place, tanh_in_place};
+use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
 
@@ -32,6 +32,16 @@ impl Rnn {
     }
 }
 
+simd_fn! {
+    /// One step's pre-activation gradient: `(dy + dh_rec) ⊙ act'(h)`, from the outputs `h`.
+    fn grad_step(da: &mut [f32], dy: &[f32], dh_rec: &[f32], h: &[f32], relu: bool) {
+        for (((dst, y), r), hv) in da.iter_mut().zip(dy).zip(dh_rec).zip(h) {
+            let slope = if relu { if *hv > 0.0 { 1.0 } else { 0.0 } } else { 1.0 - hv * hv };
+            *dst = (y + r) * slope;
+        }
+    }
+}
+
 impl Kernel for Rnn {
     type Saved = Saved;
 
@@ -53,9 +63,9 @@ impl Kernel for Rnn {
                 gemm(a, true, Mat::new(&done[(t - 1) * b * h..], b, h), Mat::new(w_hh, h, h).t());
             }
             if self.relu {
-                map_in_place(a, |v| v.max(0.0));
+                relu_in_place(a);
             } else {
-                map_in_place(a, tanh);
+                tanh_in_place(a);
             }
         }
         let saved = train.then(|| Saved { out: pool::copy(&out) });
@@ -79,18 +89,8 @@ impl Kernel for Rnn {
         for t in (0..steps).rev() {
             let range = t * b * h..(t + 1) * b * h;
             let da_t = &mut da[range.clone()];
-            for (((dst, y), r), hv) in da_t.iter_mut().zip(&up.dy[range.clone()]).zip(&dh_rec).zip(&out[range]) {
-                let slope = if self.relu {
-                    if *hv > 0.0 {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                } else {
-                    1.0 - hv * hv
-                };
-                *dst = (y + r) * slope;
-            }
+            let (dy, hs) = (&up.dy[range.clone()], &out[range]);
+            grad_step(da_t, dy, &dh_rec, hs, self.relu);
             if t > 0 {
                 gemm(&mut dh_rec, false, Mat::new(da_t, b, h), Mat::new(w_hh, h, h));
             }
