@@ -28,6 +28,16 @@ validate SPEC *ARGS: build
 report DIR: build
     {{rnnlab}} report {{DIR}}
 
+# Time training steps on the benchmark workloads, e.g. `just bench --kernel fused --kernel reference`.
+bench *ARGS: build
+    {{rnnlab}} bench {{ARGS}}
+
+# rnnlab beside PyTorch and Keras (creates .venv with torch, tensorflow-cpu, numpy on first use).
+bench-peers *ARGS: build
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
+    .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
+
 # Formatting, lints and every test (what CI runs).
 test: lint
     cargo test --workspace --all-targets
