@@ -45,12 +45,24 @@ pub struct SequenceSet {
     pub targets: Targets,
 }
 
-/// A built dataset: the task and its two splits.
+/// How the training loss combines the rows of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossReduction {
+    /// PyTorch's default: the mean over the rows (and steps) that have targets.
+    #[default]
+    Mean,
+    /// The sum over them (some tutorials' `reduce_sum`): the mean times the number of rows.
+    Sum,
+}
+
+/// A built dataset: the task, its two splits, and how its training loss is reduced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub task: Task,
     pub train: SequenceSet,
     pub test: SequenceSet,
+    pub loss_reduction: LossReduction,
 }
 
 impl Dataset {

@@ -4,7 +4,7 @@ use crate::base::Plugin;
 use crate::plugins;
 
 /// All plugins; add a new one here.
-pub static PLUGINS: &[&dyn Plugin] = &[&plugins::parity::Parity];
+pub static PLUGINS: &[&dyn Plugin] = &[&plugins::parity::Parity, &plugins::count_ones::CountOnes, &plugins::sine::Sine];
 
 /// The plugin called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Plugin> {

@@ -16,6 +16,7 @@ use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use rnnlab_data::LossReduction;
 use rnnlab_nn::{optim, params, Network};
 use rnnlab_spec::TrialConfig;
 
@@ -126,6 +127,12 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
         }
         let batch = batches::gather(&data.train, order.next_indices());
         let (loss, mut grads) = net.loss_and_grads(&batch);
+        if data.loss_reduction == LossReduction::Sum {
+            // The sum over the rows with targets is their mean times their number; the curve
+            // keeps reporting the mean, comparable across reductions.
+            let rows = (batch.size * if data.task.per_step() { batch.steps } else { 1 }) as f32;
+            grads.iter_mut().for_each(|g| *g *= rows);
+        }
         if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
             let what = if loss.is_finite() { "a gradient" } else { "the training loss" };
             return Ok(TrialResult {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
 
 /// Strings of up to this length may be enumerated.
 const MAX_ENUMERATE: usize = 20;
@@ -148,7 +148,7 @@ impl Plugin for Parity {
                 final_only,
             )
         };
-        Ok(Dataset { task: c.task(), train, test })
+        Ok(Dataset { task: c.task(), train, test, loss_reduction: LossReduction::Mean })
     }
 }
 
