@@ -28,6 +28,10 @@ validate SPEC *ARGS: build
 report DIR: build
     {{rnnlab}} report {{DIR}}
 
+# Fetch and verify a dataset into data/NAME (or $RNNLAB_DATA/NAME): mnist | fashion-mnist.
+data NAME:
+    scripts/data.sh {{NAME}}
+
 # Time training steps on the benchmark workloads, e.g. `just bench --kernel fused --kernel reference`.
 bench *ARGS: build
     {{rnnlab}} bench {{ARGS}}

@@ -48,6 +48,20 @@ enum Command {
     Report { dir: PathBuf },
     /// List the dataset plugins and their keys.
     Plugins,
+    /// Print a model's output at every step for every test sequence (e.g. the `manual` plugin).
+    Forward {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Use the first trial with this seed [default: the plan's first trial].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Use the trial with this id (see `rnnlab plan`).
+        #[arg(long)]
+        trial: Option<String>,
+        /// Train the trial first (as a sweep would), then run forward.
+        #[arg(long)]
+        train: bool,
+    },
     /// Time training steps on the benchmark workloads (see `just bench`).
     Bench(bench::BenchArgs),
 }
@@ -97,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Forward { spec, seed, trial, train } => forward(&spec, seed, trial, train),
         Command::Bench(args) => {
             bench::run(args)?;
             Ok(ExitCode::SUCCESS)
@@ -112,6 +127,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn forward(args: &SpecArgs, seed: Option<u64>, id: Option<String>, train: bool) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load(args)? else { return Ok(ExitCode::from(2)) };
+    let trial = plan
+        .trials
+        .iter()
+        .find(|t| id.as_ref().is_none_or(|id| &t.id == id) && seed.is_none_or(|s| t.config.seed == s))
+        .with_context(|| "no trial matches --trial/--seed (`rnnlab plan` lists them)".to_string())?;
+    let pass = rnnlab_train::forward(&trial.config, train)?;
+    let point: Vec<String> = trial.point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "trial {} ({}seed {}), {}",
+        trial.id,
+        point.iter().map(|p| format!("{p}, ")).collect::<String>(),
+        trial.config.seed,
+        if train { format!("after {} training steps", pass.steps_trained) } else { "untrained".to_string() }
+    );
+    let fmt = |xs: &[f32]| format!("[{}]", xs.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(", "));
+    let set = &pass.inputs;
+    let (steps, width, out_w) = (set.steps, set.input_size, pass.outputs.width);
+    let per_step = pass.outputs.steps.len() == steps;
+    for n in 0..set.len {
+        println!("sequence {n}:");
+        for t in 0..steps {
+            let x = &set.inputs[(n * steps + t) * width..(n * steps + t + 1) * width];
+            let out_t = if per_step { Some(t) } else { (t + 1 == steps).then_some(0) };
+            match out_t {
+                Some(s) => println!(
+                    "  input{t} {} -> output{t} {}",
+                    fmt(x),
+                    fmt(&pass.outputs.steps[s][n * out_w..(n + 1) * out_w])
+                ),
+                None => println!("  input{t} {}", fmt(x)),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads and checks a spec; prints its errors and returns `None` when it is invalid.

@@ -72,3 +72,63 @@ fn plugins_are_listed_with_their_keys() {
     let t = text(&o);
     assert!(t.contains("parity") && t.contains("test_length"), "{t}");
 }
+
+#[test]
+fn forward_prints_every_step_of_every_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("manual.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = 'm'\n[dataset]\nplugin = 'manual'\noutputs = 3\ninputs = [[[1, 2], [7, 8]], [[3, 4], [9, 10]]]\n\
+         [model]\ncell = 'rnn'\nhidden_size = 3\nhead = 'none'\ninit = 'zeros'\n\
+         [optimizer]\nname = 'sgd'\nlr = 0.1\n[train]\nsteps = 2\nbatch_size = 2\n",
+    )
+    .unwrap();
+    let out = rnnlab(&["forward", spec.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout.contains("untrained"), "{stdout}");
+    // Zero weights: every output is tanh(0) = 0.
+    assert!(
+        stdout.contains("sequence 1:\n  input0 [3.000000, 4.000000] -> output0 [0.000000, 0.000000, 0.000000]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("input1 [9.000000, 10.000000] -> output1"), "{stdout}");
+    let trained = rnnlab(&["forward", spec.to_str().unwrap(), "--train"]);
+    assert!(String::from_utf8_lossy(&trained.stdout).contains("after 2 training steps"), "{}", text(&trained));
+}
+
+#[test]
+fn every_experiment_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = rnnlab(&["validate", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}: {}", path.display(), text(&out));
+            n += 1;
+        }
+    }
+    assert!(n >= 8, "found {n} experiments");
+}
+
+#[test]
+fn quick_variants_of_the_tutorial_experiments_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let out_dir = tempfile::tempdir().unwrap();
+    for (spec, sets) in [
+        ("count_ones.toml", &["dataset.length=8", "dataset.n_train=200", "train.epochs=2", "train.eval_every=0"][..]),
+        ("sine.toml", &["train.steps=20", "train.eval_every=0"][..]),
+    ] {
+        let mut args = vec!["sweep", "--out", out_dir.path().to_str().unwrap(), "--set", "experiment.seeds=[0]"];
+        let path = dir.join(spec);
+        args.insert(1, path.to_str().unwrap());
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = rnnlab(&args);
+        assert!(out.status.success(), "{spec}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("3 ok"), "{spec}: {}", text(&out));
+    }
+}

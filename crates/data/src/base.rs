@@ -76,6 +76,9 @@ impl Dataset {
 pub enum DataError {
     #[error("dataset keys: {}: {}", .0.path.join("."), .0.message)]
     Config(FieldError),
+    /// A data file the plugin reads is not there (the message says how to get it).
+    #[error("{0}")]
+    Missing(String),
     #[error("{0}")]
     Other(String),
 }

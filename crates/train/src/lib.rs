@@ -89,6 +89,40 @@ pub type OnEval<'a> = &'a (dyn Fn(&CurvePoint, usize) + Sync);
 
 /// Builds and trains one trial. `stop` is polled every step (Ctrl-C).
 pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<TrialResult, TrainError> {
+    train(config, stop, on_eval).map(|(result, _)| result)
+}
+
+/// What `rnnlab forward` prints: a trial's test sequences and the network's outputs on them.
+#[derive(Debug, Clone)]
+pub struct ForwardPass {
+    pub inputs: rnnlab_data::SequenceSet,
+    /// Predictions at the steps that have targets (every step for per-step tasks), `[N, width]` each.
+    pub outputs: rnnlab_nn::Outputs,
+    /// Training steps run before the pass (0 without `--train`).
+    pub steps_trained: usize,
+    pub status: Status,
+}
+
+/// Builds the trial's network (trained first when `train`) and runs its test set forward.
+pub fn forward(config: &TrialConfig, train_first: bool) -> Result<ForwardPass, TrainError> {
+    let mut config = config.clone();
+    if !train_first {
+        (config.train.steps, config.train.epochs) = (Some(0), None);
+    }
+    let (result, (net, data)) = train(&config, &AtomicBool::new(false), &|_, _| {})?;
+    let all: Vec<usize> = (0..data.test.len).collect();
+    let batch = batches::gather(&data.test, &all);
+    Ok(ForwardPass {
+        outputs: net.predict(&batch),
+        inputs: data.test,
+        steps_trained: result.steps_done,
+        status: result.status,
+    })
+}
+
+type Trained = (Network<Cpu>, rnnlab_data::Dataset);
+
+fn train(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<(TrialResult, Trained), TrainError> {
     let started = Instant::now();
     let plugin = rnnlab_data::find(&config.dataset.plugin)
         .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
@@ -135,14 +169,15 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
         }
         if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
             let what = if loss.is_finite() { "a gradient" } else { "the training loss" };
-            return Ok(TrialResult {
+            let result = TrialResult {
                 status: Status::Diverged,
                 message: format!("{what} became {} at step {step}", if loss.is_nan() { "NaN" } else { "infinite" }),
                 curve,
                 steps_done: step - 1,
                 param_count,
                 wall_seconds: started.elapsed().as_secs_f64(),
-            });
+            };
+            return Ok((result, (net, data)));
         }
         if config.optimizer.clip_grad_norm > 0.0 {
             optim::clip_grad_norm(&mut grads, config.optimizer.clip_grad_norm);
@@ -155,12 +190,13 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
             evaluate(&net, step, &mut loss_sum, &mut loss_count);
         }
     }
-    Ok(TrialResult {
+    let result = TrialResult {
         status: Status::Ok,
         message: String::new(),
         curve,
         steps_done: total_steps,
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((result, (net, data)))
 }

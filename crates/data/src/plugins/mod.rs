@@ -1,5 +1,7 @@
 //! One file per dataset plugin.
 
 pub mod count_ones;
+pub mod manual;
+pub mod mnist;
 pub mod parity;
 pub mod sine;
