@@ -107,8 +107,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep { spec, jobs, out, fresh } => sweep(&spec, jobs, out, fresh),
         Command::Report { dir } => {
             let config = rnnlab_report::report_config(&dir)?;
-            let summary = rnnlab_report::summarize(&dir, &config)?;
-            print!("{summary}");
+            let report = rnnlab_report::write_report(&dir, &config)?;
+            print_report(&report);
             Ok(ExitCode::SUCCESS)
         }
         Command::Forward { spec, seed, trial, train } => forward(&spec, seed, trial, train),
@@ -276,8 +276,28 @@ fn print_summary(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
     if !dir.join("runs.csv").exists() {
         return Ok(());
     }
-    let summary = rnnlab_report::summarize(dir, &plan.report)?;
+    let report = rnnlab_report::write_report(dir, &plan.report)?;
     println!("\n{}", plan.experiment.name);
-    print!("{summary}");
+    print_report(&report);
     Ok(())
+}
+
+/// The summary table, one line per published figure, and where report.md is.
+fn print_report(report: &rnnlab_report::Report) {
+    print!("{}", report.summary);
+    for c in &report.published {
+        let at = if c.point.is_empty() { String::new() } else { format!(" at {}", c.point) };
+        let ours = match &c.ours {
+            Some(s) => match rnnlab_report::published::ci95(s) {
+                Some(h) => format!("ours {:.4} ± {h:.4} (95% CI, n = {})", s.mean, s.n),
+                None => format!("ours {:.4} (n = {})", s.mean, s.n),
+            },
+            None => "no data".into(),
+        };
+        println!(
+            "published {} = {} ± {}{at}: {ours} → {}   [{}]",
+            c.entry.metric, c.entry.value, c.entry.tolerance, c.verdict, c.entry.source
+        );
+    }
+    println!("report: {}", report.path.display());
 }

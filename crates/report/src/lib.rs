@@ -2,7 +2,10 @@
 //! folder can be reported on anywhere).
 //!
 //! [`summarize`] groups `runs.csv` by grid point (the columns between `trial_id` and `seed`)
-//! and aggregates each final metric over seeds.
+//! and aggregates each final metric over seeds; [`published`] compares the spec's
+//! `[[published]]` figures with those aggregates; [`write_report`] writes `report.md`.
+
+pub mod published;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -244,6 +247,82 @@ impl Summary {
         }
         out
     }
+}
+
+/// The trials that did not end ok: `(trial_id, status, message)` from `runs.csv`.
+pub fn not_ok(dir: &Path) -> Result<Vec<(String, String, String)>, ReportError> {
+    let path = dir.join("runs.csv");
+    let mut schema = Schema::default();
+    for c in ["trial_id", "status", "message"] {
+        schema.with_column(c.into(), DataType::String);
+    }
+    let df = LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
+        .with_has_header(true)
+        .with_dtype_overwrite(Some(Arc::new(schema)))
+        .finish()?
+        .filter(col("status").neq(lit("ok")))
+        .select([col("trial_id"), col("status"), col("message")])
+        .collect()?;
+    let text = |name: &str, i: usize| -> String {
+        match df.column(name).ok().and_then(|c| c.get(i).ok()) {
+            Some(AnyValue::String(s)) => s.to_string(),
+            Some(AnyValue::StringOwned(s)) => s.to_string(),
+            _ => String::new(),
+        }
+    };
+    Ok((0..df.height()).map(|i| (text("trial_id", i), text("status", i), text("message", i))).collect())
+}
+
+/// What [`write_report`] wrote.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub summary: Summary,
+    pub published: Vec<published::Comparison>,
+    pub path: PathBuf,
+}
+
+/// Writes `dir/report.md` (atomically): the header, the summary table, the published
+/// comparison and the trials that did not end ok.
+pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportError> {
+    let summary = summarize(dir, config)?;
+    let comparisons = published::compare(&summary, &published::read_published(dir)?);
+    let spec: toml::Table =
+        std::fs::read_to_string(dir.join("spec.toml")).ok().and_then(|t| t.parse().ok()).unwrap_or_default();
+    let experiment = spec.get("experiment").and_then(|e| e.as_table());
+    let field = |k: &str| experiment.and_then(|e| e.get(k)).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let name = match field("name") {
+        n if n.is_empty() => dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        n => n,
+    };
+    let (trials, ok) = summary.rows.iter().fold((0, 0), |(t, o), r| (t + r.trials, o + r.ok));
+    let (diverged, failed) = summary.rows.iter().fold((0, 0), |(d, f), r| (d + r.diverged, f + r.failed));
+    let mut md = format!("# {name}\n\n");
+    if !field("description").is_empty() {
+        md += &format!("{}\n\n", field("description"));
+    }
+    md += &format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.\n\n");
+    if let Ok(meta) = std::fs::read_to_string(dir.join("meta.toml")) {
+        md += &format!("```toml\n# meta.toml\n{}```\n\n", meta);
+    }
+    md += "## Results\n\nMean ± sample std over the ok seeds of each grid point.\n\n";
+    md += &summary.to_markdown();
+    if !comparisons.is_empty() {
+        md += "\n## Published figures\n\n";
+        md += &published::to_markdown(&comparisons);
+    }
+    let bad = not_ok(dir)?;
+    if !bad.is_empty() {
+        md += "\n## Trials that did not end ok\n\n| trial | status | message |\n|---|---|---|\n";
+        for (id, status, message) in &bad {
+            md += &format!("| {id} | {status} | {} |\n", message.replace('|', "\\|"));
+        }
+    }
+    let path = dir.join("report.md");
+    let tmp = dir.join(".report.md.tmp");
+    let io = |e: std::io::Error| ReportError::Input { path: path.clone(), message: e.to_string() };
+    std::fs::write(&tmp, md).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(Report { summary, published: comparisons, path })
 }
 
 impl fmt::Display for Summary {

@@ -69,3 +69,33 @@ fn missing_runs_csv_is_a_clear_error() {
     let err = summarize(dir.path(), &ReportConfig::default()).unwrap_err().to_string();
     assert!(err.contains("runs.csv") && err.contains("has a sweep run here?"), "{err}");
 }
+
+#[test]
+fn report_md_compares_published_figures_and_lists_problem_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("runs.csv"), RUNS).unwrap();
+    std::fs::write(
+        dir.path().join("spec.toml"),
+        "[experiment]\nname = 'demo'\ndescription = 'hand-made'\n\
+         [report]\nsuccess = 'test_accuracy >= 0.95'\n\
+         [[published]]\nsource = 'Paper A'\nmetric = 'test_accuracy'\nvalue = 0.96\ntolerance = 0.02\nwhere = { 'model.cell' = 'lstm' }\n\
+         [[published]]\nsource = 'Paper B'\nmetric = 'test_accuracy'\nvalue = 0.99\nwhere = { 'model.cell' = 'rnn' }\n\
+         [[published]]\nsource = 'Paper C'\nmetric = 'test_accuracy'\nvalue = 0.9\nwhere = { 'model.cell' = 'transformer' }\n",
+    )
+    .unwrap();
+    let config = rnnlab_report::report_config(dir.path()).unwrap();
+    let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
+    use rnnlab_report::published::Verdict;
+    let verdicts: Vec<Verdict> = report.published.iter().map(|c| c.verdict).collect();
+    // lstm 0.95 vs 0.96 ± 0.02: reproduced. rnn 0.75 (0.7, 0.8): its CI with t(1) = 12.706 is
+    // ±0.635, which contains 0.99: reproduced too, honestly (two seeds say little).
+    // No transformer rows: no data.
+    assert_eq!(verdicts, [Verdict::Reproduced, Verdict::Reproduced, Verdict::NoData]);
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.starts_with("# demo\n\nhand-made\n"), "{md}");
+    assert!(md.contains("7 trials: 5 ok, 1 diverged, 1 failed."), "{md}");
+    assert!(md.contains("| model.cell=lstm | test_accuracy | 0.96 | 0.02 |"), "{md}");
+    assert!(md.contains("**no data** | Paper C |"), "{md}");
+    assert!(md.contains("| b1 | failed | panicked: boom, badly |"), "{md}");
+    assert!(md.contains("| a2 | diverged | loss became NaN at step 3 |"), "{md}");
+}
