@@ -28,7 +28,7 @@ validate SPEC *ARGS: build
 report DIR: build
     {{rnnlab}} report {{DIR}}
 
-# Fetch and verify a dataset into data/NAME (or $RNNLAB_DATA/NAME): mnist | fashion-mnist.
+# Fetch and verify a dataset into data/ (or $RNNLAB_DATA): mnist | fashion-mnist | poly-music.
 data NAME:
     scripts/data.sh {{NAME}}
 

@@ -47,8 +47,24 @@ fashion-mnist)
     cp "$src"/*-ubyte.gz "$dest"/
     echo "Fashion-MNIST: $(ls "$dest" | wc -l) files in $dest"
     ;;
+poly-music)
+    dest="$root/poly_music"
+    src="${RNNLAB_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}/data/poly_music"
+    if [ ! -d "$src" ]; then
+        echo "error: $src not found: the piano rolls ship in the team's shared folder (../shared/data/poly_music); set RNNLAB_SHARED to the folder that holds data/poly_music" >&2
+        exit 1
+    fi
+    mkdir -p "$dest"
+    cp -r "$src"/. "$dest"/
+    for d in jsb_chorales nottingham musedata piano_midi; do
+        for split in train valid test; do
+            [ -s "$dest/$d/$split.csv" ] || { echo "error: $dest/$d/$split.csv missing or empty" >&2; exit 1; }
+        done
+    done
+    echo "polyphonic music: 4 corpora × 3 splits in $dest"
+    ;;
 *)
-    echo "usage: just data mnist | fashion-mnist" >&2
+    echo "usage: just data mnist | fashion-mnist | poly-music" >&2
     exit 2
     ;;
 esac

@@ -9,6 +9,9 @@ pub enum Task {
     Classify { classes: usize, per_step: bool },
     /// `outputs` real values, at every step or only at the last one.
     Regress { outputs: usize, per_step: bool },
+    /// `labels` independent binary labels (targets 0/1 as values; sigmoid per label), e.g. the
+    /// notes of the next piano-roll frame.
+    MultiLabel { labels: usize, per_step: bool },
 }
 
 impl Task {
@@ -17,12 +20,15 @@ impl Task {
         match *self {
             Task::Classify { classes, .. } => classes,
             Task::Regress { outputs, .. } => outputs,
+            Task::MultiLabel { labels, .. } => labels,
         }
     }
 
     pub fn per_step(&self) -> bool {
         match *self {
-            Task::Classify { per_step, .. } | Task::Regress { per_step, .. } => per_step,
+            Task::Classify { per_step, .. } | Task::Regress { per_step, .. } | Task::MultiLabel { per_step, .. } => {
+                per_step
+            }
         }
     }
 }
@@ -36,10 +42,15 @@ pub enum Targets {
 }
 
 /// `len` sequences of `steps` steps of `input_size` features, sequence-major `[N, T, I]`.
+/// Sequences of different lengths are stored padded with zeros to `steps` (inputs and
+/// per-step targets), with their true `lengths`; the trainer masks the padding out of the loss
+/// and the metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceSet {
     pub len: usize,
     pub steps: usize,
+    /// Each sequence's length (≤ `steps`) when they differ; `None`: all are `steps` long.
+    pub lengths: Option<Vec<usize>>,
     pub input_size: usize,
     pub inputs: Vec<f32>,
     pub targets: Targets,

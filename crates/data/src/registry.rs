@@ -11,6 +11,7 @@ pub static PLUGINS: &[&dyn Plugin] = &[
     &plugins::sine::Sine,
     &plugins::mnist::Mnist,
     &plugins::manual::Manual,
+    &plugins::poly_music::PolyMusic,
 ];
 
 /// The plugin called `name`.

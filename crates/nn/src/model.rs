@@ -25,6 +25,9 @@ pub struct Batch {
     pub input_size: usize,
     pub inputs: Vec<f32>,
     pub targets: Targets,
+    /// For sequences of different lengths: 1 where step t of sequence i is real, 0 where it is
+    /// padding, time-major `[T·B]` (per-step tasks only). The loss ignores padded rows.
+    pub mask: Option<Vec<f32>>,
 }
 
 /// One layer of the stack, whichever cell it is (a few per network, so size does not matter).
@@ -227,33 +230,52 @@ impl<D: Backend> Network<D> {
         let target_of = |r: usize| target_row(batch, r % b, r / b, per_step);
         match &batch.targets {
             Targets::Classes(labels) => RowTargets::Classes((0..rows).map(|r| labels[target_of(r)]).collect()),
-            Targets::Values(values) => RowTargets::Values(
-                (0..rows)
-                    .flat_map(|r| values[target_of(r) * width..(target_of(r) + 1) * width].iter().copied())
-                    .collect(),
-            ),
+            Targets::Values(values) => {
+                let v =
+                    (0..rows).flat_map(|r| values[target_of(r) * width..(target_of(r) + 1) * width].iter().copied());
+                match self.task {
+                    Task::MultiLabel { .. } => RowTargets::Labels(v.collect()),
+                    _ => RowTargets::Values(v.collect()),
+                }
+            }
         }
     }
 
-    /// PyTorch's loss (`CrossEntropyLoss` / `MSELoss`, mean over rows) of the stacked outputs
-    /// `[S·B, width]`: with equal batches per step this is the mean over steps of the per-step
-    /// batch means.
+    /// PyTorch's loss (`CrossEntropyLoss` / `MSELoss` / `BCEWithLogitsLoss`, mean over rows and
+    /// outputs) of the stacked outputs `[S·B, width]`: with equal batches per step this is the
+    /// mean over steps of the per-step batch means. With a mask, the mean over real rows.
     fn loss(
         &self,
         out: Tensor<(usize, usize), f32, D, OwnedTape<f32, D>>,
         batch: &Batch,
     ) -> Tensor<Rank0, f32, D, OwnedTape<f32, D>> {
         let (rows, width) = *out.shape();
+        let w = |r: usize| batch.mask.as_ref().map_or(1.0, |m| m[r]);
+        let real: f32 = (0..rows).map(w).sum();
+        // Every loss below is a mean over all rows; scaling by rows / real turns it into the
+        // mean over real rows once padded rows contribute nothing (the mask multiplies them out).
+        let scale = rows as f32 / real;
+        let mask = || self.dev.tensor_from_vec((0..rows * width).map(|i| w(i / width)).collect(), (rows, width));
         match self.row_targets(batch) {
             RowTargets::Classes(labels) => {
                 let mut onehot = vec![0.0f32; rows * width];
                 for (r, &label) in labels.iter().enumerate() {
-                    onehot[r * width + label as usize] = 1.0;
+                    onehot[r * width + label as usize] = w(r) * scale;
                 }
                 let onehot = self.dev.tensor_from_vec(onehot, (rows, width));
                 dfdx::losses::cross_entropy_with_logits_loss(out, onehot)
             }
-            RowTargets::Values(target) => dfdx::losses::mse_loss(out, self.dev.tensor_from_vec(target, (rows, width))),
+            RowTargets::Values(target) => {
+                let target = self.dev.tensor_from_vec(target, (rows, width)) * mask();
+                dfdx::losses::mse_loss(out * mask(), target) * scale
+            }
+            RowTargets::Labels(target) => {
+                // A padded element (logit 0, label 0 after masking) costs ln 2 with zero gradient.
+                let target = self.dev.tensor_from_vec(target, (rows, width)) * mask();
+                let padded = rows as f32 - real;
+                dfdx::losses::binary_cross_entropy_with_logits_loss(out * mask(), target) * scale
+                    - padded * std::f32::consts::LN_2 / real
+            }
         }
     }
 

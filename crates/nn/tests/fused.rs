@@ -29,16 +29,28 @@ fn random_batch(rng: &mut StdRng, task: Task, size: usize, steps: usize, input_s
         Task::Regress { outputs, .. } => {
             Targets::Values((0..rows * outputs).map(|_| rng.gen_range(-1.0..1.0)).collect())
         }
+        Task::MultiLabel { labels, .. } => {
+            Targets::Values((0..rows * labels).map(|_| f32::from(u8::from(rng.gen_bool(0.3)))).collect())
+        }
     };
-    Batch { size, steps, input_size, inputs, targets }
+    Batch { size, steps, input_size, inputs, targets, mask: None }
 }
 
 fn compare(model: &str, task: Task, size: usize, steps: usize, seed: u64) {
-    let what = format!("{model} | {task:?} batch {size} steps {steps}");
+    compare_masked(model, task, size, steps, seed, false);
+}
+
+/// With `masked`, sequence i of the batch is `steps - i % steps` long (padding masked out).
+fn compare_masked(model: &str, task: Task, size: usize, steps: usize, seed: u64, masked: bool) {
+    let what = format!("{model} | {task:?} batch {size} steps {steps} masked {masked}");
     let mut config: ModelConfig = toml::from_str(model).unwrap();
     let input_size = 3;
     let mut rng = StdRng::seed_from_u64(seed);
-    let batch = random_batch(&mut rng, task, size, steps, input_size);
+    let mut batch = random_batch(&mut rng, task, size, steps, input_size);
+    if masked {
+        batch.mask =
+            Some((0..steps * size).map(|r| f32::from(u8::from(r / size < steps - (r % size) % steps))).collect());
+    }
     let dev = Cpu::default();
     let mut nets = [KernelKind::Fused, KernelKind::Reference].map(|kernel| {
         config.kernel = kernel;
@@ -88,6 +100,14 @@ fn fused_matches_reference_over_cells_shapes_and_tasks() {
                 compare(m, Task::Classify { classes: width, per_step: true }, size, steps, seed);
                 compare(m, Task::Classify { classes: width, per_step: false }, size, steps, seed);
                 compare(m, Task::Regress { outputs: width, per_step: true }, size, steps, seed);
+                compare(m, Task::MultiLabel { labels: width, per_step: true }, size, steps, seed);
+                for task in [
+                    Task::Classify { classes: width, per_step: true },
+                    Task::Regress { outputs: width, per_step: true },
+                    Task::MultiLabel { labels: width, per_step: true },
+                ] {
+                    compare_masked(m, task, size, steps, seed, true);
+                }
             }
         }
     }
@@ -99,4 +119,35 @@ fn reference_kernel_is_selectable_and_the_default_is_fused() {
     assert_eq!(config.kernel, KernelKind::Fused);
     let config: ModelConfig = toml::from_str("cell = 'gru'\nhidden_size = 4\nkernel = 'reference'").unwrap();
     assert_eq!(config.kernel, KernelKind::Reference);
+}
+
+/// Masked rows change nothing: the loss of a batch with padding equals the loss of the same
+/// sequences with the padded steps' targets changed arbitrarily.
+#[test]
+fn padded_targets_do_not_matter() {
+    let config: ModelConfig = toml::from_str("cell = 'gru'\nhidden_size = 4").unwrap();
+    let task = Task::MultiLabel { labels: 3, per_step: true };
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut batch = random_batch(&mut rng, task, 2, 3, 3);
+    // Sequence 1 is one step long: time-major rows 3 (t = 1) and 5 (t = 2) are padding.
+    batch.mask = Some(vec![1.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
+    for kernel in [KernelKind::Fused, KernelKind::Reference] {
+        let mut config = config.clone();
+        config.kernel = kernel;
+        let mut net = Network::new(&Cpu::default(), &config, 3, task, &mut StdRng::seed_from_u64(1)).unwrap();
+        let (loss, grads) = net.loss_and_grads(&batch);
+        let mut other = batch.clone();
+        // Targets are batch-major [B, T, 3]: sequence 1, steps 1 and 2.
+        if let Targets::Values(v) = &mut other.targets {
+            v[12..18].iter_mut().for_each(|x| *x = 1.0 - *x);
+        }
+        let (loss2, grads2) = net.loss_and_grads(&other);
+        assert_close(&format!("{kernel:?} loss"), &[loss2], &[loss]);
+        assert_close(&format!("{kernel:?} gradients"), &grads2, &grads);
+        // And the padding is really ignored, not everything: changing a real target matters.
+        if let Targets::Values(v) = &mut other.targets {
+            v[0] = 1.0 - v[0];
+        }
+        assert_ne!(net.loss_and_grads(&other).0, loss, "{kernel:?}");
+    }
 }

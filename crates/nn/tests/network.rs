@@ -38,7 +38,7 @@ fn batch(per_step: bool) -> Batch {
     } else {
         Targets::Classes(vec![2, 0, 1])
     };
-    Batch { size: 3, steps: 4, input_size: 2, inputs, targets }
+    Batch { size: 3, steps: 4, input_size: 2, inputs, targets, mask: None }
 }
 
 /// Central differences in f32 with a generous tolerance: catches lost or doubled gradient paths

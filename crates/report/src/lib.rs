@@ -16,7 +16,7 @@ use polars::prelude::*;
 use rnnlab_spec::{ReportConfig, SuccessRule};
 
 /// Final metrics aggregated per grid point, in the order they are shown.
-const METRICS: &[&str] = &["test_accuracy", "test_mse", "test_loss", "train_loss"];
+const METRICS: &[&str] = &["test_accuracy", "test_mse", "test_nll", "test_loss", "train_loss"];
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,8 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         return Err(input_err("the first column must be `trial_id`".into()));
     }
     let grid: Vec<String> = header[1..seed_at].to_vec();
+    // Metrics this file has (older results folders lack later columns).
+    let present: Vec<&str> = METRICS.iter().copied().filter(|m| header.iter().any(|h| h == m)).collect();
     let success = config.success_rule().map_err(|e| input_err(format!("[report] success: {}", e.message)))?;
 
     // Grid values and text columns as strings, metrics as floats, whatever the inference says.
@@ -98,7 +100,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     for c in grid.iter().chain(["status", "message"].iter().map(|s| s.to_string()).collect::<Vec<_>>().iter()) {
         schema.with_column(c.as_str().into(), DataType::String);
     }
-    for m in METRICS.iter().chain(&["wall_seconds"]) {
+    for m in present.iter().chain(&["wall_seconds"]) {
         schema.with_column((*m).into(), DataType::Float64);
     }
     let lf = LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
@@ -113,7 +115,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         col("status").eq(lit("failed")).cast(DataType::UInt32).sum().alias("failed"),
         col("wall_seconds").mean().alias("wall"),
     ];
-    for m in METRICS {
+    for m in &present {
         let v = col(*m).filter(ok.clone());
         aggs.push(v.clone().count().alias(format!("{m}__n")));
         aggs.push(v.clone().mean().alias(format!("{m}__mean")));
@@ -139,7 +141,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     };
     let df = grouped.collect()?;
 
-    let metrics: Vec<String> = METRICS
+    let metrics: Vec<String> = present
         .iter()
         .filter(|m| {
             df.column(&format!("{m}__n")).ok().and_then(|c| c.u32().ok().and_then(|c| c.sum())).unwrap_or(0) > 0

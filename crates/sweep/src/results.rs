@@ -32,7 +32,9 @@ pub struct TrialRecord {
     pub test_loss: Option<f64>,
     pub test_accuracy: Option<f64>,
     pub test_mse: Option<f64>,
-    /// Name of the metric `best_value` is about (`test_accuracy` or `test_mse`).
+    #[serde(default)]
+    pub test_nll: Option<f64>,
+    /// Name of the metric `best_value` is about (`test_accuracy`, `test_mse` or `test_nll`).
     pub best_metric: Option<String>,
     pub best_value: Option<f64>,
     pub best_step: Option<usize>,
@@ -57,7 +59,17 @@ impl TrialRecord {
             test_loss: last.map(|p| p.test.loss),
             test_accuracy: last.and_then(|p| p.test.accuracy),
             test_mse: last.and_then(|p| p.test.mse),
-            best_metric: best.map(|p| if p.test.accuracy.is_some() { "test_accuracy" } else { "test_mse" }.into()),
+            test_nll: last.and_then(|p| p.test.nll),
+            best_metric: best.map(|p| {
+                if p.test.accuracy.is_some() {
+                    "test_accuracy"
+                } else if p.test.mse.is_some() {
+                    "test_mse"
+                } else {
+                    "test_nll"
+                }
+                .into()
+            }),
             best_value: best.map(|p| p.test.main()),
             best_step: best.map(|p| p.step),
             steps: r.steps_done,
@@ -75,6 +87,7 @@ impl TrialRecord {
             test_loss: None,
             test_accuracy: None,
             test_mse: None,
+            test_nll: None,
             best_metric: None,
             best_value: None,
             best_step: None,
@@ -199,6 +212,7 @@ impl ResultsDir {
                 num(r.test_loss),
                 num(r.test_accuracy),
                 num(r.test_mse),
+                num(r.test_nll),
                 r.best_metric.clone().unwrap_or_default(),
                 num(r.best_value),
                 r.best_step.map(|s| s.to_string()).unwrap_or_default(),
@@ -224,6 +238,7 @@ pub const RUN_COLUMNS: &[&str] = &[
     "test_loss",
     "test_accuracy",
     "test_mse",
+    "test_nll",
     "best_metric",
     "best_value",
     "best_step",
@@ -234,7 +249,8 @@ pub const RUN_COLUMNS: &[&str] = &[
 
 fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["step", "epoch", "train_loss", "test_loss", "test_accuracy", "test_mse"]).expect("memory");
+    w.write_record(["step", "epoch", "train_loss", "test_loss", "test_accuracy", "test_mse", "test_nll"])
+        .expect("memory");
     let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| x.to_string()).unwrap_or_default();
     for p in curve {
         w.write_record([
@@ -244,6 +260,7 @@ fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {
             num(Some(p.test.loss)),
             num(p.test.accuracy),
             num(p.test.mse),
+            num(p.test.nll),
         ])
         .expect("memory");
     }

@@ -42,27 +42,36 @@ impl Order {
 }
 
 /// Sequences `indices` of `set` as a batch: inputs time-major `[T, B, I]`, targets batch-major.
+/// With sequences of different lengths the batch is as long as its longest sequence (padding
+/// beyond it is dropped) and carries the mask of its real steps.
 pub fn gather(set: &SequenceSet, indices: &[usize]) -> Batch {
-    let (b, t_len, width) = (indices.len(), set.steps, set.input_size);
+    let (b, width) = (indices.len(), set.input_size);
+    let t_len = match &set.lengths {
+        Some(lengths) => indices.iter().map(|&n| lengths[n]).max().unwrap_or(0),
+        None => set.steps,
+    };
     let mut inputs = vec![0.0f32; t_len * b * width];
     for (bi, &n) in indices.iter().enumerate() {
         for t in 0..t_len {
-            let src = (n * t_len + t) * width;
+            let src = (n * set.steps + t) * width;
             let dst = (t * b + bi) * width;
             inputs[dst..dst + width].copy_from_slice(&set.inputs[src..src + width]);
         }
     }
+    // Targets per sequence: `per` rows of `w` values in the set, the first `keep` of them kept.
+    fn pick<T: Copy>(all: &[T], set: &SequenceSet, indices: &[usize], t_len: usize) -> Vec<T> {
+        let per_seq = all.len() / set.len;
+        let keep = if set.lengths.is_some() { per_seq / set.steps * t_len } else { per_seq };
+        indices.iter().flat_map(|&n| all[n * per_seq..n * per_seq + keep].iter().copied()).collect()
+    }
     let targets = match &set.targets {
-        Targets::Classes(labels) => {
-            let per = labels.len() / set.len;
-            Targets::Classes(indices.iter().flat_map(|&n| labels[n * per..(n + 1) * per].iter().copied()).collect())
-        }
-        Targets::Values(values) => {
-            let per = values.len() / set.len;
-            Targets::Values(indices.iter().flat_map(|&n| values[n * per..(n + 1) * per].iter().copied()).collect())
-        }
+        Targets::Classes(labels) => Targets::Classes(pick(labels, set, indices, t_len)),
+        Targets::Values(values) => Targets::Values(pick(values, set, indices, t_len)),
     };
-    Batch { size: b, steps: t_len, input_size: width, inputs, targets }
+    let mask = set.lengths.as_ref().map(|lengths| {
+        (0..t_len).flat_map(|t| indices.iter().map(move |&n| f32::from(u8::from(t < lengths[n])))).collect()
+    });
+    Batch { size: b, steps: t_len, input_size: width, inputs, targets, mask }
 }
 
 #[cfg(test)]
@@ -87,6 +96,7 @@ mod tests {
     fn gather_makes_inputs_time_major() {
         // 3 sequences, 2 steps, 1 feature; labels per step.
         let set = SequenceSet {
+            lengths: None,
             len: 3,
             steps: 2,
             input_size: 1,

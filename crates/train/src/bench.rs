@@ -81,6 +81,7 @@ impl Case {
             input_size: w.input,
             inputs: (0..w.batch * w.steps * w.input).map(|_| rng.gen_range(0.0..1.0)).collect(),
             targets: Targets::Classes((0..w.batch * w.steps).map(|_| rng.gen_range(0..w.classes as u32)).collect()),
+            mask: None,
         };
         let mut flat = params::flat_values(&mut net);
         let mut opt = optim::build(&adam, flat.len());

@@ -7,18 +7,22 @@ use rnnlab_nn::Network;
 
 use crate::batches::gather;
 
-/// Test metrics: `test_loss` always; `test_accuracy` for classification, `test_mse` for regression.
+/// Test metrics: `test_loss` (the training loss's definition) always; `test_accuracy` for
+/// classification, `test_mse` for regression, `test_nll` for multi-label prediction (the
+/// negative log-likelihood per frame: binary cross-entropy summed over the labels, averaged over
+/// the real steps). Padded steps are skipped.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
     pub loss: f64,
     pub accuracy: Option<f64>,
     pub mse: Option<f64>,
+    pub nll: Option<f64>,
 }
 
 impl Metrics {
-    /// The metric that ranks trials: accuracy, else MSE.
+    /// The metric that ranks trials: accuracy, else MSE, else NLL.
     pub fn main(&self) -> f64 {
-        self.accuracy.or(self.mse).unwrap_or(self.loss)
+        self.accuracy.or(self.mse).or(self.nll).unwrap_or(self.loss)
     }
 
     pub fn higher_is_better(&self) -> bool {
@@ -30,7 +34,8 @@ impl Metrics {
 pub fn evaluate(net: &Network<Cpu>, data: &Dataset, chunk: usize) -> Metrics {
     let set = &data.test;
     let per_step = data.task.per_step();
-    let (mut loss, mut correct, mut count) = (0.0f64, 0usize, 0usize);
+    let multi_label = matches!(data.task, Task::MultiLabel { .. });
+    let (mut loss, mut nll, mut correct, mut count) = (0.0f64, 0.0f64, 0usize, 0usize);
     let all: Vec<usize> = (0..set.len).collect();
     for indices in all.chunks(chunk) {
         let batch = gather(set, indices);
@@ -39,6 +44,9 @@ pub fn evaluate(net: &Network<Cpu>, data: &Dataset, chunk: usize) -> Metrics {
         for (s, step) in out.steps.iter().enumerate() {
             let t = if per_step { s } else { batch.steps - 1 };
             for i in 0..batch.size {
+                if batch.mask.as_ref().is_some_and(|m| m[s * batch.size + i] == 0.0) {
+                    continue;
+                }
                 let row = &step[i * w..(i + 1) * w];
                 let k = if per_step { i * batch.steps + t } else { i };
                 match &batch.targets {
@@ -51,6 +59,14 @@ pub fn evaluate(net: &Network<Cpu>, data: &Dataset, chunk: usize) -> Metrics {
                         correct += usize::from(argmax == label);
                         count += 1;
                     }
+                    Targets::Values(values) if multi_label => {
+                        let target = &values[k * w..(k + 1) * w];
+                        let bce = |z: f64, y: f64| z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
+                        let frame: f64 = row.iter().zip(target).map(|(&z, &y)| bce(z as f64, y as f64)).sum();
+                        loss += frame / w as f64;
+                        nll += frame;
+                        count += 1;
+                    }
                     Targets::Values(values) => {
                         let target = &values[k * w..(k + 1) * w];
                         loss += row.iter().zip(target).map(|(&p, &y)| ((p - y) as f64).powi(2)).sum::<f64>() / w as f64;
@@ -61,8 +77,10 @@ pub fn evaluate(net: &Network<Cpu>, data: &Dataset, chunk: usize) -> Metrics {
         }
     }
     let loss = loss / count.max(1) as f64;
+    let none = Metrics { loss, accuracy: None, mse: None, nll: None };
     match data.task {
-        Task::Classify { .. } => Metrics { loss, accuracy: Some(correct as f64 / count.max(1) as f64), mse: None },
-        Task::Regress { .. } => Metrics { loss, accuracy: None, mse: Some(loss) },
+        Task::Classify { .. } => Metrics { accuracy: Some(correct as f64 / count.max(1) as f64), ..none },
+        Task::Regress { .. } => Metrics { mse: Some(loss), ..none },
+        Task::MultiLabel { .. } => Metrics { nll: Some(nll / count.max(1) as f64), ..none },
     }
 }

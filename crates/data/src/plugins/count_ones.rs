@@ -132,7 +132,14 @@ fn strings(length: usize, numbers: &[u32]) -> SequenceSet {
         inputs.extend((0..length).map(|t| ((n >> t) & 1) as f32));
     }
     let labels = numbers.iter().map(|n| n.count_ones()).collect();
-    SequenceSet { len: numbers.len(), steps: length, input_size: 1, inputs, targets: Targets::Classes(labels) }
+    SequenceSet {
+        lengths: None,
+        len: numbers.len(),
+        steps: length,
+        input_size: 1,
+        inputs,
+        targets: Targets::Classes(labels),
+    }
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn targets(value: &toml::Value, shape: &Shape) -> Result<Targets, FieldError> {
     }
     walk(value, &mut flat).map_err(|_| FieldError::new(&["targets"], "must hold numbers only"))?;
     match shape.task {
-        Task::Regress { outputs, .. } => {
+        Task::Regress { outputs, .. } | Task::MultiLabel { labels: outputs, .. } => {
             if flat.len() != rows * outputs {
                 return Err(FieldError::new(
                     &["targets"],
@@ -175,12 +175,15 @@ impl Plugin for Manual {
         let targets = match &c.targets {
             Some(t) => targets(t, &shape).map_err(DataError::Config)?,
             None => match shape.task {
-                Task::Regress { outputs, .. } => Targets::Values(vec![0.0; rows * outputs]),
+                Task::Regress { outputs, .. } | Task::MultiLabel { labels: outputs, .. } => {
+                    Targets::Values(vec![0.0; rows * outputs])
+                }
                 Task::Classify { .. } => Targets::Classes(vec![0; rows]),
             },
         };
         let inputs = c.inputs.iter().flatten().flatten().map(|&v| v as f32).collect();
-        let set = SequenceSet { len: shape.n, steps: shape.steps, input_size: shape.input, inputs, targets };
+        let set =
+            SequenceSet { lengths: None, len: shape.n, steps: shape.steps, input_size: shape.input, inputs, targets };
         Ok(Dataset { task: shape.task, train: set.clone(), test: set, loss_reduction: LossReduction::Mean })
     }
 }

@@ -197,7 +197,7 @@ impl Plugin for Mnist {
                 inputs.extend(order.iter().map(|&p| img[p] as f32 / 255.0));
             }
             let targets = Targets::Classes(labels.data[range.clone()].iter().map(|&l| l as u32).collect());
-            SequenceSet { len: range.len(), steps, input_size: width, inputs, targets }
+            SequenceSet { lengths: None, len: range.len(), steps, input_size: width, inputs, targets }
         };
         let start = c.n_validation;
         let end = c.n_train.map_or(TRAIN_SIZE, |n| start + n);

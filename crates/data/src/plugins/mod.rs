@@ -4,4 +4,5 @@ pub mod count_ones;
 pub mod manual;
 pub mod mnist;
 pub mod parity;
+pub mod poly_music;
 pub mod sine;

@@ -179,7 +179,14 @@ fn strings(length: usize, numbers: Vec<u64>, final_only: bool) -> SequenceSet {
             labels.push(parity);
         }
     }
-    SequenceSet { len: numbers.len(), steps: length, input_size: 1, inputs, targets: Targets::Classes(labels) }
+    SequenceSet {
+        lengths: None,
+        len: numbers.len(),
+        steps: length,
+        input_size: 1,
+        inputs,
+        targets: Targets::Classes(labels),
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,7 @@ impl Plugin for Sine {
                 targets.extend_from_slice(&y[start + 1..start + c.seq_len + 1]);
             }
             SequenceSet {
+                lengths: None,
                 len: chunks.len(),
                 steps: c.seq_len,
                 input_size: 1,

@@ -10,11 +10,13 @@ use super::blas::{gemm, Mat};
 use super::{add_row_sums, fill_rows, pool, CpuErr, Grads};
 use crate::model::Head;
 
-/// Targets of the stacked output rows: a class per row, or `width` values per row.
+/// Targets of the stacked output rows: a class per row, `width` values per row (squared
+/// error), or `width` binary labels per row (sigmoid cross-entropy).
 #[derive(Debug, Clone)]
 pub enum RowTargets {
     Classes(Vec<u32>),
     Values(Vec<f32>),
+    Labels(Vec<f32>),
 }
 
 /// Head outputs (logits or values) `[R, C]` of the rows `ys` `[R, F]`.
@@ -44,11 +46,13 @@ pub fn predict(y: &Tensor<(usize, usize), f32, Cpu>, head: Option<&Head<Cpu>>) -
     out
 }
 
-/// The mean loss of the rows `y` `[R, F]` through `head`; its backward goes into `acc`.
+/// The mean loss of the rows `y` `[R, F]` through `head`, over the rows whose `weights` are 1
+/// (all rows without weights); its backward goes into `acc`.
 pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
     y: &Tensor<(usize, usize), f32, Cpu>,
     head: Option<&Head<Cpu>>,
     targets: RowTargets,
+    weights: Option<&[f32]>,
     acc: &mut T,
 ) -> Tensor<Rank0, f32, Cpu> {
     let (rows, features) = *y.shape();
@@ -58,35 +62,57 @@ pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
     let width = z.len() / rows.max(1);
     // Forward, leaving in `z` what the backward pass scales: softmax probabilities minus the
     // one-hot target, or the residuals.
+    let weight = |r: usize| weights.map_or(1.0, |w| w[r]);
+    let rows_counted: f64 = weights.map_or(rows as f64, |w| w.iter().map(|&v| v as f64).sum());
     let (total, scale) = match &targets {
         RowTargets::Classes(labels) => {
             assert_eq!(labels.len(), rows, "one class per row");
             // Three passes, the exponentials over the whole buffer so they vectorise:
             // shift each row by its max, exponentiate, then normalise per row.
             let mut total = 0.0f64;
-            for (row, &label) in z.chunks_exact_mut(width).zip(labels) {
+            for (r, (row, &label)) in z.chunks_exact_mut(width).zip(labels).enumerate() {
                 let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
                 row.iter_mut().for_each(|v| *v -= max);
-                total -= row[label as usize] as f64;
+                total -= (weight(r) * row[label as usize]) as f64;
             }
             exp_in_place(&mut z);
-            for (row, &label) in z.chunks_exact_mut(width).zip(labels) {
+            for (r, (row, &label)) in z.chunks_exact_mut(width).zip(labels).enumerate() {
                 let sum: f32 = row.iter().sum();
-                total += sum.ln() as f64;
-                let inv = 1.0 / sum;
+                let w = weight(r);
+                total += (w * sum.ln()) as f64;
+                let inv = w / sum;
                 row.iter_mut().for_each(|v| *v *= inv);
-                row[label as usize] -= 1.0;
+                row[label as usize] -= w;
             }
-            (total / rows as f64, 1.0 / rows as f32)
+            (total / rows_counted, 1.0 / rows_counted as f32)
         }
         RowTargets::Values(values) => {
             assert_eq!(values.len(), z.len(), "one target value per output");
             let mut total = 0.0f64;
-            for (v, t) in z.iter_mut().zip(values) {
-                *v -= t;
-                total += (*v as f64) * (*v as f64);
+            for (r, (row, target)) in z.chunks_exact_mut(width).zip(values.chunks_exact(width)).enumerate() {
+                let w = weight(r);
+                for (v, t) in row.iter_mut().zip(target) {
+                    *v = (*v - t) * w;
+                    total += (*v as f64) * (*v as f64);
+                }
             }
-            (total / z.len() as f64, 2.0 / z.len() as f32)
+            let n = rows_counted * width as f64;
+            (total / n, 2.0 / n as f32)
+        }
+        RowTargets::Labels(labels) => {
+            assert_eq!(labels.len(), z.len(), "one label per output");
+            let mut total = 0.0f64;
+            for (r, (row, target)) in z.chunks_exact_mut(width).zip(labels.chunks_exact(width)).enumerate() {
+                let w = weight(r);
+                for (v, &t) in row.iter_mut().zip(target) {
+                    let x = *v;
+                    // max(x, 0) − x·t + ln(1 + e^−|x|), and its gradient σ(x) − t.
+                    total += (w * (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p())) as f64;
+                    *v = w * (1.0 / (1.0 + (-x).exp()) - t);
+                }
+            }
+            let n = rows_counted * width as f64;
+            (total / n, 1.0 / n as f32)
         }
     };
     let loss = y.device().tensor(total as f32);

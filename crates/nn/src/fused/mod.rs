@@ -249,7 +249,7 @@ fn top_outputs<T: Tape<f32, Cpu> + Merge<T>>(
 /// The training loss of `batch`: fused layers, then the fused head and loss.
 pub fn network_loss(net: &Network<Cpu>, batch: &Batch, acc: &mut OwnedTape<f32, Cpu>) -> Tensor<Rank0, f32, Cpu> {
     let top = top_outputs(net, batch, acc);
-    head::loss(&top, net.head.as_ref(), net.row_targets(batch), acc)
+    head::loss(&top, net.head.as_ref(), net.row_targets(batch), batch.mask.as_deref(), acc)
 }
 
 /// The stacked predictions `[S·B, outputs]` of `batch`, without a tape.
