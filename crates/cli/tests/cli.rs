@@ -132,3 +132,39 @@ fn quick_variants_of_the_tutorial_experiments_run() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("3 ok"), "{spec}: {}", text(&out));
     }
 }
+
+#[test]
+fn csv_sequences_of_different_lengths_train_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("sequence,step,x,y\n");
+    for s in 0..12 {
+        for t in 0..(2 + s % 4) {
+            csv += &format!("s{s},{t},{},{}\n", (s + t) % 3, (s * t) % 2);
+        }
+    }
+    std::fs::write(dir.path().join("train.csv"), &csv).unwrap();
+    std::fs::write(dir.path().join("test.csv"), &csv).unwrap();
+    let d = dir.path().display();
+    let spec = dir.path().join("mine.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[experiment]\nname = 'mine'\n[dataset]\nplugin = 'csv'\ntrain = '{d}/train.csv'\ntest = '{d}/test.csv'\n\
+             features = ['x']\ntargets = ['y']\ntask = 'classify'\nclasses = 2\n\
+             [model]\ncell = 'lstm'\nhidden_size = 4\n[optimizer]\nname = 'adam'\nlr = 0.05\n\
+             [train]\nsteps = 30\nbatch_size = 5\neval_every = 10\n"
+        ),
+    )
+    .unwrap();
+    let out = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", d.to_string().as_str()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let runs = std::fs::read_to_string(dir.path().join("mine/runs.csv")).unwrap();
+    let row = runs.lines().nth(1).unwrap();
+    assert!(row.contains(",ok,"), "{runs}");
+    // Accuracy over the 12 × 2..5 = 38 real steps only: a multiple of 1/38.
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let acc: f64 =
+        row.split(',').nth(header.iter().position(|h| *h == "test_accuracy").unwrap()).unwrap().parse().unwrap();
+    let real_steps: usize = (0..12).map(|s| 2 + s % 4).sum();
+    assert!(((acc * real_steps as f64) - (acc * real_steps as f64).round()).abs() < 1e-6, "{acc} of {real_steps}");
+}

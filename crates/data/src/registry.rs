@@ -12,6 +12,7 @@ pub static PLUGINS: &[&dyn Plugin] = &[
     &plugins::mnist::Mnist,
     &plugins::manual::Manual,
     &plugins::poly_music::PolyMusic,
+    &plugins::csv_files::CsvFiles,
 ];
 
 /// The plugin called `name`.

@@ -1,6 +1,7 @@
 //! One file per dataset plugin.
 
 pub mod count_ones;
+pub mod csv_files;
 pub mod manual;
 pub mod mnist;
 pub mod parity;

@@ -1,0 +1,262 @@
+//! `csv`: a user's own sequences from long-format CSV files (one row per step: a `sequence`
+//! id, a `step` index, feature columns and target column(s)), one file for training and one for
+//! testing. Sequences may differ in length for per-step tasks (padded and masked); a last-step
+//! task uses each sequence's last row's target and needs equal lengths.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use rnnlab_spec::{decode, FieldError};
+
+use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Classify,
+    Regress,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    train: String,
+    test: String,
+    features: Vec<String>,
+    targets: Vec<String>,
+    task: Kind,
+    classes: Option<usize>,
+    #[serde(default = "yes")]
+    per_step: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    fn read(keys: &toml::Table) -> Result<Config, FieldError> {
+        let c: Config = decode(keys)?;
+        if c.features.is_empty() {
+            return Err(FieldError::new(&["features"], "name at least one feature column"));
+        }
+        if c.targets.is_empty() {
+            return Err(FieldError::new(&["targets"], "name at least one target column"));
+        }
+        if c.task == Kind::Classify {
+            if c.targets.len() != 1 {
+                return Err(FieldError::new(&["targets"], "classification reads one label column"));
+            }
+            if c.classes.is_none_or(|k| k < 2) {
+                return Err(FieldError::new(&["classes"], "classification needs `classes` (at least 2)"));
+            }
+        }
+        Ok(c)
+    }
+
+    fn task(&self) -> Task {
+        match self.task {
+            Kind::Classify => Task::Classify { classes: self.classes.unwrap_or(2), per_step: self.per_step },
+            Kind::Regress => Task::Regress { outputs: self.targets.len(), per_step: self.per_step },
+        }
+    }
+}
+
+/// The `csv` plugin.
+pub struct CsvFiles;
+
+impl Plugin for CsvFiles {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn doc(&self) -> &'static str {
+        "your own sequences from long-format CSV files (sequence, step, features, targets); classify or regress"
+    }
+
+    fn keys(&self) -> &'static [KeyDoc] {
+        &[
+            KeyDoc {
+                name: "train",
+                kind: "path",
+                default: "required",
+                doc: "training CSV (relative to the working directory)",
+            },
+            KeyDoc { name: "test", kind: "path", default: "required", doc: "test CSV" },
+            KeyDoc { name: "features", kind: "array of strings", default: "required", doc: "input columns" },
+            KeyDoc {
+                name: "targets",
+                kind: "array of strings",
+                default: "required",
+                doc: "target column(s); one label column to classify",
+            },
+            KeyDoc {
+                name: "task",
+                kind: "\"classify\" | \"regress\"",
+                default: "required",
+                doc: "what the targets are",
+            },
+            KeyDoc {
+                name: "classes",
+                kind: "integer",
+                default: "required to classify",
+                doc: "labels are 0..classes-1",
+            },
+            KeyDoc {
+                name: "per_step",
+                kind: "bool",
+                default: "true",
+                doc: "a target at every step, or only the last step's",
+            },
+        ]
+    }
+
+    fn example(&self) -> &'static str {
+        "plugin = \"csv\"\ntrain = \"data/mine/train.csv\"\ntest = \"data/mine/test.csv\"\nfeatures = [\"x\"]\ntargets = [\"y\"]\ntask = \"regress\"\n"
+    }
+
+    fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
+        Config::read(keys).map(|c| c.task())
+    }
+
+    fn build(&self, keys: &toml::Table, _seed: u64) -> Result<Dataset, DataError> {
+        let c = Config::read(keys).map_err(DataError::Config)?;
+        Ok(Dataset {
+            task: c.task(),
+            train: read_set(Path::new(&c.train), &c)?,
+            test: read_set(Path::new(&c.test), &c)?,
+            loss_reduction: LossReduction::Mean,
+        })
+    }
+}
+
+fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
+    if !path.exists() {
+        return Err(DataError::Missing(format!("{} not found (the `train`/`test` keys of [dataset])", path.display())));
+    }
+    let err = |line: u64, what: String| DataError::Other(format!("{}:{line}: {what}", path.display()));
+    let mut reader = csv::Reader::from_path(path).map_err(|e| err(1, e.to_string()))?;
+    let header = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let column = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            err(1, format!("no column `{name}` (the header has: {})", header.iter().collect::<Vec<_>>().join(", ")))
+        })
+    };
+    let (seq_col, step_col) = (column("sequence")?, column("step")?);
+    let feature_cols: Vec<usize> = c.features.iter().map(|f| column(f)).collect::<Result<_, _>>()?;
+    let target_cols: Vec<usize> = c.targets.iter().map(|t| column(t)).collect::<Result<_, _>>()?;
+    // Rows per sequence, in order of first appearance: (step, features, targets).
+    let mut order: Vec<String> = Vec::new();
+    let mut rows: HashMap<String, Vec<(usize, Vec<f32>, Vec<f64>)>> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let num = |i: usize| -> Result<f64, DataError> {
+            let v = record.get(i).unwrap_or("");
+            v.trim().parse::<f64>().map_err(|_| err(line, format!("`{}` = `{v}` is not a number", &header[i])))
+        };
+        let id = record.get(seq_col).unwrap_or("").to_string();
+        let step = num(step_col)?;
+        if step < 0.0 || step.fract() != 0.0 {
+            return Err(err(line, format!("step `{step}` is not a whole number ≥ 0")));
+        }
+        let features = feature_cols.iter().map(|&i| num(i).map(|v| v as f32)).collect::<Result<_, _>>()?;
+        let targets = target_cols.iter().map(|&i| num(i)).collect::<Result<_, _>>()?;
+        if !rows.contains_key(&id) {
+            order.push(id.clone());
+        }
+        rows.entry(id).or_default().push((step as usize, features, targets));
+    }
+    if order.is_empty() {
+        return Err(err(1, "no rows".into()));
+    }
+    let mut lengths = Vec::with_capacity(order.len());
+    for id in &order {
+        let seq = rows.get_mut(id).expect("listed");
+        seq.sort_by_key(|r| r.0);
+        if seq.iter().enumerate().any(|(i, r)| r.0 != i) {
+            return Err(err(0, format!("sequence `{id}`: steps must be 0, 1, 2, … without gaps or repeats")));
+        }
+        lengths.push(seq.len());
+    }
+    let steps = lengths.iter().copied().max().unwrap_or(0);
+    if !c.per_step && lengths.iter().any(|&l| l != steps) {
+        return Err(err(0, "a last-step task needs sequences of equal length".into()));
+    }
+    let (nf, nt) = (c.features.len(), c.targets.len());
+    let per_row = if c.task == Kind::Classify { 1 } else { nt };
+    let target_rows = if c.per_step { steps } else { 1 };
+    let mut inputs = vec![0.0f32; order.len() * steps * nf];
+    let mut values = vec![0.0f64; order.len() * target_rows * per_row];
+    for (n, id) in order.iter().enumerate() {
+        let seq = &rows[id];
+        for (t, (_, f, y)) in seq.iter().enumerate() {
+            inputs[(n * steps + t) * nf..(n * steps + t + 1) * nf].copy_from_slice(f);
+            if c.per_step || t + 1 == seq.len() {
+                let r = if c.per_step { t } else { 0 };
+                values[(n * target_rows + r) * per_row..(n * target_rows + r + 1) * per_row].copy_from_slice(y);
+            }
+        }
+    }
+    let targets = match c.task {
+        Kind::Regress => Targets::Values(values.into_iter().map(|v| v as f32).collect()),
+        Kind::Classify => {
+            let k = c.classes.unwrap_or(2);
+            if let Some(bad) = values.iter().find(|&&v| v < 0.0 || v >= k as f64 || v.fract() != 0.0) {
+                return Err(err(0, format!("label {bad} in `{}` is not a class 0..{}", c.targets[0], k - 1)));
+            }
+            Targets::Classes(values.into_iter().map(|v| v as u32).collect())
+        }
+    };
+    let varied = lengths.iter().any(|&l| l != steps);
+    Ok(SequenceSet { len: order.len(), steps, lengths: varied.then_some(lengths), input_size: nf, inputs, targets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(train: &str) -> (tempfile::TempDir, toml::Table) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("train.csv"), train).unwrap();
+        std::fs::write(dir.path().join("test.csv"), "sequence,step,x,y\na,0,1,0\n").unwrap();
+        let d = dir.path().display();
+        let keys = format!("train = '{d}/train.csv'\ntest = '{d}/test.csv'\nfeatures = ['x']\ntargets = ['y']\ntask = 'classify'\nclasses = 2")
+            .parse()
+            .unwrap();
+        (dir, keys)
+    }
+
+    #[test]
+    fn long_format_rows_become_padded_sequences() {
+        // Rows out of order; sequence `b` is shorter.
+        let (_dir, keys) = setup("sequence,step,x,y\na,1,0.5,1\nb,0,2,1\na,0,0.25,0\na,2,1,1\n");
+        let d = CsvFiles.build(&keys, 0).unwrap();
+        assert_eq!(d.task, Task::Classify { classes: 2, per_step: true });
+        assert_eq!((d.train.len, d.train.steps, d.train.lengths.clone()), (2, 3, Some(vec![3, 1])));
+        assert_eq!(d.train.inputs, [0.25, 0.5, 1.0, 2.0, 0.0, 0.0]);
+        assert_eq!(d.train.targets, Targets::Classes(vec![0, 1, 1, 1, 0, 0]));
+        assert_eq!(d.test.lengths, None);
+    }
+
+    #[test]
+    fn bad_files_name_the_line_and_column() {
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,zero,1\n");
+        let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
+        assert!(e.contains("train.csv:2") && e.contains("`x` = `zero`"), "{e}");
+        let (_dir, keys) = setup("sequence,step,x\na,0,1\n");
+        assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("no column `y`"));
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,1,1\na,2,1,1\n");
+        assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("without gaps"));
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,1,5\n");
+        assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("label 5"));
+        let err = |s: &str| CsvFiles.check(&s.parse().unwrap()).unwrap_err();
+        assert_eq!(err("train = 'a'\ntest = 'b'\nfeatures = []\ntargets = ['y']\ntask = 'regress'").path, ["features"]);
+        assert_eq!(
+            err("train = 'a'\ntest = 'b'\nfeatures = ['x']\ntargets = ['y']\ntask = 'classify'").path,
+            ["classes"]
+        );
+    }
+}
