@@ -132,6 +132,9 @@ impl Plugin for CsvFiles {
     }
 }
 
+/// One CSV row: its step, features and targets.
+type Row = (usize, Vec<f32>, Vec<f64>);
+
 fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
     if !path.exists() {
         return Err(DataError::Missing(format!("{} not found (the `train`/`test` keys of [dataset])", path.display())));
@@ -147,9 +150,9 @@ fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
     let (seq_col, step_col) = (column("sequence")?, column("step")?);
     let feature_cols: Vec<usize> = c.features.iter().map(|f| column(f)).collect::<Result<_, _>>()?;
     let target_cols: Vec<usize> = c.targets.iter().map(|t| column(t)).collect::<Result<_, _>>()?;
-    // Rows per sequence, in order of first appearance: (step, features, targets).
+    // Rows per sequence, in order of first appearance.
     let mut order: Vec<String> = Vec::new();
-    let mut rows: HashMap<String, Vec<(usize, Vec<f32>, Vec<f64>)>> = HashMap::new();
+    let mut rows: HashMap<String, Vec<Row>> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
