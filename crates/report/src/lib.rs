@@ -61,6 +61,8 @@ pub struct Summary {
     pub metrics: Vec<String>,
     pub success: Option<SuccessRule>,
     pub rows: Vec<Row>,
+    /// Index into `metrics` of the metric rows are sorted by.
+    pub primary: Option<usize>,
 }
 
 /// Reads `[report]` from the folder's `spec.toml` (defaults when absent).
@@ -186,8 +188,9 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             mean_wall_seconds: num("wall"),
         });
     }
-    let primary = config.primary.clone().or_else(|| metrics.first().cloned());
-    if let Some(k) = primary.and_then(|p| metrics.iter().position(|m| *m == p)) {
+    let primary_name = config.primary.clone().or_else(|| metrics.first().cloned());
+    let primary = primary_name.and_then(|p| metrics.iter().position(|m| *m == p));
+    if let Some(k) = primary {
         let higher = metrics[k] == "test_accuracy";
         let key = |r: &Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
         rows.sort_by(|a, b| {
@@ -201,7 +204,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             }
         });
     }
-    Ok(Summary { grid, metrics, success, rows })
+    Ok(Summary { grid, metrics, success, rows, primary })
 }
 
 impl Summary {
@@ -248,6 +251,55 @@ impl Summary {
             out += &format!("| {} |\n", r.join(" | "));
         }
         out
+    }
+
+    /// The 95% confidence interval (Student t) of every metric's mean, per grid point, as Markdown.
+    pub fn ci_markdown(&self) -> String {
+        let mut out = format!(
+            "| {} |\n|{}|\n",
+            self.grid.iter().chain(self.metrics.iter().map(|m| m as &String)).cloned().collect::<Vec<_>>().join(" | "),
+            vec!["---"; self.grid.len() + self.metrics.len()].join("|")
+        );
+        for r in &self.rows {
+            let mut cells = r.point.clone();
+            cells.extend(r.stats.iter().map(
+                |s| match s.as_ref().and_then(|s| published::ci95(s).map(|h| (s.mean, h))) {
+                    Some((m, h)) => format!("[{:.4}, {:.4}]", m - h, m + h),
+                    None => "—".into(),
+                },
+            ));
+            out += &format!("| {} |\n", cells.join(" | "));
+        }
+        out
+    }
+
+    /// The best grid point of each cell (rows are sorted best first by the primary metric), as
+    /// Markdown; `None` without a `model.cell` grid column or with a single cell.
+    pub fn best_per_cell_markdown(&self) -> Option<String> {
+        let c = self.grid.iter().position(|g| g == "model.cell")?;
+        let mut seen: Vec<&str> = Vec::new();
+        let k = self.primary?;
+        let mut out = format!("| cell | grid point | n | {} |\n|---|---|---|---|\n", self.metrics[k]);
+        for r in &self.rows {
+            if seen.contains(&r.point[c].as_str()) {
+                continue;
+            }
+            seen.push(&r.point[c]);
+            let point: Vec<String> = self
+                .grid
+                .iter()
+                .zip(&r.point)
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(g, v)| format!("{g}={v}"))
+                .collect();
+            let stat = match r.stats[k].as_ref() {
+                Some(s) if s.n > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
+                Some(s) => format!("{:.4}", s.mean),
+                None => "—".into(),
+            };
+            out += &format!("| {} | {} | {} | {stat} |\n", r.point[c], point.join(", "), r.ok);
+        }
+        (seen.len() > 1).then_some(out)
     }
 }
 
@@ -308,6 +360,12 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     }
     md += "## Results\n\nMean ± sample std over the ok seeds of each grid point.\n\n";
     md += &summary.to_markdown();
+    md += "\n95% confidence intervals of the means (Student t over seeds; — for a single seed):\n\n";
+    md += &summary.ci_markdown();
+    if let Some(best) = summary.best_per_cell_markdown() {
+        md += "\n## Best grid point per cell\n\n";
+        md += &best;
+    }
     if !comparisons.is_empty() {
         md += "\n## Published figures\n\n";
         md += &published::to_markdown(&comparisons);

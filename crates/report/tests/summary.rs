@@ -98,4 +98,8 @@ fn report_md_compares_published_figures_and_lists_problem_trials() {
     assert!(md.contains("**no data** | Paper C |"), "{md}");
     assert!(md.contains("| b1 | failed | panicked: boom, badly |"), "{md}");
     assert!(md.contains("| a2 | diverged | loss became NaN at step 3 |"), "{md}");
+    // lstm 0.90, 1.00: mean 0.95, std 0.0707, t(1) = 12.706 → ± 0.6353.
+    assert!(md.contains("| lstm | 0.1 | [0.3147, 1.5853] |"), "{md}");
+    assert!(md.contains("## Best grid point per cell\n\n| cell | grid point | n | test_accuracy |"), "{md}");
+    assert!(md.contains("| rnn | model.cell=rnn, optimizer.lr=0.1 | 2 | 0.7500 ± 0.0707 |"), "{md}");
 }
