@@ -1,8 +1,10 @@
 //! The network a trial trains: stacked recurrent layers, a linear head, and its losses.
 //!
-//! Sizes are runtime `usize`s from the spec. Inputs arrive time-major as host buffers and are
-//! turned into per-step tensors here; losses follow PyTorch (`CrossEntropyLoss`/`MSELoss`,
-//! mean over the batch, averaged over the steps that have targets).
+//! Sizes are runtime `usize`s from the spec. Inputs arrive time-major as host buffers; on a
+//! [`Backend`] with fused kernels (the CPU) the whole network runs through `crate::fused`,
+//! otherwise (or with `kernel = "reference"`) through per-step tensors and the composite cells.
+//! Losses follow PyTorch (`CrossEntropyLoss` / `MSELoss` / `BCEWithLogitsLoss`, mean over the
+//! rows that have targets, padded rows of a masked batch excluded).
 
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
