@@ -2,7 +2,7 @@
 //!
 //! This is the only `unsafe` in the workspace: `gemm::gemm` takes raw pointers and strides.
 //! [`gemm`] checks every operand's extent against its slice before the call, so a wrong size is
-//! a panic with a message, never an out-of-bounds access. [`simd_fn!`] compiles the kernels'
+//! a panic with a message, never an out-of-bounds access. `simd_fn!` compiles the kernels'
 //! element-wise passes for the vector instructions the CPU has (AVX-512 or AVX2), detected at
 //! run time, since the default x86-64 target only assumes SSE2; calling the wider versions is
 //! `unsafe` only because the compiler cannot see the detection.
