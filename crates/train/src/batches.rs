@@ -107,4 +107,23 @@ mod tests {
         assert_eq!(b.inputs, [20.0, 0.0, 21.0, 1.0]);
         assert_eq!(b.targets, Targets::Classes(vec![4, 5, 0, 1]));
     }
+
+    #[test]
+    fn ragged_batches_are_trimmed_to_their_longest_sequence_and_masked() {
+        // Lengths 3, 1, 2, stored padded to 3 steps.
+        let set = SequenceSet {
+            lengths: Some(vec![3, 1, 2]),
+            len: 3,
+            steps: 3,
+            input_size: 1,
+            inputs: vec![0.0, 1.0, 2.0, 10.0, 0.0, 0.0, 20.0, 21.0, 0.0],
+            targets: Targets::Values(vec![0.5, 1.5, 2.5, 10.5, 0.0, 0.0, 20.5, 21.5, 0.0]),
+        };
+        let b = gather(&set, &[1, 2]);
+        assert_eq!(b.steps, 2, "the longest of lengths 1 and 2");
+        assert_eq!(b.inputs, [10.0, 20.0, 0.0, 21.0]);
+        assert_eq!(b.targets, Targets::Values(vec![10.5, 0.0, 20.5, 21.5]));
+        assert_eq!(b.mask, Some(vec![1.0, 1.0, 0.0, 1.0]));
+        assert_eq!(gather(&set, &[0]).mask, Some(vec![1.0, 1.0, 1.0]));
+    }
 }

@@ -7,7 +7,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
+use super::{add_row_sums, fill_rows, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
 /// Sizes of one GRU layer.
 #[derive(Debug, Clone)]
@@ -189,9 +189,7 @@ impl Kernel for Gru {
         let mut dh = vec![0.0; b * h];
         let mut dh_rec = vec![0.0; b * h];
         for t in (0..steps).rev() {
-            for ((dst, y), r) in dh.iter_mut().zip(&up.dy[t * b * h..(t + 1) * b * h]).zip(&dh_rec) {
-                *dst = y + r;
-            }
+            sum_into(&mut dh, &up.dy[t * b * h..(t + 1) * b * h], &dh_rec);
             let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
             let dhg_t = &mut dhg[t * b * h3..(t + 1) * b * h3];
             cell_backward(
@@ -207,20 +205,15 @@ impl Kernel for Gru {
                 gemm(&mut dh_rec, true, Mat::new(dhg_t, b, h3), Mat::new(w.w_hh, h3, h));
             }
         }
-        let rows = steps * b;
         let mut grads = vec![0.0; p.len()];
         let (g_ih, rest) = grads.split_at_mut(h3 * inp);
         let (g_hh, rest) = rest.split_at_mut(h3 * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h3);
-        gemm(g_ih, false, Mat::new(&dxg, rows, h3).t(), Mat::new(x, rows, inp));
-        gemm(g_hh, false, Mat::new(&dhg[b * h3..], rows - b, h3).t(), Mat::new(&out, rows - b, h));
+        let products =
+            WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out: &out, w_ih: w.w_ih };
+        let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &dxg);
         add_row_sums(g_bhh, &dhg);
-        let dx = need_dx.then(|| {
-            let mut dx = pool::scratch(rows * inp);
-            gemm(&mut dx, false, Mat::new(&dxg, rows, h3), Mat::new(w.w_ih, h3, inp));
-            dx
-        });
         pool::recycle([dxg, hn, out, dhg]);
         (dx, grads)
     }

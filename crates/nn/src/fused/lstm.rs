@@ -8,7 +8,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
+use super::{add_row_sums, fill_rows, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
 #[derive(Debug, Clone)]
@@ -191,9 +191,7 @@ impl Kernel for Lstm {
         let mut dm = pool::scratch(if self.proj { state } else { 0 });
         let mut dh_all = pool::scratch(if self.proj { steps * b * o } else { 0 });
         for t in (0..steps).rev() {
-            for ((dst, y), r) in dh.iter_mut().zip(&up.dy[t * b * o..(t + 1) * b * o]).zip(&dh_rec) {
-                *dst = y + r;
-            }
+            sum_into(&mut dh, &up.dy[t * b * o..(t + 1) * b * o], &dh_rec);
             let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
             let tc = &tanh_c[t * state..(t + 1) * state];
             let g = &mut dg[t * b * h4..(t + 1) * b * h4];
@@ -214,19 +212,14 @@ impl Kernel for Lstm {
         let (g_hh, rest) = rest.split_at_mut(h4 * o);
         let (g_bih, rest) = rest.split_at_mut(h4);
         let (g_bhh, g_hr) = rest.split_at_mut(h4);
-        let dg_all = Mat::new(&dg, rows, h4);
-        gemm(g_ih, false, dg_all.t(), Mat::new(x, rows, inp));
-        gemm(g_hh, false, Mat::new(&dg[b * h4..], rows - b, h4).t(), Mat::new(&out, rows - b, o));
+        let products =
+            WeightProducts { d, gates: h4, input: inp, output: o, dg: &dg, dg_rec: &dg, x, out: &out, w_ih: w.w_ih };
+        let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &dg);
         g_bhh.copy_from_slice(g_bih);
         if self.proj {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
         }
-        let dx = need_dx.then(|| {
-            let mut dx = pool::scratch(rows * inp);
-            gemm(&mut dx, false, dg_all, Mat::new(w.w_ih, h4, inp));
-            dx
-        });
         pool::recycle([dg, c_all, tanh_c, m_all, out, dm, dh_all]);
         (dx, grads)
     }

@@ -25,6 +25,7 @@ pub use head::RowTargets;
 
 use crate::model::{Batch, Layer, Network};
 use crate::params::{HasParams, Visitor};
+use blas::{gemm, Mat};
 
 /// The time-major sequence a layer runs over: `steps` × `batch` rows.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +92,47 @@ fn add_row_sums(dst: &mut [f32], src: &[f32]) {
         for (d, s) in dst.iter_mut().zip(row) {
             *d += s;
         }
+    }
+}
+
+/// `dst = a + b` elementwise (a step's output gradient plus the one flowing back in time).
+fn sum_into(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((d, x), y) in dst.iter_mut().zip(a).zip(b) {
+        *d = x + y;
+    }
+}
+
+/// The products every cell's backward ends with, from its pre-activation gradients over all
+/// T·B rows: `dW_ih = dGᵀ·X`, `dW_hh = dG_rec[B..]ᵀ·Y[..(T-1)·B]` (step t's recurrent input is
+/// step t-1's output; step 0's is zero) and, when asked, `dX = dG·W_ih`.
+struct WeightProducts<'a> {
+    d: SeqDims,
+    /// Rows of `dg`/`dg_rec` (G·H gate pre-activations), of `x` and of `out`.
+    gates: usize,
+    input: usize,
+    output: usize,
+    /// Gradient of the input-side pre-activations `[T·B, gates]`.
+    dg: &'a [f32],
+    /// Gradient of the recurrent-side pre-activations (`dg` itself except for the GRU).
+    dg_rec: &'a [f32],
+    x: &'a [f32],
+    out: &'a [f32],
+    w_ih: &'a [f32],
+}
+
+impl WeightProducts<'_> {
+    /// Writes `dW_ih` to `g_ih` and `dW_hh` to `g_hh`; returns `dX` when `need_dx`.
+    fn compute(&self, g_ih: &mut [f32], g_hh: &mut [f32], need_dx: bool) -> Option<Vec<f32>> {
+        let (b, rows) = (self.d.batch, self.d.steps * self.d.batch);
+        let dg = Mat::new(self.dg, rows, self.gates);
+        gemm(g_ih, false, dg.t(), Mat::new(self.x, rows, self.input));
+        let dg_rec = Mat::new(&self.dg_rec[b * self.gates..], rows - b, self.gates);
+        gemm(g_hh, false, dg_rec.t(), Mat::new(self.out, rows - b, self.output));
+        need_dx.then(|| {
+            let mut dx = pool::scratch(rows * self.input);
+            gemm(&mut dx, false, dg, Mat::new(self.w_ih, self.gates, self.input));
+            dx
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 use super::act::{relu_in_place, tanh_in_place};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream};
+use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
 /// Sizes of one RNN layer.
 #[derive(Debug, Clone)]
@@ -95,20 +95,14 @@ impl Kernel for Rnn {
                 gemm(&mut dh_rec, false, Mat::new(da_t, b, h), Mat::new(w_hh, h, h));
             }
         }
-        let rows = steps * b;
         let mut grads = vec![0.0; p.len()];
         let (g_ih, rest) = grads.split_at_mut(h * inp);
         let (g_hh, rest) = rest.split_at_mut(h * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h);
-        gemm(g_ih, false, Mat::new(&da, rows, h).t(), Mat::new(x, rows, inp));
-        gemm(g_hh, false, Mat::new(&da[b * h..], rows - b, h).t(), Mat::new(&out, rows - b, h));
+        let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out: &out, w_ih };
+        let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &da);
         g_bhh.copy_from_slice(g_bih);
-        let dx = need_dx.then(|| {
-            let mut dx = pool::scratch(rows * inp);
-            gemm(&mut dx, false, Mat::new(&da, rows, h), Mat::new(w_ih, h, inp));
-            dx
-        });
         pool::recycle([da, out]);
         (dx, grads)
     }
