@@ -4,6 +4,7 @@
 //! through `rnnlab-sweep`, shows progress, and prints the summary from `rnnlab-report`.
 
 mod bench;
+mod predict;
 mod progress;
 
 use std::io::IsTerminal;
@@ -44,8 +45,17 @@ enum Command {
         #[arg(long)]
         fresh: bool,
     },
-    /// Print the summary table of a results folder (e.g. results/parity).
+    /// Write report.md, report.html and plots/ for a results folder (e.g. results/parity) and
+    /// print its summary table.
     Report { dir: PathBuf },
+    /// Compare the final metrics of two results folders (e.g. before and after a change).
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        /// Print a Markdown table instead of aligned text.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// List the dataset plugins and their keys.
     Plugins,
     /// Print a model's output at every step for every test sequence (e.g. the `manual` plugin).
@@ -64,6 +74,8 @@ enum Command {
     },
     /// Time training steps on the benchmark workloads (see `just bench`).
     Bench(bench::BenchArgs),
+    /// Run a saved trial's model (`[train] save_checkpoint = true`) on a file of sequences.
+    Predict(predict::PredictArgs),
 }
 
 #[derive(Args)]
@@ -111,7 +123,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_report(&report);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compare { a, b, markdown } => {
+            let table = rnnlab_report::compare::compare(&a, &b)?;
+            print!("{}", if markdown { table.to_markdown() } else { table.to_text() });
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Forward { spec, seed, trial, train } => forward(&spec, seed, trial, train),
+        Command::Predict(args) => {
+            predict::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             bench::run(args)?;
             Ok(ExitCode::SUCCESS)
@@ -282,7 +303,7 @@ fn print_summary(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The summary table, one line per published figure, and where report.md is.
+/// The summary table, one line per published figure, and where the report files are.
 fn print_report(report: &rnnlab_report::Report) {
     print!("{}", report.summary);
     for c in &report.published {
@@ -299,5 +320,5 @@ fn print_report(report: &rnnlab_report::Report) {
             c.entry.metric, c.entry.value, c.entry.tolerance, c.verdict, c.entry.source
         );
     }
-    println!("report: {}", report.path.display());
+    println!("report: {} and {} ({} plots)", report.path.display(), report.html.display(), report.plots.len());
 }

@@ -116,4 +116,22 @@ pub trait Plugin: Sync {
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError>;
     /// Builds the data for one trial.
     fn build(&self, keys: &toml::Table, seed: u64) -> Result<Dataset, DataError>;
+    /// Reads sequences from one file in this plugin's format, preprocessed as [`Plugin::build`]
+    /// does, for `rnnlab predict`; the targets are read when the file has them.
+    fn read_input(&self, _keys: &toml::Table, _path: &std::path::Path) -> Result<Input, DataError> {
+        Err(DataError::Other(format!(
+            "the `{}` plugin reads no input files; `rnnlab predict --input` reads files of the `csv` and `mnist` plugins",
+            self.name()
+        )))
+    }
+}
+
+/// Sequences read by [`Plugin::read_input`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub set: SequenceSet,
+    /// Each sequence's name in the file (the csv `sequence` column, the image index).
+    pub ids: Vec<String>,
+    /// Whether `set.targets` came from the file (else they are zeros).
+    pub labelled: bool,
 }

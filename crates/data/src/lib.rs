@@ -8,5 +8,5 @@ mod base;
 pub mod plugins;
 pub mod registry;
 
-pub use base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+pub use base::{DataError, Dataset, Input, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
 pub use registry::{find, PLUGINS};

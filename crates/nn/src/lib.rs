@@ -8,6 +8,7 @@
 //! runtime-shaped tensors.
 
 pub mod cells;
+pub mod checkpoint;
 pub mod fused;
 pub mod init;
 pub mod model;

@@ -3,8 +3,15 @@
 //!
 //! [`summarize`] groups `runs.csv` by grid point (the columns between `trial_id` and `seed`)
 //! and aggregates each final metric over seeds; [`published`] compares the spec's
-//! `[[published]]` figures with those aggregates; [`write_report`] writes `report.md`.
+//! `[[published]]` figures with those aggregates; [`curves`] averages every trial's
+//! `curve.csv` over seeds and [`plots`] draws them; [`write_report`] writes `report.md`,
+//! `report.html` and `plots/*.svg` from the blocks of [`doc`]; [`compare`] puts two results
+//! folders side by side.
 
+pub mod compare;
+pub mod curves;
+pub mod doc;
+pub mod plots;
 pub mod published;
 
 use std::fmt;
@@ -15,6 +22,8 @@ use polars::prelude::*;
 
 use rnnlab_spec::{ReportConfig, SuccessRule};
 
+use doc::{Block, Table};
+
 /// Final metrics aggregated per grid point, in the order they are shown.
 const METRICS: &[&str] = &["test_accuracy", "test_mse", "test_nll", "test_loss", "train_loss"];
 
@@ -23,8 +32,28 @@ const METRICS: &[&str] = &["test_accuracy", "test_mse", "test_nll", "test_loss",
 pub enum ReportError {
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+    #[error("plotting {metric}: {message}")]
+    Plot { metric: String, message: String },
     #[error("polars: {0}")]
     Polars(#[from] PolarsError),
+}
+
+/// A lazy scan of a CSV file with a header, the named columns read with the given types.
+pub(crate) fn csv_scan(path: &Path, schema: Schema) -> PolarsResult<LazyFrame> {
+    LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
+        .with_has_header(true)
+        .with_dtype_overwrite(Some(Arc::new(schema)))
+        .finish()
+}
+
+/// Row `i` of column `name` as text (empty for null or a missing column).
+pub(crate) fn text_at(df: &DataFrame, name: &str, i: usize) -> String {
+    match df.column(name).ok().and_then(|c| c.get(i).ok()) {
+        Some(AnyValue::String(s)) => s.to_string(),
+        Some(AnyValue::StringOwned(s)) => s.to_string(),
+        Some(AnyValue::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
 }
 
 /// One aggregated metric of one grid point.
@@ -105,10 +134,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     for m in present.iter().chain(&["wall_seconds"]) {
         schema.with_column((*m).into(), DataType::Float64);
     }
-    let lf = LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
-        .with_has_header(true)
-        .with_dtype_overwrite(Some(Arc::new(schema)))
-        .finish()?;
+    let lf = csv_scan(&path, schema)?;
     let ok = col("status").eq(lit("ok"));
     let mut aggs = vec![
         len().alias("trials"),
@@ -152,14 +178,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         .collect();
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
-        let text = |name: &str| -> String {
-            match df.column(name).ok().and_then(|c| c.get(i).ok()) {
-                Some(AnyValue::String(s)) => s.to_string(),
-                Some(AnyValue::StringOwned(s)) => s.to_string(),
-                Some(AnyValue::Null) | None => String::new(),
-                Some(v) => v.to_string(),
-            }
-        };
+        let text = |name: &str| text_at(&df, name, i);
         let num = |name: &str| -> f64 {
             df.column(name).ok().and_then(|c| c.get(i).ok()).and_then(|v| v.extract::<f64>()).unwrap_or(f64::NAN)
         };
@@ -208,8 +227,8 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
 }
 
 impl Summary {
-    /// Header and cells as text: grid values, counts, `mean ± std` per metric, successes, wall time.
-    pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+    /// The main table: grid values, counts, `mean ± std` per metric, successes, wall time.
+    pub fn table(&self) -> Table {
         let mut header = self.grid.clone();
         header.push("n".into());
         header.extend(self.metrics.iter().cloned());
@@ -224,13 +243,7 @@ impl Summary {
             .map(|r| {
                 let mut cells = r.point.clone();
                 cells.push(r.ok.to_string());
-                for s in &r.stats {
-                    cells.push(match s {
-                        Some(s) if s.n > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
-                        Some(s) => format!("{:.4}", s.mean),
-                        None => "—".into(),
-                    });
-                }
+                cells.extend(r.stats.iter().map(|s| mean_std(s.as_ref())));
                 if let Some(k) = r.successes {
                     cells.push(format!("{k}/{}", r.ok));
                 }
@@ -240,46 +253,41 @@ impl Summary {
                 cells
             })
             .collect();
-        (header, rows)
+        Table { header, rows }
     }
 
-    /// The table as Markdown.
+    /// The main table as Markdown.
     pub fn to_markdown(&self) -> String {
-        let (header, rows) = self.table();
-        let mut out = format!("| {} |\n|{}|\n", header.join(" | "), vec!["---"; header.len()].join("|"));
-        for r in rows {
-            out += &format!("| {} |\n", r.join(" | "));
-        }
-        out
+        self.table().to_markdown()
     }
 
-    /// The 95% confidence interval (Student t) of every metric's mean, per grid point, as Markdown.
-    pub fn ci_markdown(&self) -> String {
-        let mut out = format!(
-            "| {} |\n|{}|\n",
-            self.grid.iter().chain(self.metrics.iter().map(|m| m as &String)).cloned().collect::<Vec<_>>().join(" | "),
-            vec!["---"; self.grid.len() + self.metrics.len()].join("|")
-        );
-        for r in &self.rows {
-            let mut cells = r.point.clone();
-            cells.extend(r.stats.iter().map(
-                |s| match s.as_ref().and_then(|s| published::ci95(s).map(|h| (s.mean, h))) {
-                    Some((m, h)) => format!("[{:.4}, {:.4}]", m - h, m + h),
-                    None => "—".into(),
-                },
-            ));
-            out += &format!("| {} |\n", cells.join(" | "));
-        }
-        out
+    /// The 95% confidence interval (Student t) of every metric's mean, per grid point.
+    pub fn ci_table(&self) -> Table {
+        let header = self.grid.iter().chain(&self.metrics).cloned().collect();
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut cells = r.point.clone();
+                cells.extend(r.stats.iter().map(|s| {
+                    match s.as_ref().and_then(|s| published::ci95(s).map(|h| (s.mean, h))) {
+                        Some((m, h)) => format!("[{:.4}, {:.4}]", m - h, m + h),
+                        None => "—".into(),
+                    }
+                }));
+                cells
+            })
+            .collect();
+        Table { header, rows }
     }
 
-    /// The best grid point of each cell (rows are sorted best first by the primary metric), as
-    /// Markdown; `None` without a `model.cell` grid column or with a single cell.
-    pub fn best_per_cell_markdown(&self) -> Option<String> {
+    /// The best grid point of each cell (rows are sorted best first by the primary metric);
+    /// `None` without a `model.cell` grid column or with a single cell.
+    pub fn best_per_cell(&self) -> Option<Table> {
         let c = self.grid.iter().position(|g| g == "model.cell")?;
-        let mut seen: Vec<&str> = Vec::new();
         let k = self.primary?;
-        let mut out = format!("| cell | grid point | n | {} |\n|---|---|---|---|\n", self.metrics[k]);
+        let mut seen: Vec<&str> = Vec::new();
+        let mut table = Table::new(vec!["cell".into(), "grid point".into(), "n".into(), self.metrics[k].clone()]);
         for r in &self.rows {
             if seen.contains(&r.point[c].as_str()) {
                 continue;
@@ -292,38 +300,37 @@ impl Summary {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(g, v)| format!("{g}={v}"))
                 .collect();
-            let stat = match r.stats[k].as_ref() {
-                Some(s) if s.n > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
-                Some(s) => format!("{:.4}", s.mean),
-                None => "—".into(),
-            };
-            out += &format!("| {} | {} | {} | {stat} |\n", r.point[c], point.join(", "), r.ok);
+            table.rows.push(vec![
+                r.point[c].clone(),
+                point.join(", "),
+                r.ok.to_string(),
+                mean_std(r.stats[k].as_ref()),
+            ]);
         }
-        (seen.len() > 1).then_some(out)
+        (seen.len() > 1).then_some(table)
+    }
+}
+
+/// `mean ± std` (just the mean for one seed, — for none).
+pub fn mean_std(stat: Option<&Stat>) -> String {
+    match stat {
+        Some(s) if s.n > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
+        Some(s) => format!("{:.4}", s.mean),
+        None => "—".into(),
     }
 }
 
 /// The trials that did not end ok: `(trial_id, status, message)` from `runs.csv`.
 pub fn not_ok(dir: &Path) -> Result<Vec<(String, String, String)>, ReportError> {
-    let path = dir.join("runs.csv");
     let mut schema = Schema::default();
     for c in ["trial_id", "status", "message"] {
         schema.with_column(c.into(), DataType::String);
     }
-    let df = LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
-        .with_has_header(true)
-        .with_dtype_overwrite(Some(Arc::new(schema)))
-        .finish()?
+    let df = csv_scan(&dir.join("runs.csv"), schema)?
         .filter(col("status").neq(lit("ok")))
         .select([col("trial_id"), col("status"), col("message")])
         .collect()?;
-    let text = |name: &str, i: usize| -> String {
-        match df.column(name).ok().and_then(|c| c.get(i).ok()) {
-            Some(AnyValue::String(s)) => s.to_string(),
-            Some(AnyValue::StringOwned(s)) => s.to_string(),
-            _ => String::new(),
-        }
-    };
+    let text = |name: &str, i: usize| text_at(&df, name, i);
     Ok((0..df.height()).map(|i| (text("trial_id", i), text("status", i), text("message", i))).collect())
 }
 
@@ -332,14 +339,20 @@ pub fn not_ok(dir: &Path) -> Result<Vec<(String, String, String)>, ReportError> 
 pub struct Report {
     pub summary: Summary,
     pub published: Vec<published::Comparison>,
+    /// `report.md`.
     pub path: PathBuf,
+    pub html: PathBuf,
+    /// `plots/<metric>.svg`, one per curve metric with data.
+    pub plots: Vec<PathBuf>,
 }
 
-/// Writes `dir/report.md` (atomically): the header, the summary table, the published
-/// comparison and the trials that did not end ok.
+/// Writes `dir/report.md`, `dir/report.html` and `dir/plots/<metric>.svg` (each atomically):
+/// the header, the summary tables, the published comparison, the learning curves and the
+/// trials that did not end ok.
 pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportError> {
     let summary = summarize(dir, config)?;
     let comparisons = published::compare(&summary, &published::read_published(dir)?);
+    let curves = curves::read_curves(dir, &summary.grid)?;
     let spec: toml::Table =
         std::fs::read_to_string(dir.join("spec.toml")).ok().and_then(|t| t.parse().ok()).unwrap_or_default();
     let experiment = spec.get("experiment").and_then(|e| e.as_table());
@@ -348,65 +361,126 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         n if n.is_empty() => dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
         n => n,
     };
+
+    let mut blocks = vec![Block::Heading(1, name.clone())];
+    if !field("description").is_empty() {
+        blocks.push(Block::Paragraph(field("description")));
+    }
     let (trials, ok) = summary.rows.iter().fold((0, 0), |(t, o), r| (t + r.trials, o + r.ok));
     let (diverged, failed) = summary.rows.iter().fold((0, 0), |(d, f), r| (d + r.diverged, f + r.failed));
-    let mut md = format!("# {name}\n\n");
-    if !field("description").is_empty() {
-        md += &format!("{}\n\n", field("description"));
-    }
-    md += &format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.\n\n");
-    if let Ok(meta) = std::fs::read_to_string(dir.join("meta.toml")) {
-        md += &format!("```toml\n# meta.toml\n{}```\n\n", meta);
-    }
-    md += "## Results\n\nMean ± sample std over the ok seeds of each grid point.\n\n";
-    md += &summary.to_markdown();
-    md += "\n95% confidence intervals of the means (Student t over seeds; — for a single seed):\n\n";
-    md += &summary.ci_markdown();
-    if let Some(best) = summary.best_per_cell_markdown() {
-        md += "\n## Best grid point per cell\n\n";
-        md += &best;
+    blocks.push(Block::Paragraph(format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.")));
+    blocks.push(Block::Table(run_table(dir, &summary)));
+
+    blocks.push(Block::Heading(2, "Results".into()));
+    blocks.push(Block::Paragraph("Mean ± sample std over the ok seeds of each grid point.".into()));
+    blocks.push(Block::Table(summary.table()));
+    blocks.push(Block::Paragraph(
+        "95% confidence intervals of the means (Student t over seeds; — for a single seed):".into(),
+    ));
+    blocks.push(Block::Table(summary.ci_table()));
+    if let Some(best) = summary.best_per_cell() {
+        blocks.push(Block::Heading(2, "Best grid point per cell".into()));
+        blocks.push(Block::Table(best));
     }
     if !comparisons.is_empty() {
-        md += "\n## Published figures\n\n";
-        md += &published::to_markdown(&comparisons);
+        blocks.push(Block::Heading(2, "Published figures".into()));
+        blocks.push(Block::Table(published::table(&comparisons)));
     }
-    let bad = not_ok(dir)?;
-    if !bad.is_empty() {
-        md += "\n## Trials that did not end ok\n\n| trial | status | message |\n|---|---|---|\n";
-        for (id, status, message) in &bad {
-            md += &format!("| {id} | {status} | {} |\n", message.replace('|', "\\|"));
+
+    let mut plots = Vec::new();
+    if !curves.lines.is_empty() {
+        blocks.push(Block::Heading(2, "Learning curves".into()));
+        blocks.push(Block::Paragraph(
+            "Mean over the ok seeds of each grid point at every evaluation, shaded ±1 sample std; \
+             losses and errors on a log scale."
+                .into(),
+        ));
+        if !curves.missing.is_empty() {
+            blocks.push(Block::Paragraph(format!(
+                "**{} ok trials have no curve.csv** and are left out of the curves: {}.",
+                curves.missing.len(),
+                curves.missing.join(", ")
+            )));
+        }
+        for (m, metric) in curves.metrics.iter().enumerate() {
+            let Some(svg) = plots::curve_svg(&curves, m)? else { continue };
+            let rel = format!("plots/{metric}.svg");
+            write_file(&dir.join(&rel), &svg)?;
+            plots.push(dir.join(&rel));
+            blocks.push(Block::Figure { path: rel, svg, caption: metric.clone() });
         }
     }
+
+    let bad = not_ok(dir)?;
+    if !bad.is_empty() {
+        blocks.push(Block::Heading(2, "Trials that did not end ok".into()));
+        let mut t = Table::new(vec!["trial".into(), "status".into(), "message".into()]);
+        t.rows = bad.into_iter().map(|(id, status, message)| vec![id, status, message]).collect();
+        blocks.push(Block::Table(t));
+    }
+
     let path = dir.join("report.md");
-    let tmp = dir.join(".report.md.tmp");
-    let io = |e: std::io::Error| ReportError::Input { path: path.clone(), message: e.to_string() };
-    std::fs::write(&tmp, md).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
-    Ok(Report { summary, published: comparisons, path })
+    write_file(&path, &doc::to_markdown(&blocks))?;
+    let html = dir.join("report.html");
+    write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks))?;
+    Ok(Report { summary, published: comparisons, path, html, plots })
+}
+
+/// What produced the results: `meta.toml`'s fields that a reader needs, and wall times.
+fn run_table(dir: &Path, summary: &Summary) -> Table {
+    let meta: toml::Table =
+        std::fs::read_to_string(dir.join("meta.toml")).ok().and_then(|t| t.parse().ok()).unwrap_or_default();
+    let get = |k: &str| match meta.get(k) {
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => "—".into(),
+    };
+    let (trials, total) =
+        summary.rows.iter().fold((0, 0.0), |(n, t), r| (n + r.trials, t + r.mean_wall_seconds * r.trials as f64));
+    let mut t = Table::new(vec!["run".into(), "".into()]);
+    let wall = format!("{total:.1} s in trials, {:.1} s per trial", total / trials.max(1) as f64);
+    if meta.is_empty() {
+        t.rows.push(vec!["wall time".into(), wall]);
+        t.rows.push(vec!["meta.toml".into(), "missing: where and how these results were made is unknown".into()]);
+        return t;
+    }
+    t.rows = vec![
+        vec!["spec".into(), format!("{} (sha256 {})", get("spec"), get("spec_hash"))],
+        vec!["command".into(), get("command")],
+        vec!["wall time".into(), wall],
+        vec![
+            "ran".into(),
+            format!(
+                "{} → {} ({} trials run, {} jobs)",
+                get("started"),
+                get("finished"),
+                get("trials_run"),
+                get("jobs")
+            ),
+        ],
+        vec!["machine".into(), format!("{} cores, {} ({})", get("cores"), get("cpu"), get("host"))],
+        vec![
+            "versions".into(),
+            format!("rnnlab {}, dfdx {}, git {}", get("rnnlab_version"), get("dfdx_version"), get("git_revision")),
+        ],
+    ];
+    t
+}
+
+/// Writes `path` through a temporary file and a rename, creating its folder.
+fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
+    let io = |e: std::io::Error| ReportError::Input { path: path.to_path_buf(), message: e.to_string() };
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, contents).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 impl fmt::Display for Summary {
     /// An aligned plain-text table for the terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (header, rows) = self.table();
-        let width =
-            |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..header.len()).map(width).collect();
-        let line = |cells: &[String]| -> String {
-            cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        writeln!(f, "{}", line(&header))?;
-        writeln!(f, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "))?;
-        for r in &rows {
-            writeln!(f, "{}", line(r))?;
-        }
-        Ok(())
+        f.write_str(&self.table().to_text())
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use rnnlab_spec::Published;
 
+use crate::doc::Table;
 use crate::{ReportError, Stat, Summary};
 
 /// How a measured mean compares with a published figure.
@@ -46,8 +47,12 @@ pub fn ci95(stat: &Stat) -> Option<f64> {
     if stat.n < 2 || !stat.std.is_finite() {
         return None;
     }
-    let t = T95.get(stat.n - 2).copied().unwrap_or(1.96);
-    Some(t * stat.std / (stat.n as f64).sqrt())
+    Some(t95(stat.n - 1) * stat.std / (stat.n as f64).sqrt())
+}
+
+/// The two-sided 95% Student t quantile for `df` ≥ 1 degrees of freedom (1.96 beyond 30).
+pub fn t95(df: usize) -> f64 {
+    T95.get(df.max(1) - 1).copied().unwrap_or(1.96)
 }
 
 /// The verdict for a published `value` with `tolerance`, given our `stat` of `metric`.
@@ -124,10 +129,22 @@ pub fn compare(summary: &Summary, published: &[Published]) -> Vec<Comparison> {
         .collect()
 }
 
-/// The comparison as a Markdown table.
-pub fn to_markdown(rows: &[Comparison]) -> String {
-    let mut out = String::from(
-        "| grid point | metric | published | ± tolerance | ours (mean, 95% CI) | n | difference | verdict | source |\n|---|---|---|---|---|---|---|---|---|\n",
+/// The comparison as a table.
+pub fn table(rows: &[Comparison]) -> Table {
+    let mut table = Table::new(
+        [
+            "grid point",
+            "metric",
+            "published",
+            "± tolerance",
+            "ours (mean, 95% CI)",
+            "n",
+            "difference",
+            "verdict",
+            "source",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     for c in rows {
         let (ours, n, diff) = match &c.ours {
@@ -141,17 +158,19 @@ pub fn to_markdown(rows: &[Comparison]) -> String {
             ),
             None => ("—".into(), "0".into(), "—".into()),
         };
-        out += &format!(
-            "| {} | {} | {} | {} | {ours} | {n} | {diff} | **{}** | {} |\n",
-            if c.point.is_empty() { "(all)" } else { &c.point },
-            c.entry.metric,
-            c.entry.value,
-            c.entry.tolerance,
-            c.verdict,
-            c.entry.source.replace('|', "\\|")
-        );
+        table.rows.push(vec![
+            if c.point.is_empty() { "(all)".into() } else { c.point.clone() },
+            c.entry.metric.clone(),
+            c.entry.value.to_string(),
+            c.entry.tolerance.to_string(),
+            ours,
+            n,
+            diff,
+            format!("**{}**", c.verdict),
+            c.entry.source.clone(),
+        ]);
     }
-    out
+    table
 }
 
 #[cfg(test)]

@@ -3,16 +3,8 @@
 use rnnlab_report::summarize;
 use rnnlab_spec::ReportConfig;
 
-const RUNS: &str = "\
-trial_id,model.cell,optimizer.lr,seed,status,message,train_loss,test_loss,test_accuracy,test_mse,best_metric,best_value,best_step,steps,wall_seconds,params
-a0,lstm,0.1,0,ok,,0.1,0.2,0.90,,test_accuracy,0.9,10,10,1.0,100
-a1,lstm,0.1,1,ok,,0.1,0.2,1.00,,test_accuracy,1.0,10,10,3.0,100
-a2,lstm,0.1,2,diverged,loss became NaN at step 3,,,,,,,,2,0.5,100
-b0,gru,0.1,0,ok,,0.3,0.4,0.50,,test_accuracy,0.5,10,10,2.0,80
-b1,gru,0.1,1,failed,\"panicked: boom, badly\",,,,,,,,0,0.1,0
-c0,rnn,0.1,0,ok,,0.5,0.6,0.70,,test_accuracy,0.7,10,10,1.0,50
-c1,rnn,0.1,1,ok,,0.5,0.6,0.80,,test_accuracy,0.8,10,10,1.0,50
-";
+mod common;
+use common::RUNS;
 
 fn summary(config: ReportConfig) -> rnnlab_report::Summary {
     let dir = tempfile::tempdir().unwrap();
@@ -74,15 +66,7 @@ fn missing_runs_csv_is_a_clear_error() {
 fn report_md_compares_published_figures_and_lists_problem_trials() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("runs.csv"), RUNS).unwrap();
-    std::fs::write(
-        dir.path().join("spec.toml"),
-        "[experiment]\nname = 'demo'\ndescription = 'hand-made'\n\
-         [report]\nsuccess = 'test_accuracy >= 0.95'\n\
-         [[published]]\nsource = 'Paper A'\nmetric = 'test_accuracy'\nvalue = 0.96\ntolerance = 0.02\nwhere = { 'model.cell' = 'lstm' }\n\
-         [[published]]\nsource = 'Paper B'\nmetric = 'test_accuracy'\nvalue = 0.99\nwhere = { 'model.cell' = 'rnn' }\n\
-         [[published]]\nsource = 'Paper C'\nmetric = 'test_accuracy'\nvalue = 0.9\nwhere = { 'model.cell' = 'transformer' }\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("spec.toml"), common::SPEC).unwrap();
     let config = rnnlab_report::report_config(dir.path()).unwrap();
     let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
     use rnnlab_report::published::Verdict;

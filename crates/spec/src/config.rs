@@ -326,6 +326,10 @@ pub struct TrainConfig {
     /// Batch size for evaluation (memory only; results do not depend on it).
     #[serde(default = "default_eval_batch")]
     pub eval_batch_size: usize,
+    /// Write the trained parameters (`model.safetensors`, PyTorch names) and `model.toml` into
+    /// the trial's folder, for `rnnlab predict` and for loading into PyTorch.
+    #[serde(default)]
+    pub save_checkpoint: bool,
 }
 
 fn default_eval_batch() -> usize {

@@ -146,17 +146,17 @@ pub fn run(
         let t0 = Instant::now();
         let on_eval = |p: &CurvePoint, total: usize| progress.trial_eval(trial, p, total);
         let outcome = catch_unwind(AssertUnwindSafe(|| run_trial(&trial.config, stop, &on_eval)));
-        let (record, curve) = match outcome {
-            Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve),
+        let (record, curve, checkpoint) = match outcome {
+            Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve, result.checkpoint),
             Ok(Err(TrainError::Interrupted)) => return,
-            Ok(Err(e)) => (TrialRecord::failed(e.to_string(), t0.elapsed().as_secs_f64()), Vec::new()),
+            Ok(Err(e)) => (TrialRecord::failed(e.to_string(), t0.elapsed().as_secs_f64()), Vec::new(), None),
             Err(panic) => {
                 let msg = panic
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
-                (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new())
+                (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new(), None)
             }
         };
         let slot = match record.status.as_str() {
@@ -165,7 +165,7 @@ pub fn run(
             _ => 2,
         };
         counts[slot].fetch_add(1, Ordering::Relaxed);
-        let written = dir.write_trial(trial, &curve, &record).and_then(|_| {
+        let written = dir.write_trial(trial, &curve, &record, checkpoint.as_ref()).and_then(|_| {
             let mut records = records.lock().unwrap_or_else(|p| p.into_inner());
             records.insert(trial.id.clone(), record.clone());
             dir.write_runs(&plan.columns, &plan.trials, &records).map(|_| ())

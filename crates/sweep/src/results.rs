@@ -9,6 +9,8 @@
 //!     trial.toml         grid point, seed and the resolved config
 //!     curve.csv          step, epoch, train_loss, test metrics at every evaluation
 //!     result.toml        status, message, final and best metrics, steps, wall time, parameters
+//!     model.safetensors  with `[train] save_checkpoint`: the parameters under PyTorch names
+//!     model.toml         … and the architecture, task and dataset section to load them with
 //! ```
 
 use std::collections::HashMap;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::Trial;
+use rnnlab_train::checkpoint::Checkpoint;
 use rnnlab_train::{CurvePoint, Status, TrialResult};
 
 /// What a finished (or failed) trial left in `result.toml`.
@@ -168,7 +171,13 @@ impl ResultsDir {
     }
 
     /// Writes a trial's folder whole: built under a temporary name, then renamed into place.
-    pub fn write_trial(&self, trial: &Trial, curve: &[CurvePoint], record: &TrialRecord) -> Result<(), ResultsError> {
+    pub fn write_trial(
+        &self,
+        trial: &Trial,
+        curve: &[CurvePoint],
+        record: &TrialRecord,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), ResultsError> {
         let final_dir = self.trial_dir(&trial.id);
         let tmp = self.root.join("trials").join(format!(".tmp-{}-{}", trial.id, std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
@@ -179,6 +188,10 @@ impl ResultsDir {
         write_plain(&tmp.join("curve.csv"), &curve_csv(curve))?;
         let result = toml::to_string(record).expect("records serialise");
         write_plain(&tmp.join("result.toml"), result.as_bytes())?;
+        if let Some(c) = checkpoint {
+            write_plain(&tmp.join("model.safetensors"), &c.safetensors)?;
+            write_plain(&tmp.join("model.toml"), c.model_toml.as_bytes())?;
+        }
         if final_dir.exists() {
             fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?;
         }

@@ -7,6 +7,7 @@
 
 mod batches;
 pub mod bench;
+pub mod checkpoint;
 mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,8 @@ pub struct TrialResult {
     pub steps_done: usize,
     pub param_count: usize,
     pub wall_seconds: f64,
+    /// The trained model, when `[train] save_checkpoint` is set and the trial ended ok.
+    pub checkpoint: Option<checkpoint::Checkpoint>,
 }
 
 impl TrialResult {
@@ -120,6 +123,30 @@ pub fn forward(config: &TrialConfig, train_first: bool) -> Result<ForwardPass, T
     })
 }
 
+/// The network's output for every sequence of `set`, in batches of `batch_size`: per sequence,
+/// one `width`-vector per real step (per-step tasks) or one after its last step.
+pub fn predict_sequences(net: &Network<Cpu>, set: &rnnlab_data::SequenceSet, batch_size: usize) -> Vec<Vec<Vec<f32>>> {
+    let all: Vec<usize> = (0..set.len).collect();
+    let mut out = Vec::with_capacity(set.len);
+    for indices in all.chunks(batch_size.max(1)) {
+        let batch = batches::gather(set, indices);
+        let pred = net.predict(&batch);
+        let w = pred.width;
+        for i in 0..batch.size {
+            let real = |s: usize| batch.mask.as_ref().is_none_or(|m| m[s * batch.size + i] != 0.0);
+            out.push(
+                pred.steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(s, _)| real(*s))
+                    .map(|(_, step)| step[i * w..(i + 1) * w].to_vec())
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
 type Trained = (Network<Cpu>, rnnlab_data::Dataset);
 
 fn train(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<(TrialResult, Trained), TrainError> {
@@ -176,6 +203,7 @@ fn train(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<(Tr
                 steps_done: step - 1,
                 param_count,
                 wall_seconds: started.elapsed().as_secs_f64(),
+                checkpoint: None,
             };
             return Ok((result, (net, data)));
         }
@@ -197,6 +225,7 @@ fn train(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<(Tr
         steps_done: total_steps,
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
+        checkpoint: config.train.save_checkpoint.then(|| checkpoint::checkpoint(config, &mut net)),
     };
     Ok((result, (net, data)))
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, Input, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -125,19 +125,26 @@ impl Plugin for CsvFiles {
         let c = Config::read(keys).map_err(DataError::Config)?;
         Ok(Dataset {
             task: c.task(),
-            train: read_set(Path::new(&c.train), &c)?,
-            test: read_set(Path::new(&c.test), &c)?,
+            train: read_set(Path::new(&c.train), &c, true)?.set,
+            test: read_set(Path::new(&c.test), &c, true)?.set,
             loss_reduction: LossReduction::Mean,
         })
+    }
+
+    fn read_input(&self, keys: &toml::Table, path: &Path) -> Result<Input, DataError> {
+        let c = Config::read(keys).map_err(DataError::Config)?;
+        read_set(path, &c, false)
     }
 }
 
 /// One CSV row: its step, features and targets.
 type Row = (usize, Vec<f32>, Vec<f64>);
 
-fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
+/// Reads one file; without `need_targets`, target columns may be absent (targets are zeros).
+fn read_set(path: &Path, c: &Config, need_targets: bool) -> Result<Input, DataError> {
     if !path.exists() {
-        return Err(DataError::Missing(format!("{} not found (the `train`/`test` keys of [dataset])", path.display())));
+        let what = if need_targets { " (the `train`/`test` keys of [dataset])" } else { "" };
+        return Err(DataError::Missing(format!("{} not found{what}", path.display())));
     }
     let err = |line: u64, what: String| DataError::Other(format!("{}:{line}: {what}", path.display()));
     let mut reader = csv::Reader::from_path(path).map_err(|e| err(1, e.to_string()))?;
@@ -149,7 +156,9 @@ fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
     };
     let (seq_col, step_col) = (column("sequence")?, column("step")?);
     let feature_cols: Vec<usize> = c.features.iter().map(|f| column(f)).collect::<Result<_, _>>()?;
-    let target_cols: Vec<usize> = c.targets.iter().map(|t| column(t)).collect::<Result<_, _>>()?;
+    let labelled = need_targets || c.targets.iter().all(|t| header.iter().any(|h| h == t));
+    let target_cols: Vec<usize> =
+        if labelled { c.targets.iter().map(|t| column(t)).collect::<Result<_, _>>()? } else { Vec::new() };
     // Rows per sequence, in order of first appearance.
     let mut order: Vec<String> = Vec::new();
     let mut rows: HashMap<String, Vec<Row>> = HashMap::new();
@@ -166,7 +175,10 @@ fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
             return Err(err(line, format!("step `{step}` is not a whole number ≥ 0")));
         }
         let features = feature_cols.iter().map(|&i| num(i).map(|v| v as f32)).collect::<Result<_, _>>()?;
-        let targets = target_cols.iter().map(|&i| num(i)).collect::<Result<_, _>>()?;
+        let targets = match labelled {
+            true => target_cols.iter().map(|&i| num(i)).collect::<Result<_, _>>()?,
+            false => vec![0.0; c.targets.len()],
+        };
         if !rows.contains_key(&id) {
             order.push(id.clone());
         }
@@ -214,7 +226,9 @@ fn read_set(path: &Path, c: &Config) -> Result<SequenceSet, DataError> {
         }
     };
     let varied = lengths.iter().any(|&l| l != steps);
-    Ok(SequenceSet { len: order.len(), steps, lengths: varied.then_some(lengths), input_size: nf, inputs, targets })
+    let set =
+        SequenceSet { len: order.len(), steps, lengths: varied.then_some(lengths), input_size: nf, inputs, targets };
+    Ok(Input { set, ids: order, labelled })
 }
 
 #[cfg(test)]

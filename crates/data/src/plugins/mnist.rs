@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, Input, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -179,35 +179,71 @@ impl Plugin for Mnist {
             images.expect(&[n, 28, 28], hint)?;
             labels.expect(&[n], hint)?;
         }
-        let order: Vec<usize> = if c.permute {
-            let mut p: Vec<usize> = (0..784).collect();
-            p.shuffle(&mut StdRng::seed_from_u64(c.permute_seed));
-            p
-        } else {
-            (0..784).collect()
-        };
-        let (steps, width) = match c.layout {
-            Layout::Rows => (28, 28),
-            Layout::Pixels => (784, 1),
-        };
-        let set = |images: &Idx, labels: &Idx, range: std::ops::Range<usize>| {
-            let mut inputs = Vec::with_capacity(range.len() * 784);
-            for i in range.clone() {
-                let img = &images.data[i * 784..(i + 1) * 784];
-                inputs.extend(order.iter().map(|&p| img[p] as f32 / 255.0));
-            }
-            let targets = Targets::Classes(labels.data[range.clone()].iter().map(|&l| l as u32).collect());
-            SequenceSet { lengths: None, len: range.len(), steps, input_size: width, inputs, targets }
-        };
         let start = c.n_validation;
         let end = c.n_train.map_or(TRAIN_SIZE, |n| start + n);
         Ok(Dataset {
             task: TASK,
-            train: set(&train_x, &train_y, start..end),
-            test: set(&test_x, &test_y, 0..c.n_test.unwrap_or(TEST_SIZE)),
+            train: sequences(&c, &train_x, Some(&train_y), start..end),
+            test: sequences(&c, &test_x, Some(&test_y), 0..c.n_test.unwrap_or(TEST_SIZE)),
             loss_reduction: LossReduction::Mean,
         })
     }
+
+    /// An IDX image file (raw or `.gz`); labels are read from the file beside it with
+    /// `images-idx3` replaced by `labels-idx1` in its name, when there is one.
+    fn read_input(&self, keys: &toml::Table, path: &Path) -> Result<Input, DataError> {
+        let c = Config::read(keys).map_err(DataError::Config)?;
+        let hint = "give an IDX file of 28×28 images (as `just data mnist` fetches)";
+        let images = read_idx_file(path, hint)?;
+        if images.dims.len() != 3 || images.dims[1..] != [28, 28] {
+            return Err(DataError::Other(format!(
+                "{}: dimensions {:?}, expected [N, 28, 28]: {hint}",
+                path.display(),
+                images.dims
+            )));
+        }
+        let n = images.dims[0];
+        let name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let label_path = path.with_file_name(name.replace("images-idx3", "labels-idx1"));
+        let labels = if name.contains("images-idx3") && label_path.exists() {
+            let labels = read_idx_file(&label_path, hint)?;
+            labels.expect(&[n], hint)?;
+            Some(labels)
+        } else {
+            None
+        };
+        Ok(Input {
+            set: sequences(&c, &images, labels.as_ref(), 0..n),
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            labelled: labels.is_some(),
+        })
+    }
+}
+
+/// Images `range` as sequences of rows or pixels (permuted with the fixed `permute_seed`),
+/// scaled to [0, 1]; labels zero when there are none.
+fn sequences(c: &Config, images: &Idx, labels: Option<&Idx>, range: std::ops::Range<usize>) -> SequenceSet {
+    let order: Vec<usize> = if c.permute {
+        let mut p: Vec<usize> = (0..784).collect();
+        p.shuffle(&mut StdRng::seed_from_u64(c.permute_seed));
+        p
+    } else {
+        (0..784).collect()
+    };
+    let (steps, width) = match c.layout {
+        Layout::Rows => (28, 28),
+        Layout::Pixels => (784, 1),
+    };
+    let mut inputs = Vec::with_capacity(range.len() * 784);
+    for i in range.clone() {
+        let img = &images.data[i * 784..(i + 1) * 784];
+        inputs.extend(order.iter().map(|&p| img[p] as f32 / 255.0));
+    }
+    let targets = Targets::Classes(match labels {
+        Some(l) => l.data[range.clone()].iter().map(|&l| l as u32).collect(),
+        None => vec![0; range.len()],
+    });
+    SequenceSet { lengths: None, len: range.len(), steps, input_size: width, inputs, targets }
 }
 
 /// An IDX file of unsigned bytes: its dimensions and data.
@@ -235,19 +271,29 @@ impl Idx {
 fn read_idx(dir: &Path, name: &str, hint: &str) -> Result<Idx, DataError> {
     let raw = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
-    let (path, bytes) = if raw.exists() {
-        (raw.clone(), std::fs::read(&raw).map_err(|e| DataError::Other(format!("{}: {e}", raw.display())))?)
+    if raw.exists() {
+        read_idx_file(&raw, hint)
     } else if gz.exists() {
-        let file = std::fs::File::open(&gz).map_err(|e| DataError::Other(format!("{}: {e}", gz.display())))?;
-        let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| DataError::Other(format!("{}: not a readable gzip file ({e}); {hint} again", gz.display())))?;
-        (gz, bytes)
+        read_idx_file(&gz, hint)
     } else {
-        return Err(DataError::Missing(format!("{} not found (nor {name}.gz): {hint}", raw.display())));
+        Err(DataError::Missing(format!("{} not found (nor {name}.gz): {hint}", raw.display())))
+    }
+}
+
+/// Reads one IDX file, gunzipping it when its name ends in `.gz`.
+fn read_idx_file(path: &Path, hint: &str) -> Result<Idx, DataError> {
+    let io = |e: std::io::Error| DataError::Other(format!("{}: {e}", path.display()));
+    let bytes = if path.extension().is_some_and(|e| e == "gz") {
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(file).read_to_end(&mut bytes).map_err(|e| {
+            DataError::Other(format!("{}: not a readable gzip file ({e}); {hint} again", path.display()))
+        })?;
+        bytes
+    } else {
+        std::fs::read(path).map_err(io)?
     };
-    parse_idx(path, bytes, hint)
+    parse_idx(path.to_path_buf(), bytes, hint)
 }
 
 fn parse_idx(path: PathBuf, bytes: Vec<u8>, hint: &str) -> Result<Idx, DataError> {

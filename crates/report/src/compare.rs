@@ -1,0 +1,134 @@
+//! Two results folders side by side (`rnnlab compare A B`): every final metric of every grid
+//! point of either, with the difference and whether it is larger than seed noise (Welch's t
+//! test at 95%).
+
+use std::path::Path;
+
+use crate::doc::Table;
+use crate::published::{higher_is_better, t95};
+use crate::{mean_std, report_config, summarize, ReportError, Stat, Summary};
+
+/// How B's mean differs from A's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Significantly better in B (Welch's t test, 95%).
+    Better,
+    Worse,
+    /// Within seed noise, or fewer than two seeds on a side.
+    Same,
+    /// The grid point or metric is in one folder only.
+    Missing,
+}
+
+/// Welch's test of `a` against `b` for `metric`; `Same` when either side has < 2 seeds.
+pub fn change(metric: &str, a: Option<&Stat>, b: Option<&Stat>) -> Change {
+    let (Some(a), Some(b)) = (a, b) else { return Change::Missing };
+    if a.n < 2 || b.n < 2 || !a.std.is_finite() || !b.std.is_finite() {
+        return Change::Same;
+    }
+    let (va, vb) = (a.std * a.std / a.n as f64, b.std * b.std / b.n as f64);
+    let diff = b.mean - a.mean;
+    let se = (va + vb).sqrt();
+    if se == 0.0 {
+        return if diff == 0.0 {
+            Change::Same
+        } else if (diff > 0.0) == higher_is_better(metric) {
+            Change::Better
+        } else {
+            Change::Worse
+        };
+    }
+    // Welch–Satterthwaite degrees of freedom, rounded down (conservative).
+    let df = (va + vb).powi(2) / (va * va / (a.n as f64 - 1.0) + vb * vb / (b.n as f64 - 1.0));
+    if diff.abs() / se <= t95(df.floor() as usize) {
+        Change::Same
+    } else if (diff > 0.0) == higher_is_better(metric) {
+        Change::Better
+    } else {
+        Change::Worse
+    }
+}
+
+/// The grid point of row `i` as `key=value` pairs (the join key between the two folders).
+fn point(summary: &Summary, i: usize) -> String {
+    let r = &summary.rows[i];
+    let parts: Vec<String> =
+        summary.grid.iter().zip(&r.point).filter(|(_, v)| !v.is_empty()).map(|(g, v)| format!("{g}={v}")).collect();
+    if parts.is_empty() {
+        "(all)".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn stat<'a>(summary: &'a Summary, i: Option<usize>, metric: &str) -> Option<&'a Stat> {
+    let k = summary.metrics.iter().position(|m| m == metric)?;
+    summary.rows[i?].stats[k].as_ref()
+}
+
+/// One row per grid point and metric of A or B, in A's order, then B's extra points.
+pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Table, ReportError> {
+    let a = summarize(a_dir, &report_config(a_dir)?)?;
+    let b = summarize(b_dir, &report_config(b_dir)?)?;
+    let a_points: Vec<String> = (0..a.rows.len()).map(|i| point(&a, i)).collect();
+    let b_points: Vec<String> = (0..b.rows.len()).map(|i| point(&b, i)).collect();
+    let mut points = a_points.clone();
+    points.extend(b_points.iter().filter(|p| !a_points.contains(p)).cloned());
+    let mut metrics = a.metrics.clone();
+    metrics.extend(b.metrics.iter().filter(|m| !a.metrics.contains(m)).cloned());
+
+    let name = |d: &Path| d.display().to_string();
+    let mut table = Table::new(vec![
+        "grid point".into(),
+        "metric".into(),
+        format!("A: {}", name(a_dir)),
+        format!("B: {}", name(b_dir)),
+        "B − A".into(),
+        "change (Welch 95%)".into(),
+    ]);
+    for p in &points {
+        let (ia, ib) = (a_points.iter().position(|x| x == p), b_points.iter().position(|x| x == p));
+        for m in &metrics {
+            let (sa, sb) = (stat(&a, ia, m), stat(&b, ib, m));
+            if sa.is_none() && sb.is_none() {
+                continue;
+            }
+            let with_n = |s: Option<&Stat>| match s {
+                Some(st) => format!("{} (n={})", mean_std(s), st.n),
+                None => "—".into(),
+            };
+            let diff = match (sa, sb) {
+                (Some(x), Some(y)) => format!("{:+.4}", y.mean - x.mean),
+                _ => "—".into(),
+            };
+            let verdict = match change(m, sa, sb) {
+                Change::Better => "**better**",
+                Change::Worse => "**worse**",
+                Change::Same => "same",
+                Change::Missing => "only in one",
+            };
+            table.rows.push(vec![p.clone(), m.clone(), with_n(sa), with_n(sb), diff, verdict.into()]);
+        }
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: usize, mean: f64, std: f64) -> Stat {
+        Stat { n, mean, std, min: mean, max: mean }
+    }
+
+    #[test]
+    fn welch_separates_signal_from_seed_noise() {
+        // 0.90 ± 0.01 vs 0.95 ± 0.01, 5 seeds each: t ≈ 7.9, far beyond 2.306.
+        assert_eq!(change("test_accuracy", Some(&s(5, 0.90, 0.01)), Some(&s(5, 0.95, 0.01))), Change::Better);
+        assert_eq!(change("test_loss", Some(&s(5, 0.90, 0.01)), Some(&s(5, 0.95, 0.01))), Change::Worse);
+        // Same means ± 0.05: t ≈ 1.58 < 2.306.
+        assert_eq!(change("test_accuracy", Some(&s(5, 0.90, 0.05)), Some(&s(5, 0.95, 0.05))), Change::Same);
+        assert_eq!(change("test_accuracy", Some(&s(1, 0.90, f64::NAN)), Some(&s(5, 0.95, 0.0))), Change::Same);
+        assert_eq!(change("test_accuracy", None, Some(&s(5, 0.95, 0.0))), Change::Missing);
+    }
+}

@@ -1,0 +1,182 @@
+//! Learning-curve figures drawn with plotters' SVG backend: one line per grid point (the mean
+//! over seeds) with a shaded ±std band; losses and errors on a log scale.
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use crate::curves::Curves;
+use crate::published::higher_is_better;
+use crate::ReportError;
+
+const SIZE: (u32, u32) = (720, 420);
+
+/// Colours that stay apart on white and for common colour blindness (Okabe–Ito).
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(0, 0, 0),
+];
+
+fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+/// The SVG of metric `m` (an index into `curves.metrics`); `None` when no line has a finite value.
+pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportError> {
+    let metric = &curves.metrics[m];
+    let finite = |v: &f64| v.is_finite();
+    let (mut x_lo, mut x_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut y_lo, mut y_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut min_positive = f64::INFINITY;
+    for line in &curves.lines {
+        let band = &line.bands[m];
+        for (j, &x) in line.steps.iter().enumerate() {
+            let mean = band.mean[j];
+            if !mean.is_finite() {
+                continue;
+            }
+            let std = if band.std[j].is_finite() { band.std[j] } else { 0.0 };
+            x_lo = x_lo.min(x);
+            x_hi = x_hi.max(x);
+            y_lo = y_lo.min(mean - std);
+            y_hi = y_hi.max(mean + std);
+            if mean > 0.0 {
+                min_positive = min_positive.min(mean);
+            }
+        }
+    }
+    if !x_lo.is_finite() || curves.lines.iter().all(|l| !l.bands[m].mean.iter().any(finite)) {
+        return Ok(None);
+    }
+    if x_hi <= x_lo {
+        x_hi = x_lo + 1.0;
+    }
+    let log = !higher_is_better(metric) && min_positive.is_finite();
+    let mut svg = String::new();
+    let title = format!("{metric}: mean ± std over seeds");
+    let err = |e: String| ReportError::Plot { metric: metric.clone(), message: e };
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        if log {
+            // A band may reach below zero; the log axis starts a little under the smallest mean.
+            let floor = (y_lo.max(min_positive * 0.5)).max(1e-12);
+            let (lo, hi) = (floor * 0.9, y_hi.max(floor * 1.01) * 1.1);
+            draw(&root, curves, m, &title, x_lo..x_hi, (lo..hi).log_scale(), floor).map_err(err)?;
+        } else {
+            let pad = ((y_hi - y_lo) * 0.05).max(1e-6);
+            let (mut lo, mut hi) = (y_lo - pad, y_hi + pad);
+            if metric.contains("accuracy") {
+                lo = lo.max(0.0);
+                hi = hi.min(1.0 + pad);
+            }
+            draw(&root, curves, m, &title, x_lo..x_hi, lo..hi, f64::NEG_INFINITY).map_err(err)?;
+        }
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(Some(svg))
+}
+
+/// A short axis label: up to four significant digits, scientific outside [1e-3, 1e5).
+fn tick(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if !(1e-3..1e5).contains(&v.abs()) {
+        return format!("{v:.1e}");
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Draws axes, bands, lines and the legend; band values are clamped at `floor`.
+fn draw<DB: DrawingBackend, Y>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    curves: &Curves,
+    m: usize,
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: Y,
+    floor: f64,
+) -> Result<(), String>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc(curves.metrics[m].as_str())
+        .light_line_style(RGBColor(235, 235, 235))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    let labels = curves.labels();
+    for (i, line) in curves.lines.iter().enumerate() {
+        let band = &line.bands[m];
+        let c = color(i);
+        let points: Vec<(f64, f64, f64)> = line
+            .steps
+            .iter()
+            .zip(band.mean.iter().zip(&band.std))
+            .filter(|(_, (mean, _))| mean.is_finite())
+            .map(|(&x, (&mean, &std))| (x, mean, if std.is_finite() { std } else { 0.0 }))
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let mut polygon: Vec<(f64, f64)> = points.iter().map(|&(x, mean, std)| (x, mean + std)).collect();
+        polygon.extend(points.iter().rev().map(|&(x, mean, std)| (x, (mean - std).max(floor))));
+        chart.draw_series(std::iter::once(Polygon::new(polygon, c.mix(0.18).filled()))).map_err(e)?;
+        chart
+            .draw_series(LineSeries::new(points.iter().map(|&(x, mean, _)| (x, mean)), c.stroke_width(2)))
+            .map_err(e)?
+            .label(labels[i].as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(if higher_is_better(&curves.metrics[m]) {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ticks_are_short() {
+        assert_eq!(super::tick(0.30000000000000004), "0.3");
+        assert_eq!(super::tick(0.125), "0.125");
+        assert_eq!(super::tick(12.5), "12.5");
+        assert_eq!(super::tick(1500.0), "1500");
+        assert_eq!(super::tick(0.0001), "1.0e-4");
+    }
+}

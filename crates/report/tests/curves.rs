@@ -1,0 +1,75 @@
+//! Learning curves, plots and report.html of a hand-made results folder.
+
+mod common;
+
+use rnnlab_report::curves::read_curves;
+
+fn grid() -> Vec<String> {
+    vec!["model.cell".into(), "optimizer.lr".into()]
+}
+
+#[test]
+fn curves_average_ok_seeds_per_grid_point_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_folder(dir.path(), false);
+    let c = read_curves(dir.path(), &grid()).unwrap();
+    assert_eq!(c.metrics, ["test_accuracy", "test_loss", "train_loss"]);
+    assert!(c.missing.is_empty());
+    let cells: Vec<&str> = c.lines.iter().map(|l| l.point[0].as_str()).collect();
+    assert_eq!(cells, ["lstm", "gru", "rnn"]);
+    let lstm = &c.lines[0];
+    assert_eq!(lstm.steps, [0.0, 5.0, 10.0]);
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12) && a.len() == b.len();
+    // a0: 0.5, 0.7, 0.9; a1: 0.7, 0.85, 1.0 (the diverged a2 is left out).
+    assert!(close(&lstm.bands[0].mean, &[0.6, 0.775, 0.95]), "{:?}", lstm.bands[0].mean);
+    let sd = |x: f64, y: f64| ((x - y) * (x - y) / 2.0).sqrt();
+    assert!(close(&lstm.bands[0].std, &[sd(0.5, 0.7), sd(0.7, 0.85), sd(0.9, 1.0)]), "{:?}", lstm.bands[0].std);
+    assert!(close(&lstm.bands[1].mean, &[1.0, 1.0 / 6.0, 1.0 / 11.0]));
+    // One seed: no std.
+    assert!(c.lines[1].bands[0].std.iter().all(|s| s.is_nan()));
+    assert_eq!(c.labels(), ["cell=lstm", "cell=gru", "cell=rnn"]);
+}
+
+#[test]
+fn a_missing_curve_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_folder(dir.path(), true);
+    let c = read_curves(dir.path(), &grid()).unwrap();
+    assert_eq!(c.missing, ["c1"]);
+    assert!((c.lines[2].bands[0].mean[2] - 0.7).abs() < 1e-12);
+}
+
+#[test]
+fn report_writes_well_formed_svg_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_folder(dir.path(), false);
+    let config = rnnlab_report::report_config(dir.path()).unwrap();
+    let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
+    let names: Vec<String> =
+        report.plots.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["test_accuracy.svg", "test_loss.svg", "train_loss.svg"]);
+    for p in &report.plots {
+        let svg = std::fs::read_to_string(p).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        // One band and one line per grid point, and a legend naming each.
+        let polygons = doc.descendants().filter(|n| n.has_tag_name("polygon")).count();
+        assert!(polygons >= 3, "{}: {polygons} polygons", p.display());
+        for label in ["cell=lstm", "cell=gru", "cell=rnn"] {
+            assert!(svg.contains(label), "{} lacks {label}", p.display());
+        }
+    }
+    let html = std::fs::read_to_string(&report.html).unwrap();
+    let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
+    let doc = roxmltree::Document::parse_with_options(&html, options).unwrap_or_else(|e| panic!("report.html: {e}"));
+    let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
+    assert_eq!(count("svg"), 3);
+    // Run, results, CIs, best per cell, published, not ok.
+    assert_eq!(count("table"), 6);
+    // Opens with no network: nothing is fetched.
+    let fetched = doc.descendants().filter(|n| n.attribute("src").is_some() || n.has_tag_name("link")).count();
+    assert_eq!(fetched, 0);
+    assert!(html.contains("<strong>reproduced</strong>"));
+    let md = std::fs::read_to_string(&report.path).unwrap();
+    assert!(md.contains("![test_accuracy](plots/test_accuracy.svg)"), "{md}");
+}
