@@ -168,3 +168,71 @@ fn csv_sequences_of_different_lengths_train_end_to_end() {
     let real_steps: usize = (0..12).map(|s| 2 + s % 4).sum();
     assert!(((acc * real_steps as f64) - (acc * real_steps as f64).round()).abs() < 1e-6, "{acc} of {real_steps}");
 }
+
+#[test]
+fn a_swept_checkpoint_predicts_what_the_sweep_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("sequence,step,x,y\n");
+    for s in 0..40 {
+        for t in 0..6 {
+            csv += &format!("s{s},{t},{},{}\n", (s * 7 + t * 3) % 5, usize::from((s + t) % 3 == 0));
+        }
+    }
+    std::fs::write(dir.path().join("seqs.csv"), &csv).unwrap();
+    // The test file without its target column: predict must still run.
+    let unlabelled: String =
+        csv.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect::<Vec<_>>().concat();
+    std::fs::write(dir.path().join("unlabelled.csv"), unlabelled).unwrap();
+    let d = dir.path().display();
+    let spec = dir.path().join("ck.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[experiment]\nname = 'ck'\n[dataset]\nplugin = 'csv'\ntrain = '{d}/seqs.csv'\ntest = '{d}/seqs.csv'\n\
+             features = ['x']\ntargets = ['y']\ntask = 'classify'\nclasses = 2\n\
+             [model]\ncell = 'gru'\nhidden_size = 6\n[optimizer]\nname = 'adam'\nlr = 0.05\n\
+             [train]\nsteps = 20\nbatch_size = 8\nsave_checkpoint = true\n"
+        ),
+    )
+    .unwrap();
+    let o = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", d.to_string().as_str()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let runs = std::fs::read_to_string(dir.path().join("ck/runs.csv")).unwrap();
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = runs.lines().nth(1).unwrap().split(',').collect();
+    let acc: f64 = row[header.iter().position(|h| *h == "test_accuracy").unwrap()].parse().unwrap();
+    let trial = dir.path().join("ck/trials").join(row[0]);
+    assert!(trial.join("model.safetensors").exists() && trial.join("model.toml").exists());
+
+    let input = dir.path().join("seqs.csv");
+    let o = rnnlab(&["predict", "--checkpoint", trial.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("sequence,step,class,p0,p1\ns0,0,"), "{out}");
+    assert_eq!(out.lines().count(), 1 + 40 * 6);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(&format!("accuracy {acc:.4}")), "sweep measured {acc}; predict says {stderr}");
+
+    let unlabelled = dir.path().join("unlabelled.csv");
+    let o2 = rnnlab(&["predict", "--checkpoint", trial.to_str().unwrap(), "--input", unlabelled.to_str().unwrap()]);
+    assert!(o2.status.success(), "{}", text(&o2));
+    assert_eq!(o2.stdout, o.stdout, "the targets do not change the predictions");
+
+    // A folder without a checkpoint says what to do.
+    let o = rnnlab(&["predict", "--checkpoint", d.to_string().as_str(), "--input", input.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("save_checkpoint = true"), "{}", text(&o));
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_is_refused_before_any_trial_without_the_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = rnnlab(&["sweep", smoke().to_str().unwrap(), "--set", "run.device=cuda", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("built without CUDA") && text(&o).contains("--features cuda"), "{}", text(&o));
+    assert!(!out.exists(), "nothing may be written");
+    let o = rnnlab(&["validate", smoke().to_str().unwrap(), "--set", "run.device=\"tpu\""]);
+    assert!(text(&o).contains("unknown device `tpu`"), "{}", text(&o));
+}

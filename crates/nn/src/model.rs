@@ -112,6 +112,10 @@ impl Backend for Cpu {
     }
 }
 
+/// CUDA runs the reference (composite-op) cells, heads and losses.
+#[cfg(feature = "cuda")]
+impl Backend for Cuda {}
+
 /// Why a network cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {

@@ -363,7 +363,8 @@ impl TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// Only `cpu` for now.
+    /// `cpu`, `cuda` (GPU 0) or `cuda:N`; whether this build and machine have CUDA is checked
+    /// by the catalog before any trial runs.
     #[serde(default = "default_device")]
     pub device: String,
 }
@@ -378,13 +379,33 @@ impl Default for RunConfig {
     }
 }
 
+/// Where a trial runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Cpu,
+    /// The CUDA GPU with this ordinal.
+    Cuda(usize),
+}
+
 impl RunConfig {
-    fn check(&self) -> Result<(), FieldError> {
-        if self.device != "cpu" {
-            return Err(FieldError::new(&["device"], format!("unknown device `{}`", self.device))
-                .with_help("this build of rnnlab runs on `cpu` only"));
+    /// The parsed `device`.
+    pub fn device(&self) -> Result<DeviceKind, FieldError> {
+        let bad = || {
+            FieldError::new(&["device"], format!("unknown device `{}`", self.device))
+                .with_help("use \"cpu\", \"cuda\" (the first GPU) or \"cuda:N\"")
+        };
+        match self.device.as_str() {
+            "cpu" => Ok(DeviceKind::Cpu),
+            "cuda" => Ok(DeviceKind::Cuda(0)),
+            d => match d.strip_prefix("cuda:").map(str::parse) {
+                Some(Ok(n)) => Ok(DeviceKind::Cuda(n)),
+                _ => Err(bad()),
+            },
         }
-        Ok(())
+    }
+
+    fn check(&self) -> Result<(), FieldError> {
+        self.device().map(|_| ())
     }
 }
 

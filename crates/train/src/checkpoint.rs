@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use rnnlab_data::{SequenceSet, Task};
 use rnnlab_nn::checkpoint::{load_safetensors, to_safetensors, CheckpointError};
-use rnnlab_nn::Network;
+use rnnlab_nn::{Backend, Network};
 use rnnlab_spec::{DatasetConfig, ModelConfig, TrialConfig};
 
 /// `format` of the model.toml this version writes.
@@ -79,7 +79,7 @@ pub struct Checkpoint {
 }
 
 /// The checkpoint of a trained network.
-pub fn checkpoint(config: &TrialConfig, net: &mut Network<Cpu>) -> Checkpoint {
+pub fn checkpoint<D: Backend>(config: &TrialConfig, net: &mut Network<D>) -> Checkpoint {
     let parameters =
         rnnlab_nn::params::param_infos(net).into_iter().map(|p| ParamCard { name: p.name, shape: p.shape }).collect();
     let card = ModelCard {

@@ -18,8 +18,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use rnnlab_data::LossReduction;
-use rnnlab_nn::{optim, params, Network};
-use rnnlab_spec::TrialConfig;
+use rnnlab_nn::{optim, params, Backend, Network};
+use rnnlab_spec::{DeviceKind, RunConfig, TrialConfig};
 
 pub use metrics::Metrics;
 pub use rnnlab_nn::set_threads;
@@ -83,6 +83,8 @@ pub enum TrainError {
     Data(#[from] rnnlab_data::DataError),
     #[error("{0}")]
     Model(#[from] rnnlab_nn::model::NnError),
+    #[error("device: {0}")]
+    Device(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -92,7 +94,53 @@ pub type OnEval<'a> = &'a (dyn Fn(&CurvePoint, usize) + Sync);
 
 /// Builds and trains one trial. `stop` is polled every step (Ctrl-C).
 pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<TrialResult, TrainError> {
-    train(config, stop, on_eval).map(|(result, _)| result)
+    with_device!(config, dev => train(config, dev, stop, on_eval).map(|(result, _)| result))
+}
+
+/// Why `cuda` is refused by a build without the `cuda` feature.
+const NO_CUDA: &str = "this rnnlab was built without CUDA: build it with `--features cuda` (`just build-cuda`) \
+                       on a machine with nvcc and the CUDA libraries, or use `device = \"cpu\"`";
+
+/// Runs `$body` with `$dev` bound to the trial's dfdx device (each arm is its own type, so the
+/// generic training code is instantiated once per device kind).
+macro_rules! with_device {
+    ($config:expr, $dev:ident => $body:expr) => {
+        match $config.run.device().map_err(|e| TrainError::Device(e.message))? {
+            DeviceKind::Cpu => {
+                let $dev = Cpu::seed_from_u64($config.seed);
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            DeviceKind::Cuda(n) => {
+                let $dev = Cuda::try_build(n, $config.seed)
+                    .map_err(|e| TrainError::Device(format!("cuda:{n} cannot be opened: {e:?}")))?;
+                $body
+            }
+            #[cfg(not(feature = "cuda"))]
+            DeviceKind::Cuda(_) => Err(TrainError::Device(NO_CUDA.into())),
+        }
+    };
+}
+use with_device;
+
+/// Whether trials can run on `run.device` in this build on this machine (checked once per
+/// device, before any trial starts).
+pub fn check_device(run: &RunConfig) -> Result<(), String> {
+    match run.device().map_err(|e| e.message)? {
+        DeviceKind::Cpu => Ok(()),
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda(_) => Err(NO_CUDA.into()),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda(n) => {
+            static OPENED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+            let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
+            if !opened.contains(&n) {
+                Cuda::try_build(n, 0).map_err(|e| format!("cuda:{n} cannot be opened on this machine: {e:?}"))?;
+                opened.push(n);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// What `rnnlab forward` prints: a trial's test sequences and the network's outputs on them.
@@ -112,20 +160,26 @@ pub fn forward(config: &TrialConfig, train_first: bool) -> Result<ForwardPass, T
     if !train_first {
         (config.train.steps, config.train.epochs) = (Some(0), None);
     }
-    let (result, (net, data)) = train(&config, &AtomicBool::new(false), &|_, _| {})?;
-    let all: Vec<usize> = (0..data.test.len).collect();
-    let batch = batches::gather(&data.test, &all);
-    Ok(ForwardPass {
-        outputs: net.predict(&batch),
-        inputs: data.test,
-        steps_trained: result.steps_done,
-        status: result.status,
+    with_device!(config, dev => {
+        let (result, (net, data)) = train(&config, dev, &AtomicBool::new(false), &|_, _| {})?;
+        let all: Vec<usize> = (0..data.test.len).collect();
+        let batch = batches::gather(&data.test, &all);
+        Ok(ForwardPass {
+            outputs: net.predict(&batch),
+            inputs: data.test,
+            steps_trained: result.steps_done,
+            status: result.status,
+        })
     })
 }
 
 /// The network's output for every sequence of `set`, in batches of `batch_size`: per sequence,
 /// one `width`-vector per real step (per-step tasks) or one after its last step.
-pub fn predict_sequences(net: &Network<Cpu>, set: &rnnlab_data::SequenceSet, batch_size: usize) -> Vec<Vec<Vec<f32>>> {
+pub fn predict_sequences<D: Backend>(
+    net: &Network<D>,
+    set: &rnnlab_data::SequenceSet,
+    batch_size: usize,
+) -> Vec<Vec<Vec<f32>>> {
     let all: Vec<usize> = (0..set.len).collect();
     let mut out = Vec::with_capacity(set.len);
     for indices in all.chunks(batch_size.max(1)) {
@@ -147,14 +201,18 @@ pub fn predict_sequences(net: &Network<Cpu>, set: &rnnlab_data::SequenceSet, bat
     out
 }
 
-type Trained = (Network<Cpu>, rnnlab_data::Dataset);
+type Trained<D> = (Network<D>, rnnlab_data::Dataset);
 
-fn train(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<(TrialResult, Trained), TrainError> {
+fn train<D: Backend>(
+    config: &TrialConfig,
+    dev: D,
+    stop: &AtomicBool,
+    on_eval: OnEval,
+) -> Result<(TrialResult, Trained<D>), TrainError> {
     let started = Instant::now();
     let plugin = rnnlab_data::find(&config.dataset.plugin)
         .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
     let data = plugin.build(&config.dataset.keys, config.seed)?;
-    let dev = Cpu::seed_from_u64(config.seed);
     let mut init_rng = StdRng::seed_from_u64(config.seed);
     let mut net = Network::new(&dev, &config.model, data.input_size(), data.task, &mut init_rng)?;
     let param_count = params::count(&mut net);
@@ -168,7 +226,7 @@ fn train(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<(Tr
     let mut order = batches::Order::new(n, train.batch_size, config.seed);
     let mut curve = Vec::new();
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
-    let mut evaluate = |net: &Network<Cpu>, step: usize, loss_sum: &mut f64, loss_count: &mut usize| {
+    let mut evaluate = |net: &Network<D>, step: usize, loss_sum: &mut f64, loss_count: &mut usize| {
         let test = metrics::evaluate(net, &data, train.eval_batch_size);
         let point = CurvePoint {
             step,

@@ -1,9 +1,7 @@
 //! Test-set metrics, computed on the host in f64 from the network's predictions.
 
-use dfdx::prelude::*;
-
 use rnnlab_data::{Dataset, Targets, Task};
-use rnnlab_nn::Network;
+use rnnlab_nn::{Backend, Network};
 
 use crate::batches::gather;
 
@@ -31,7 +29,7 @@ impl Metrics {
 }
 
 /// Evaluates `net` on the whole test set, `chunk` sequences at a time.
-pub fn evaluate(net: &Network<Cpu>, data: &Dataset, chunk: usize) -> Metrics {
+pub fn evaluate<D: Backend>(net: &Network<D>, data: &Dataset, chunk: usize) -> Metrics {
     let set = &data.test;
     let per_step = data.task.per_step();
     let multi_label = matches!(data.task, Task::MultiLabel { .. });
