@@ -24,7 +24,7 @@ plan SPEC *ARGS: build
 validate SPEC *ARGS: build
     {{rnnlab}} validate {{SPEC}} {{ARGS}}
 
-# Print the summary of a results folder, e.g. `just report results/parity`.
+# Rebuild report.md, report.html and plots/ of a results folder and print its table, e.g. `just report results/parity`.
 report DIR: build
     {{rnnlab}} report {{DIR}}
 
@@ -41,6 +41,10 @@ bench-peers *ARGS: build
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
     .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
+
+# Type-check the CUDA path without CUDA installed (CI runs this next to the tests).
+check-cuda:
+    RUSTFLAGS="-D warnings" cargo check -p rnnlab-train --features cuda,ci-check
 
 # Formatting, lints and every test (what CI runs).
 test: lint

@@ -13,8 +13,7 @@ impl Catalog for Builtin {
     }
 
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError> {
-        rnnlab_train::check_device(&trial.run)
-            .map_err(|e| FieldError::new(&["run", "device"], e).with_help("CUDA: see README, \"CUDA\""))?;
+        rnnlab_train::check_device(&trial.run).map_err(|e| FieldError::new(&["run", "device"], e))?;
         let plugin = find(&trial.dataset.plugin).expect("the loader checked the plugin name");
         let task = plugin.check(&trial.dataset.keys).map_err(|e| e.within(&["dataset"]))?;
         let out = trial.model.output_size();

@@ -98,8 +98,9 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
 }
 
 /// Why `cuda` is refused by a build without the `cuda` feature.
-const NO_CUDA: &str = "this rnnlab was built without CUDA: build it with `--features cuda` (`just build-cuda`) \
-                       on a machine with nvcc and the CUDA libraries, or use `device = \"cpu\"`";
+#[cfg(not(feature = "cuda"))]
+const NO_CUDA: &str = "this rnnlab was built without CUDA: rebuild with `--features cuda` on a machine with nvcc \
+                       and the CUDA libraries (see README, CUDA), or use `device = \"cpu\"`";
 
 /// Runs `$body` with `$dev` bound to the trial's dfdx device (each arm is its own type, so the
 /// generic training code is instantiated once per device kind).
