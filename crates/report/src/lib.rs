@@ -388,7 +388,12 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     }
 
     let mut plots = Vec::new();
-    if !curves.lines.is_empty() {
+    if !curves.lines.is_empty() && curves.lines.iter().all(|l| l.steps.len() < 2) {
+        blocks.push(Block::Heading(2, "Learning curves".into()));
+        blocks.push(Block::Paragraph(
+            "None: every trial was evaluated once, at the end (set `[train] eval_every` to get curves).".into(),
+        ));
+    } else if !curves.lines.is_empty() {
         blocks.push(Block::Heading(2, "Learning curves".into()));
         blocks.push(Block::Paragraph(
             "Mean over the ok seeds of each grid point at every evaluation, shaded ±1 sample std; \
@@ -408,6 +413,16 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
             write_file(&dir.join(&rel), &svg)?;
             plots.push(dir.join(&rel));
             blocks.push(Block::Figure { path: rel, svg, caption: metric.clone() });
+        }
+    }
+
+    // Figures of an earlier report that this one no longer draws would mislead: remove them.
+    if let Ok(entries) = std::fs::read_dir(dir.join("plots")) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "svg") && !plots.contains(&p) {
+                let _ = std::fs::remove_file(&p);
+            }
         }
     }
 

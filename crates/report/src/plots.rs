@@ -69,7 +69,8 @@ pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportErro
             let (lo, hi) = (floor * 0.9, y_hi.max(floor * 1.01) * 1.1);
             draw(&root, curves, m, &title, x_lo..x_hi, (lo..hi).log_scale(), floor).map_err(err)?;
         } else {
-            let pad = ((y_hi - y_lo) * 0.05).max(1e-6);
+            // A flat curve (e.g. accuracy 1.0 throughout) still gets a readable axis.
+            let pad = ((y_hi - y_lo) * 0.05).max(y_hi.abs().max(y_lo.abs()) * 0.01).max(1e-9);
             let (mut lo, mut hi) = (y_lo - pad, y_hi + pad);
             if metric.contains("accuracy") {
                 lo = lo.max(0.0);
@@ -148,6 +149,8 @@ where
         let mut polygon: Vec<(f64, f64)> = points.iter().map(|&(x, mean, std)| (x, mean + std)).collect();
         polygon.extend(points.iter().rev().map(|&(x, mean, std)| (x, (mean - std).max(floor))));
         chart.draw_series(std::iter::once(Polygon::new(polygon, c.mix(0.18).filled()))).map_err(e)?;
+        // Markers too: a curve with few evaluations stays visible.
+        chart.draw_series(points.iter().map(|&(x, mean, _)| Circle::new((x, mean), 3, c.filled()))).map_err(e)?;
         chart
             .draw_series(LineSeries::new(points.iter().map(|&(x, mean, _)| (x, mean)), c.stroke_width(2)))
             .map_err(e)?

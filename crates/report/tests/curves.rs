@@ -73,3 +73,24 @@ fn report_writes_well_formed_svg_and_html() {
     let md = std::fs::read_to_string(&report.path).unwrap();
     assert!(md.contains("![test_accuracy](plots/test_accuracy.svg)"), "{md}");
 }
+
+#[test]
+fn one_evaluation_per_trial_gives_no_figures_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_folder(dir.path(), false);
+    // A stale figure from an earlier report must not survive.
+    std::fs::create_dir_all(dir.path().join("plots")).unwrap();
+    std::fs::write(dir.path().join("plots/old.svg"), "<svg/>").unwrap();
+    for id in ["a0", "a1", "b0", "c0", "c1"] {
+        let path = dir.path().join("trials").join(id).join("curve.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let last: Vec<&str> = text.lines().take(1).chain(text.lines().last()).collect();
+        std::fs::write(&path, last.join("\n") + "\n").unwrap();
+    }
+    let config = rnnlab_report::report_config(dir.path()).unwrap();
+    let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
+    assert!(report.plots.is_empty());
+    assert!(!dir.path().join("plots/old.svg").exists());
+    let md = std::fs::read_to_string(&report.path).unwrap();
+    assert!(md.contains("set `[train] eval_every`"), "{md}");
+}
