@@ -42,6 +42,10 @@ bench-peers *ARGS: build
     .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
     .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
 
+# Build target/cuda/rnnlab with CUDA for a GPU machine (nvcc etc. from pip wheels; see the script).
+build-cuda:
+    scripts/build-cuda.sh
+
 # Type-check the CUDA path without CUDA installed (CI runs this next to the tests).
 check-cuda:
     RUSTFLAGS="-D warnings" cargo check -p rnnlab-train --features cuda,ci-check

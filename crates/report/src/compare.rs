@@ -14,29 +14,29 @@ pub enum Change {
     /// Significantly better in B (Welch's t test, 95%).
     Better,
     Worse,
-    /// Within seed noise, or fewer than two seeds on a side.
+    /// Within seed noise.
     Same,
+    /// Fewer than two seeds on a side: no test possible.
+    TooFew,
     /// The grid point or metric is in one folder only.
     Missing,
 }
 
-/// Welch's test of `a` against `b` for `metric`; `Same` when either side has < 2 seeds.
+/// Welch's test of `a` against `b` for `metric`; `TooFew` when either side has < 2 seeds.
 pub fn change(metric: &str, a: Option<&Stat>, b: Option<&Stat>) -> Change {
     let (Some(a), Some(b)) = (a, b) else { return Change::Missing };
     if a.n < 2 || b.n < 2 || !a.std.is_finite() || !b.std.is_finite() {
-        return Change::Same;
+        return Change::TooFew;
     }
     let (va, vb) = (a.std * a.std / a.n as f64, b.std * b.std / b.n as f64);
     let diff = b.mean - a.mean;
     let se = (va + vb).sqrt();
+    // Means that differ only by rounding (e.g. 0.1 vs the mean of three 0.1s) are the same.
+    if diff.abs() <= 1e-9 * a.mean.abs().max(b.mean.abs()).max(1e-12) {
+        return Change::Same;
+    }
     if se == 0.0 {
-        return if diff == 0.0 {
-            Change::Same
-        } else if (diff > 0.0) == higher_is_better(metric) {
-            Change::Better
-        } else {
-            Change::Worse
-        };
+        return if (diff > 0.0) == higher_is_better(metric) { Change::Better } else { Change::Worse };
     }
     // Welch–Satterthwaite degrees of freedom, rounded down (conservative).
     let df = (va + vb).powi(2) / (va * va / (a.n as f64 - 1.0) + vb * vb / (b.n as f64 - 1.0));
@@ -105,6 +105,7 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Table, ReportError> {
                 Change::Better => "**better**",
                 Change::Worse => "**worse**",
                 Change::Same => "same",
+                Change::TooFew => "n < 2, untested",
                 Change::Missing => "only in one",
             };
             table.rows.push(vec![p.clone(), m.clone(), with_n(sa), with_n(sb), diff, verdict.into()]);
@@ -128,7 +129,7 @@ mod tests {
         assert_eq!(change("test_loss", Some(&s(5, 0.90, 0.01)), Some(&s(5, 0.95, 0.01))), Change::Worse);
         // Same means ± 0.05: t ≈ 1.58 < 2.306.
         assert_eq!(change("test_accuracy", Some(&s(5, 0.90, 0.05)), Some(&s(5, 0.95, 0.05))), Change::Same);
-        assert_eq!(change("test_accuracy", Some(&s(1, 0.90, f64::NAN)), Some(&s(5, 0.95, 0.0))), Change::Same);
+        assert_eq!(change("test_accuracy", Some(&s(1, 0.90, f64::NAN)), Some(&s(5, 0.95, 0.0))), Change::TooFew);
         assert_eq!(change("test_accuracy", None, Some(&s(5, 0.95, 0.0))), Change::Missing);
     }
 }
