@@ -127,6 +127,8 @@ where
         .x_desc("step")
         .y_desc(curves.metrics[m].as_str())
         .light_line_style(RGBColor(235, 235, 235))
+        .x_labels(10)
+        .y_labels(6)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| tick(*v))
         .label_style(("sans-serif", 13))
