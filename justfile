@@ -46,9 +46,9 @@ bench-peers *ARGS: build
 build-cuda:
     scripts/build-cuda.sh
 
-# Type-check the CUDA path without CUDA installed (CI runs this next to the tests).
+# Type-check the CUDA path (library and its GPU golden test) without CUDA installed; CI runs this.
 check-cuda:
-    RUSTFLAGS="-D warnings" cargo check -p rnnlab-train --features cuda,ci-check
+    RUSTFLAGS="-D warnings" cargo check -p rnnlab-nn -p rnnlab-train --features cuda,ci-check --all-targets
 
 # Formatting, lints and every test (what CI runs).
 test: lint

@@ -8,8 +8,9 @@
 #   nvidia-smi (asked for the compute capability): a stand-in printing $CUDA_COMPUTE_CAP (9.0: H100)
 #   libcuda (the driver, only on the GPU machine): a stub with the same soname, for linking only
 #   libnvrtc / libcublas / libcublasLt: the wheels' .so.13 files, linked through unversioned names
-# Output: target/cuda/rnnlab (the default target/release/rnnlab is rebuilt without CUDA after).
-# On the GPU machine: LD_LIBRARY_PATH must reach libnvrtc.so.13, libcublas(Lt).so.13.
+# Output: target/cuda/rnnlab and target/cuda/golden (the layers' golden tests, with the GPU
+# case); the default target/release/rnnlab is rebuilt without CUDA after. On the GPU machine,
+# scripts/gpu-check.sh runs them (LD_LIBRARY_PATH must reach libnvrtc.so.13, libcublas.so.13).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +40,12 @@ export NVCC_APPEND_FLAGS="-I$cuda/include/cccl"
 export LIBRARY_PATH="$tools/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 cargo build --release -p rnnlab-cli --features cuda
 cp target/release/rnnlab target/cuda/rnnlab
-strip target/cuda/rnnlab 2>/dev/null || true
+# The golden tests of the layers (including `cuda_layers_match_pytorch`) as a binary.
+golden="$(cargo test --release -p rnnlab-nn --features cuda --test golden --no-run --message-format=json 2>/dev/null \
+  | grep -o '"executable":"[^"]*golden[^"]*"' | tail -1 | cut -d'"' -f4)"
+cp "$golden" target/cuda/golden
+strip target/cuda/rnnlab target/cuda/golden 2>/dev/null || true
+echo "built target/cuda/golden ($(du -h target/cuda/golden | cut -f1))"
 echo "built target/cuda/rnnlab ($(du -h target/cuda/rnnlab | cut -f1)); needs: $(ldd target/cuda/rnnlab 2>/dev/null | grep -Eo 'lib(cuda|nvrtc|cublas|cublasLt)\.so\.[0-9]+' | sort -u | tr '\n' ' ')"
 # Back to the CPU binary the other recipes use.
 env -u LIBRARY_PATH cargo build --release -p rnnlab-cli

@@ -2,7 +2,7 @@
 //! `rnnlab_train::bench`), with the matrix-product rate they are measured against.
 
 use anyhow::{bail, Context};
-use rnnlab_spec::{CellKind, KernelKind};
+use rnnlab_spec::{CellKind, DeviceKind, KernelKind, RunConfig};
 use rnnlab_train::bench::{median, sgemm_gflops, Case, CELLS, WORKLOADS};
 
 /// Options of `rnnlab bench`.
@@ -17,6 +17,9 @@ pub struct BenchArgs {
     /// Kernels to run (fused, reference); with both, the table shows the speed-up [default: fused].
     #[arg(long = "kernel", short)]
     kernels: Vec<String>,
+    /// Devices to run on (cpu, cuda, cuda:N); CUDA runs the reference cells [default: cpu].
+    #[arg(long = "device", short)]
+    devices: Vec<String>,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -48,10 +51,15 @@ fn parse_kernel(s: &str) -> anyhow::Result<KernelKind> {
     })
 }
 
-fn kernel_name(k: KernelKind) -> &'static str {
-    match k {
+/// The column label of a kernel on a device: `fused`, `reference`, `reference@cuda:0`.
+fn variant_name(k: KernelKind, d: DeviceKind) -> String {
+    let kernel = match k {
         KernelKind::Fused => "fused",
         KernelKind::Reference => "reference",
+    };
+    match d {
+        DeviceKind::Cpu => kernel.to_string(),
+        DeviceKind::Cuda(n) => format!("{kernel}@cuda:{n}"),
     }
 }
 
@@ -79,18 +87,40 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         args.kernels.iter().map(|k| parse_kernel(k)).collect::<anyhow::Result<_>>()?
     };
+    let devices: Vec<DeviceKind> = if args.devices.is_empty() {
+        vec![DeviceKind::Cpu]
+    } else {
+        args.devices
+            .iter()
+            .map(|d| {
+                let run = RunConfig { device: d.clone() };
+                rnnlab_train::check_device(&run).map_err(|e| anyhow::anyhow!("--device {d}: {e}"))?;
+                run.device().map_err(|e| anyhow::anyhow!("--device {d}: {}", e.message))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    // Kernel × device; CUDA has only the reference cells.
+    let mut variants: Vec<(KernelKind, DeviceKind)> = Vec::new();
+    for &d in &devices {
+        for &k in &kernels {
+            let k = if d == DeviceKind::Cpu { k } else { KernelKind::Reference };
+            if !variants.contains(&(k, d)) {
+                variants.push((k, d));
+            }
+        }
+    }
     if args.steps == 0 {
         bail!("--steps must be at least 1");
     }
     let threads = args.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("starting the thread pool")?;
     rnnlab_train::set_threads(threads);
-    pool.install(|| {
+    pool.install(|| -> anyhow::Result<()> {
         let sgemm = sgemm_gflops(512, 20);
         if !args.json {
             println!("sgemm [512×512]·[512×512]: {sgemm:.1} GFLOP/s on {threads} thread(s)");
             println!(
-                "{:<11} {:<5} {:<10} {:>9} {:>8} {:>8} {:>8}{}",
+                "{:<11} {:<5} {:<16} {:>9} {:>8} {:>8} {:>8}{}",
                 "workload",
                 "cell",
                 "kernel",
@@ -98,15 +128,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "steps/s",
                 "GFLOP/s",
                 "% sgemm",
-                if kernels.len() > 1 { "  vs first kernel" } else { "" }
+                if variants.len() > 1 { "  vs first kernel" } else { "" }
             );
         }
         for w in &workloads {
             for &cell in &cells {
                 let mut first_ms = None;
-                for &kernel in &kernels {
-                    let case = Case { workload: *w, cell, kernel };
-                    let ms = median(&case.time(args.warmup, args.steps)) * 1e3;
+                for &(kernel, device) in &variants {
+                    let case = Case { workload: *w, cell, kernel, device };
+                    let ms = median(&case.time(args.warmup, args.steps).map_err(anyhow::Error::msg)?) * 1e3;
                     let gflops = case.flops() / (ms * 1e-3) / 1e9;
                     if args.json {
                         println!(
@@ -118,7 +148,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                             w.hidden,
                             w.classes,
                             cell.name(),
-                            kernel_name(kernel)
+                            variant_name(kernel, device)
                         );
                         continue;
                     }
@@ -130,10 +160,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                         Some(first) => format!("  {:.2}× faster", ms / first),
                     };
                     println!(
-                        "{:<11} {:<5} {:<10} {:>9.2} {:>8.1} {:>8.1} {:>7.0}%{speedup}",
+                        "{:<11} {:<5} {:<16} {:>9.2} {:>8.1} {:>8.1} {:>7.0}%{speedup}",
                         w.name,
                         cell.name(),
-                        kernel_name(kernel),
+                        variant_name(kernel, device),
                         ms,
                         1e3 / ms,
                         gflops,
@@ -142,6 +172,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 }
             }
         }
-    });
-    Ok(())
+        Ok(())
+    })
 }

@@ -36,8 +36,8 @@ fn flat(v: &Value) -> Vec<f64> {
 
 /// Copies PyTorch tensors into the layer, gate chunk by gate chunk.
 struct Load<'a>(&'a HashMap<String, Vec<f64>>, HashMap<String, usize>);
-impl Visitor<Cpu> for Load<'_> {
-    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, Cpu>) {
+impl<D: Device<f32>> Visitor<D> for Load<'_> {
+    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
         let data = &self.0[name];
         let off = self.1.entry(name.to_string()).or_insert(0);
         let n = t.shape().num_elements();
@@ -47,9 +47,9 @@ impl Visitor<Cpu> for Load<'_> {
 }
 
 /// Gradients per PyTorch name (gate chunks concatenated).
-struct Grads<'a>(&'a mut Gradients<f32, Cpu>, HashMap<String, Vec<f32>>);
-impl Visitor<Cpu> for Grads<'_> {
-    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, Cpu>) {
+struct Grads<'a, D: Device<f32>>(&'a mut Gradients<f32, D>, HashMap<String, Vec<f32>>);
+impl<D: Device<f32>> Visitor<D> for Grads<'_, D> {
+    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
         self.0.try_alloc_for(t).unwrap();
         self.1.entry(name.to_string()).or_default().extend(self.0.get(t).as_vec());
     }
@@ -66,36 +66,36 @@ fn assert_close(what: &str, got: &[f32], want: &[f64], abs: f64, rel: f64) {
 /// What a path computes for a golden case: the top layer's outputs, the final states of every
 /// layer, and the gradients of PyTorch's test loss
 /// `sum(output * output_weight) + 0.5 sum(h_n) + 0.25 sum(c_n)`.
-struct Run {
+struct Run<D: Device<f32>> {
     outputs: Vec<f32>,
     h_n: Vec<f32>,
     c_n: Vec<f32>,
     grad_input: Vec<f32>,
-    grads: Gradients<f32, Cpu>,
+    grads: Gradients<f32, D>,
 }
 
-type Traced<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
+type Traced<S, D = Cpu> = Tensor<S, f32, D, OwnedTape<f32, D>>;
 
-fn finish(loss: Traced<Rank0>, acc: OwnedTape<f32, Cpu>) -> Gradients<f32, Cpu> {
+fn finish<D: Device<f32>>(loss: Traced<Rank0, D>, acc: OwnedTape<f32, D>) -> Gradients<f32, D> {
     let (loss, tape) = loss.split_tape();
     assert!(loss.as_vec()[0].is_finite());
     loss.put_tape(tape.merge(acc)).backward()
 }
 
 /// The composite per-step cells.
-fn run_reference(
-    dev: &Cpu,
-    layers: &[Layer<Cpu>],
+fn run_reference<D: Device<f32>>(
+    dev: &D,
+    layers: &[Layer<D>],
     x: &[f32],
     steps: usize,
     batch: usize,
     input: usize,
     w: &[f32],
-) -> Run {
-    let xs: Vec<Tensor<(usize, usize), f32, Cpu>> = (0..steps)
+) -> Run<D> {
+    let xs: Vec<Tensor<(usize, usize), f32, D>> = (0..steps)
         .map(|t| dev.tensor_from_vec(x[t * batch * input..(t + 1) * batch * input].to_vec(), (batch, input)))
         .collect();
-    let mut acc = OwnedTape::<f32, Cpu>::default();
+    let mut acc = OwnedTape::<f32, D>::default();
     let mut seq = xs.clone();
     let mut h_n = Vec::new();
     let mut c_n = Vec::new();
@@ -107,16 +107,16 @@ fn run_reference(
     }
     let step = w.len() / steps;
     let out = step / batch;
-    let mut loss: Traced<Rank0> = dev.zeros::<Rank0>().retaped();
+    let mut loss: Traced<Rank0, D> = dev.zeros::<Rank0>().retaped();
     for (t, o) in seq.iter().enumerate() {
         let wt = dev.tensor_from_vec(w[t * step..(t + 1) * step].to_vec(), (batch, out));
-        loss = loss + (use_::<_, Cpu, OwnedTape<f32, Cpu>>(o) * wt).sum();
+        loss = loss + (use_::<_, D, OwnedTape<f32, D>>(o) * wt).sum();
     }
     for h in &h_n {
-        loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(h).sum() * 0.5;
+        loss = loss + use_::<_, D, OwnedTape<f32, D>>(h).sum() * 0.5;
     }
     for c in &c_n {
-        loss = loss + use_::<_, Cpu, OwnedTape<f32, Cpu>>(c).sum() * 0.25;
+        loss = loss + use_::<_, D, OwnedTape<f32, D>>(c).sum() * 0.25;
     }
     let grads = finish(loss, acc);
     Run {
@@ -129,7 +129,15 @@ fn run_reference(
 }
 
 /// The fused whole-sequence kernels; `h_n` is the last step's rows of each layer's output.
-fn run_fused(dev: &Cpu, layers: &[Layer<Cpu>], x: &[f32], steps: usize, batch: usize, input: usize, w: &[f32]) -> Run {
+fn run_fused(
+    dev: &Cpu,
+    layers: &[Layer<Cpu>],
+    x: &[f32],
+    steps: usize,
+    batch: usize,
+    input: usize,
+    w: &[f32],
+) -> Run<Cpu> {
     let d = SeqDims { steps, batch };
     let x0 = dev.tensor_from_vec(x.to_vec(), (steps * batch, input));
     let mut acc = OwnedTape::<f32, Cpu>::default();
@@ -158,7 +166,32 @@ fn run_fused(dev: &Cpu, layers: &[Layer<Cpu>], x: &[f32], steps: usize, batch: u
     Run { outputs: seq.as_vec(), h_n, c_n, grad_input: grads.get(&x0).as_vec(), grads }
 }
 
+/// Which implementation a golden case runs on.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    Reference,
+    Fused,
+    /// The reference cells on dfdx's CUDA device (GPU 0).
+    #[cfg(feature = "cuda")]
+    Cuda,
+}
+
 fn check_layer_case(file: &str, fused: bool) {
+    check_case_on(file, if fused { Path::Fused } else { Path::Reference });
+}
+
+fn check_case_on(file: &str, path: Path) {
+    match path {
+        Path::Reference => check_case(file, &Cpu::default(), run_reference),
+        Path::Fused => check_case(file, &Cpu::default(), run_fused),
+        #[cfg(feature = "cuda")]
+        Path::Cuda => check_case(file, &Cuda::default(), run_reference),
+    }
+}
+
+type Runner<D> = fn(&D, &[Layer<D>], &[f32], usize, usize, usize, &[f32]) -> Run<D>;
+
+fn check_case<D: Device<f32>>(file: &str, dev: &D, run: Runner<D>) {
     let g = read(file);
     let module = g["module"].as_str().unwrap().to_string();
     let params: HashMap<String, Vec<f64>> =
@@ -176,7 +209,6 @@ fn check_layer_case(file: &str, fused: bool) {
     let (steps, batch, input) = (in_shape[0], in_shape[1], in_shape[2]);
     let n_layers = (0..).take_while(|l| params.contains_key(&format!("weight_ih_l{l}"))).count();
     let has_proj = params.contains_key("weight_hr_l0");
-    let dev = Cpu::default();
     let gates = |cell: &str| match cell {
         "LSTM" => 4,
         "GRU" => 3,
@@ -187,13 +219,13 @@ fn check_layer_case(file: &str, fused: bool) {
     let out = if has_proj { shape(&g["params"]["weight_hr_l0"])[0] } else { hidden };
 
     // The module string omits the nonlinearity (`RNN(4, 6)`); the case name says relu.
-    let mut layers: Vec<Layer<Cpu>> = (0..n_layers)
+    let mut layers: Vec<Layer<D>> = (0..n_layers)
         .map(|l| {
             let i = if l == 0 { input } else { out };
             match cell {
-                "LSTM" => Layer::Lstm(LstmLayer::zeros(&dev, l, i, hidden, out, has_proj)),
-                "GRU" => Layer::Gru(GruLayer::zeros(&dev, l, i, hidden)),
-                "RNN" => Layer::Rnn(RnnLayer::zeros(&dev, l, i, hidden, file.contains("relu"))),
+                "LSTM" => Layer::Lstm(LstmLayer::zeros(dev, l, i, hidden, out, has_proj)),
+                "GRU" => Layer::Gru(GruLayer::zeros(dev, l, i, hidden)),
+                "RNN" => Layer::Rnn(RnnLayer::zeros(dev, l, i, hidden, file.contains("relu"))),
                 other => panic!("unknown module {other}"),
             }
         })
@@ -203,8 +235,7 @@ fn check_layer_case(file: &str, fused: bool) {
 
     let x: Vec<f32> = flat(&g["input"]).iter().map(|&v| v as f32).collect();
     let w: Vec<f32> = flat(&g["output_weight"]).iter().map(|&v| v as f32).collect();
-    let run = if fused { run_fused } else { run_reference };
-    let Run { outputs, h_n, c_n, grad_input, mut grads } = run(&dev, &layers, &x, steps, batch, input, &w);
+    let Run { outputs, h_n, c_n, grad_input, mut grads } = run(dev, &layers, &x, steps, batch, input, &w);
 
     assert_close(&format!("{file} output"), &outputs, &flat(&g["output"]), 1e-5, 0.0);
     assert_close(&format!("{file} h_n"), &h_n, &flat(&g["h_n"]), 1e-5, 0.0);
@@ -284,6 +315,24 @@ fn rnn_relu_matches_pytorch() {
 #[test]
 fn fused_rnn_relu_matches_pytorch() {
     check_layer_case("rnn_relu.json", true);
+}
+
+/// Every layer case on the GPU (`cargo test -p rnnlab-nn --features cuda`), same tolerances.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_layers_match_pytorch() {
+    for file in [
+        "lstm_1layer.json",
+        "lstm_2layer.json",
+        "lstm_proj.json",
+        "gru_1layer.json",
+        "gru_2layer.json",
+        "rnn_tanh.json",
+        "rnn_tanh_2layer.json",
+        "rnn_relu.json",
+    ] {
+        check_case_on(file, Path::Cuda);
+    }
 }
 
 #[test]

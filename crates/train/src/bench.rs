@@ -12,8 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use rnnlab_nn::fused::blas::{gemm, Mat};
-use rnnlab_nn::{optim, params, Batch, Network, Targets, Task};
-use rnnlab_spec::{CellKind, KernelKind, ModelConfig, OptimizerConfig};
+use rnnlab_nn::{optim, params, Backend, Batch, Network, Targets, Task};
+use rnnlab_spec::{CellKind, DeviceKind, KernelKind, ModelConfig, OptimizerConfig};
 
 /// A benchmark shape: a per-step classification head over `classes` at every step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,7 +41,9 @@ pub const CELLS: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::Rnn];
 pub struct Case {
     pub workload: Workload,
     pub cell: CellKind,
+    /// On a device without fused kernels (CUDA) the reference cells run whatever this says.
     pub kernel: KernelKind,
+    pub device: DeviceKind,
 }
 
 fn gates(cell: CellKind) -> usize {
@@ -62,8 +64,22 @@ impl Case {
         3.0 * forward
     }
 
-    /// Runs `warmup` untimed and `steps` timed training steps; seconds per timed step.
-    pub fn time(&self, warmup: usize, steps: usize) -> Vec<f64> {
+    /// Runs `warmup` untimed and `steps` timed training steps; seconds per timed step. Every
+    /// step ends with the gradients on the host, so a GPU step is timed to completion.
+    pub fn time(&self, warmup: usize, steps: usize) -> Result<Vec<f64>, String> {
+        match self.device {
+            DeviceKind::Cpu => Ok(self.time_on(Cpu::seed_from_u64(0), warmup, steps)),
+            #[cfg(feature = "cuda")]
+            DeviceKind::Cuda(n) => {
+                let dev = Cuda::try_build(n, 0).map_err(|e| format!("cuda:{n} cannot be opened: {e:?}"))?;
+                Ok(self.time_on(dev, warmup, steps))
+            }
+            #[cfg(not(feature = "cuda"))]
+            DeviceKind::Cuda(_) => Err(crate::NO_CUDA.into()),
+        }
+    }
+
+    fn time_on<D: Backend>(&self, dev: D, warmup: usize, steps: usize) -> Vec<f64> {
         let w = &self.workload;
         let model = ModelConfig {
             kernel: self.kernel,
@@ -73,7 +89,6 @@ impl Case {
         let adam: OptimizerConfig = toml::from_str("name = 'adam'\nlr = 0.001").expect("benchmark optimizer config");
         let task = Task::Classify { classes: w.classes, per_step: true };
         let mut rng = StdRng::seed_from_u64(0);
-        let dev = Cpu::seed_from_u64(0);
         let mut net = Network::new(&dev, &model, w.input, task, &mut rng).expect("benchmark network");
         let batch = Batch {
             size: w.batch,
@@ -133,7 +148,8 @@ mod tests {
 
     #[test]
     fn mnist_row_lstm_step_counts_the_issue_s_1_75_gflop() {
-        let case = Case { workload: WORKLOADS[0], cell: CellKind::Lstm, kernel: KernelKind::Fused };
+        let case =
+            Case { workload: WORKLOADS[0], cell: CellKind::Lstm, kernel: KernelKind::Fused, device: DeviceKind::Cpu };
         let gflop = case.flops() / 1e9;
         assert!((gflop - 1.745).abs() < 0.01, "{gflop}");
     }
@@ -142,7 +158,8 @@ mod tests {
     fn a_tiny_case_times_every_requested_step() {
         let tiny = Workload { name: "tiny", batch: 3, steps: 2, input: 2, hidden: 4, classes: 3 };
         for kernel in [KernelKind::Fused, KernelKind::Reference] {
-            let times = Case { workload: tiny, cell: CellKind::Gru, kernel }.time(1, 3);
+            let times =
+                Case { workload: tiny, cell: CellKind::Gru, kernel, device: DeviceKind::Cpu }.time(1, 3).unwrap();
             assert_eq!(times.len(), 3);
             assert!(times.iter().all(|t| t.is_finite() && *t > 0.0));
         }

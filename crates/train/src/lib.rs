@@ -99,7 +99,8 @@ pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Re
 
 /// Why `cuda` is refused by a build without the `cuda` feature.
 #[cfg(not(feature = "cuda"))]
-const NO_CUDA: &str = "this rnnlab was built without CUDA: rebuild with `--features cuda` on a machine with nvcc \
+pub(crate) const NO_CUDA: &str =
+    "this rnnlab was built without CUDA: rebuild with `--features cuda` on a machine with nvcc \
                        and the CUDA libraries (see README, CUDA), or use `device = \"cpu\"`";
 
 /// Runs `$body` with `$dev` bound to the trial's dfdx device (each arm is its own type, so the
