@@ -9,7 +9,7 @@
 #   libcuda (the driver, only on the GPU machine): a stub with the same soname, for linking only
 #   libnvrtc / libcublas / libcublasLt: the wheels' .so.13 files, linked through unversioned names
 # Output: target/cuda/rnnlab and target/cuda/golden (the layers' golden tests, with the GPU
-# case); the default target/release/rnnlab is rebuilt without CUDA after. On the GPU machine,
+# case), target/cuda/include + paths.env (what nvrtc needs at run time, see below); the default target/release/rnnlab is rebuilt without CUDA after. On the GPU machine,
 # scripts/gpu-check.sh runs them (LD_LIBRARY_PATH must reach libnvrtc.so.13, libcublas.so.13).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,13 @@ golden="$(cargo test --release -p rnnlab-nn --features cuda --test golden --no-r
   | grep -o '"executable":"[^"]*golden[^"]*"' | tail -1 | cut -d'"' -f4)"
 cp "$golden" target/cuda/golden
 strip target/cuda/rnnlab target/cuda/golden 2>/dev/null || true
+# dfdx compiles some kernels (concat, stack, reshape) at run time with nvrtc, with two include
+# folders baked in as absolute paths of THIS machine: its OUT_DIR (the .cuh helpers) and the
+# CUDA headers. gpu-check.sh recreates both paths on the GPU machine from what is saved here.
+out_dir="$(for d in target/release/build/dfdx-*/out; do [ -s "$(ls "$d"/*.ptx 2>/dev/null | head -1)" ] && realpath "$d"; done | head -1)"
+mkdir -p target/cuda/include
+cp "$out_dir"/*.cuh target/cuda/include/
+printf 'DFDX_OUT_DIR=%s\nCUDA_INCLUDE_DIR=%s\n' "$out_dir" "$cuda/include" >target/cuda/paths.env
 echo "built target/cuda/golden ($(du -h target/cuda/golden | cut -f1))"
 echo "built target/cuda/rnnlab ($(du -h target/cuda/rnnlab | cut -f1)); needs: $(ldd target/cuda/rnnlab 2>/dev/null | grep -Eo 'lib(cuda|nvrtc|cublas|cublasLt)\.so\.[0-9]+' | sort -u | tr '\n' ' ')"
 # Back to the CPU binary the other recipes use.
