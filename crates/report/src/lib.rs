@@ -397,7 +397,7 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         blocks.push(Block::Heading(2, "Learning curves".into()));
         blocks.push(Block::Paragraph(
             "Mean over the ok seeds of each grid point at every evaluation, shaded ±1 sample std; \
-             losses and errors on a log scale."
+             losses and errors on a log scale when they span more than a decade."
                 .into(),
         ));
         if !curves.missing.is_empty() {

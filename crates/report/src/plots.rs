@@ -1,5 +1,6 @@
 //! Learning-curve figures drawn with plotters' SVG backend: one line per grid point (the mean
-//! over seeds) with a shaded ±std band; losses and errors on a log scale.
+//! over seeds) with a shaded ±std band; losses and errors on a log scale when they span more
+//! than a decade.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
@@ -56,7 +57,9 @@ pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportErro
     if x_hi <= x_lo {
         x_hi = x_lo + 1.0;
     }
-    let log = !higher_is_better(metric) && min_positive.is_finite();
+    // Log scale for losses and errors that span more than a decade; within one, a log axis
+    // has a single labelled tick and a linear one reads better.
+    let log = !higher_is_better(metric) && min_positive.is_finite() && y_hi > 10.0 * min_positive;
     let mut svg = String::new();
     let title = format!("{metric}: mean ± std over seeds");
     let err = |e: String| ReportError::Plot { metric: metric.clone(), message: e };
