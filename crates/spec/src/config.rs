@@ -327,9 +327,14 @@ pub struct TrainConfig {
     #[serde(default = "default_eval_batch")]
     pub eval_batch_size: usize,
     /// Write the trained parameters (`model.safetensors`, PyTorch names) and `model.toml` into
-    /// the trial's folder, for `rnnlab predict` and for loading into PyTorch.
-    #[serde(default)]
+    /// the trial's folder, for `rnnlab predict` and for loading into PyTorch. Not serialised
+    /// when false, so trial ids (hashes of the serialised config) from before it existed hold.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub save_checkpoint: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn default_eval_batch() -> usize {

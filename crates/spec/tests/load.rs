@@ -76,6 +76,18 @@ fn grid_times_seeds_with_stable_distinct_ids() {
 }
 
 #[test]
+fn options_added_later_keep_earlier_trial_ids_at_their_default() {
+    // `[train] save_checkpoint` came after results existed: at its default (false) it must not
+    // change the hash, or every old results folder would re-run all its trials.
+    let plain = load(BASE, &[]).unwrap();
+    let explicit = load(BASE, &["train.save_checkpoint=false"]).unwrap();
+    assert_eq!(plain.trials[0].id, explicit.trials[0].id);
+    assert!(!plain.trials[0].to_toml().contains("save_checkpoint"));
+    let saving = load(BASE, &["train.save_checkpoint=true"]).unwrap();
+    assert_ne!(plain.trials[0].id, saving.trials[0].id);
+}
+
+#[test]
 fn section_axis_keeps_variant_keys_together() {
     let src = format!("{BASE}\n[grid]\n\"model\" = [{{cell = \"lstm\", proj_size = 2}}, {{cell = \"gru\"}}]\n");
     let plan = load(&src, &[]).unwrap();
