@@ -1,8 +1,8 @@
 //! The report as a list of blocks, rendered to Markdown (`report.md`) and to a self-contained
 //! HTML page (`report.html`, SVG figures inlined, no network).
 //!
-//! Cell and paragraph text may use one piece of Markdown, `**strong**`, which HTML renders
-//! as `<strong>`; everything else is escaped.
+//! Cell and paragraph text may use two pieces of Markdown, `**strong**` and `` `code` ``,
+//! which HTML renders as `<strong>` and `<code>`; everything else is escaped.
 
 /// A table of text cells.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -93,18 +93,21 @@ fn looks_numeric(cell: &str) -> bool {
     !cell.is_empty() && cell.chars().all(|c| c.is_ascii_digit() || " .,+-−±[]/—eE".contains(c))
 }
 
-/// Escapes `text` for HTML and turns `**x**` into `<strong>x</strong>`.
+/// Escapes `text` for HTML and turns `**x**` into `<strong>x</strong>` and `` `x` `` into
+/// `<code>x</code>`.
 pub fn inline_html(text: &str) -> String {
-    let escaped = escape(text);
-    let mut out = String::with_capacity(escaped.len());
-    for (i, part) in escaped.split("**").enumerate() {
-        if i % 2 == 1 {
-            out += &format!("<strong>{part}</strong>");
-        } else {
-            out += part;
+    let wrap = |text: &str, mark: &str, tag: &str| -> String {
+        let mut out = String::with_capacity(text.len());
+        for (i, part) in text.split(mark).enumerate() {
+            if i % 2 == 1 {
+                out += &format!("<{tag}>{part}</{tag}>");
+            } else {
+                out += part;
+            }
         }
-    }
-    out
+        out
+    };
+    wrap(&wrap(&escape(text), "**", "strong"), "`", "code")
 }
 
 pub fn escape(text: &str) -> String {
@@ -134,7 +137,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;m
 h1{font-size:1.6em;border-bottom:2px solid #ddd;padding-bottom:.2em}h2{font-size:1.25em;margin-top:1.8em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}tbody tr:nth-child(even){background:#fafafa}
-pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
+code{background:#f3f3f3;padding:0 .2em;font-size:.9em}pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1em}";
 
@@ -180,10 +183,10 @@ mod tests {
     #[test]
     fn markdown_escapes_pipes_and_html_escapes_markup() {
         let mut t = Table::new(vec!["a".into(), "b".into()]);
-        t.rows.push(vec!["x|y".into(), "**ok** <b>".into()]);
-        assert_eq!(t.to_markdown(), "| a | b |\n|---|---|\n| x\\|y | **ok** <b> |\n");
+        t.rows.push(vec!["x|y".into(), "**ok** <b> `k`".into()]);
+        assert_eq!(t.to_markdown(), "| a | b |\n|---|---|\n| x\\|y | **ok** <b> `k` |\n");
         let html = t.to_html();
-        assert!(html.contains("<td><strong>ok</strong> &lt;b&gt;</td>"), "{html}");
+        assert!(html.contains("<td><strong>ok</strong> &lt;b&gt; <code>k</code></td>"), "{html}");
         assert!(html.contains("<td>x|y</td>"), "{html}");
     }
 
