@@ -59,7 +59,7 @@ fn variant_name(k: KernelKind, d: DeviceKind) -> String {
     };
     match d {
         DeviceKind::Cpu => kernel.to_string(),
-        DeviceKind::Cuda(n) => format!("{kernel}@cuda:{n}"),
+        DeviceKind::Cuda(_) => format!("{kernel}@{d}"),
     }
 }
 
@@ -136,7 +136,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 let mut first_ms = None;
                 for &(kernel, device) in &variants {
                     let case = Case { workload: *w, cell, kernel, device };
-                    let ms = median(&case.time(args.warmup, args.steps).map_err(anyhow::Error::msg)?) * 1e3;
+                    let ms = median(&case.time(args.warmup, args.steps)?) * 1e3;
                     let gflops = case.flops() / (ms * 1e-3) / 1e9;
                     if args.json {
                         println!(

@@ -101,12 +101,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     match &args.output {
         Some(path) => {
-            let tmp = path.with_file_name(format!(
-                ".{}.tmp",
-                path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
-            ));
-            std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+            rnnlab_sweep::results::write_atomic(path, &bytes)?;
             eprintln!("{} sequences → {}", outputs.len(), path.display());
         }
         None => std::io::stdout().write_all(&bytes)?,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::doc::Table;
 use crate::published::{higher_is_better, t95};
-use crate::{mean_std, report_config, summarize, ReportError, Stat, Summary};
+use crate::{mean_std, report_config, summarize, ReportError, Stat};
 
 /// How B's mean differs from A's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,29 +49,12 @@ pub fn change(metric: &str, a: Option<&Stat>, b: Option<&Stat>) -> Change {
     }
 }
 
-/// The grid point of row `i` as `key=value` pairs (the join key between the two folders).
-fn point(summary: &Summary, i: usize) -> String {
-    let r = &summary.rows[i];
-    let parts: Vec<String> =
-        summary.grid.iter().zip(&r.point).filter(|(_, v)| !v.is_empty()).map(|(g, v)| format!("{g}={v}")).collect();
-    if parts.is_empty() {
-        "(all)".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn stat<'a>(summary: &'a Summary, i: Option<usize>, metric: &str) -> Option<&'a Stat> {
-    let k = summary.metrics.iter().position(|m| m == metric)?;
-    summary.rows[i?].stats[k].as_ref()
-}
-
 /// One row per grid point and metric of A or B, in A's order, then B's extra points.
 pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Table, ReportError> {
     let a = summarize(a_dir, &report_config(a_dir)?)?;
     let b = summarize(b_dir, &report_config(b_dir)?)?;
-    let a_points: Vec<String> = (0..a.rows.len()).map(|i| point(&a, i)).collect();
-    let b_points: Vec<String> = (0..b.rows.len()).map(|i| point(&b, i)).collect();
+    let a_points: Vec<String> = a.rows.iter().map(|r| a.label(r)).collect();
+    let b_points: Vec<String> = b.rows.iter().map(|r| b.label(r)).collect();
     let mut points = a_points.clone();
     points.extend(b_points.iter().filter(|p| !a_points.contains(p)).cloned());
     let mut metrics = a.metrics.clone();
@@ -89,7 +72,7 @@ pub fn compare(a_dir: &Path, b_dir: &Path) -> Result<Table, ReportError> {
     for p in &points {
         let (ia, ib) = (a_points.iter().position(|x| x == p), b_points.iter().position(|x| x == p));
         for m in &metrics {
-            let (sa, sb) = (stat(&a, ia, m), stat(&b, ib, m));
+            let (sa, sb) = (ia.and_then(|i| a.stat(&a.rows[i], m)), ib.and_then(|i| b.stat(&b.rows[i], m)));
             if sa.is_none() && sb.is_none() {
                 continue;
             }

@@ -1,6 +1,7 @@
 //! Learning curves: every ok trial's `curve.csv`, averaged over seeds per grid point and
 //! evaluation step with polars.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use polars::prelude::*;
@@ -85,11 +86,13 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
     for i in 0..runs.height() {
         let id = text_at(&runs, "trial_id", i);
         let path = dir.join("trials").join(&id).join("curve.csv");
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        // The header only (polars reads the rest): which metric columns this file has.
+        let mut first = String::new();
+        let Ok(_) = std::fs::File::open(&path).and_then(|f| BufReader::new(f).read_line(&mut first)) else {
             missing.push(id);
             continue;
         };
-        let header: Vec<&str> = text.lines().next().unwrap_or_default().split(',').collect();
+        let header: Vec<&str> = first.trim_end().split(',').collect();
         if !header.contains(&"step") {
             return Err(ReportError::Input { path, message: "no `step` column".into() });
         }

@@ -227,6 +227,23 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
 }
 
 impl Summary {
+    /// A row's grid point as `key=value` pairs (empty values left out), `(all)` without a grid.
+    pub fn label(&self, row: &Row) -> String {
+        let parts: Vec<String> =
+            self.grid.iter().zip(&row.point).filter(|(_, v)| !v.is_empty()).map(|(g, v)| format!("{g}={v}")).collect();
+        if parts.is_empty() {
+            "(all)".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// A row's aggregate of `metric`, if the metric was measured.
+    pub fn stat<'a>(&self, row: &'a Row, metric: &str) -> Option<&'a Stat> {
+        let k = self.metrics.iter().position(|m| m == metric)?;
+        row.stats[k].as_ref()
+    }
+
     /// The main table: grid values, counts, `mean ± std` per metric, successes, wall time.
     pub fn table(&self) -> Table {
         let mut header = self.grid.clone();
@@ -293,19 +310,7 @@ impl Summary {
                 continue;
             }
             seen.push(&r.point[c]);
-            let point: Vec<String> = self
-                .grid
-                .iter()
-                .zip(&r.point)
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(g, v)| format!("{g}={v}"))
-                .collect();
-            table.rows.push(vec![
-                r.point[c].clone(),
-                point.join(", "),
-                r.ok.to_string(),
-                mean_std(r.stats[k].as_ref()),
-            ]);
+            table.rows.push(vec![r.point[c].clone(), self.label(r), r.ok.to_string(), mean_std(r.stats[k].as_ref())]);
         }
         (seen.len() > 1).then_some(table)
     }

@@ -118,10 +118,7 @@ pub fn compare(summary: &Summary, published: &[Published]) -> Vec<Comparison> {
                     .iter()
                     .all(|(k, v)| summary.grid.iter().position(|g| g == k).is_some_and(|i| r.point[i] == as_cell(v)))
             });
-            let ours = row.and_then(|r| {
-                let m = summary.metrics.iter().position(|m| *m == entry.metric)?;
-                r.stats[m].clone()
-            });
+            let ours = row.and_then(|r| summary.stat(r, &entry.metric).cloned());
             let point = entry.at.iter().map(|(k, v)| format!("{k}={}", as_cell(v))).collect::<Vec<_>>().join(", ");
             let verdict = verdict(&entry.metric, entry.value, entry.tolerance, ours.as_ref());
             Comparison { entry: entry.clone(), point, ours, verdict }

@@ -392,6 +392,16 @@ pub enum DeviceKind {
     Cuda(usize),
 }
 
+impl std::fmt::Display for DeviceKind {
+    /// As `[run] device` spells it: `cpu`, `cuda:N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceKind::Cpu => f.write_str("cpu"),
+            DeviceKind::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
 impl RunConfig {
     /// The parsed `device`.
     pub fn device(&self) -> Result<DeviceKind, FieldError> {

@@ -13,7 +13,9 @@ use rand::{Rng, SeedableRng};
 
 use rnnlab_nn::fused::blas::{gemm, Mat};
 use rnnlab_nn::{optim, params, Backend, Batch, Network, Targets, Task};
-use rnnlab_spec::{CellKind, DeviceKind, KernelKind, ModelConfig, OptimizerConfig};
+use rnnlab_spec::{CellKind, DeviceKind, KernelKind, ModelConfig, OptimizerConfig, RunConfig};
+
+use crate::{with_device, TrainError};
 
 /// A benchmark shape: a per-step classification head over `classes` at every step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,17 +68,9 @@ impl Case {
 
     /// Runs `warmup` untimed and `steps` timed training steps; seconds per timed step. Every
     /// step ends with the gradients on the host, so a GPU step is timed to completion.
-    pub fn time(&self, warmup: usize, steps: usize) -> Result<Vec<f64>, String> {
-        match self.device {
-            DeviceKind::Cpu => Ok(self.time_on(Cpu::seed_from_u64(0), warmup, steps)),
-            #[cfg(feature = "cuda")]
-            DeviceKind::Cuda(n) => {
-                let dev = Cuda::try_build(n, 0).map_err(|e| format!("cuda:{n} cannot be opened: {e:?}"))?;
-                Ok(self.time_on(dev, warmup, steps))
-            }
-            #[cfg(not(feature = "cuda"))]
-            DeviceKind::Cuda(_) => Err(crate::NO_CUDA.into()),
-        }
+    pub fn time(&self, warmup: usize, steps: usize) -> Result<Vec<f64>, TrainError> {
+        let run = RunConfig { device: self.device.to_string() };
+        with_device!(run, 0, dev => Ok(self.time_on(dev, warmup, steps)))
     }
 
     fn time_on<D: Backend>(&self, dev: D, warmup: usize, steps: usize) -> Vec<f64> {

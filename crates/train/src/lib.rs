@@ -94,7 +94,7 @@ pub type OnEval<'a> = &'a (dyn Fn(&CurvePoint, usize) + Sync);
 
 /// Builds and trains one trial. `stop` is polled every step (Ctrl-C).
 pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<TrialResult, TrainError> {
-    with_device!(config, dev => train(config, dev, stop, on_eval).map(|(result, _)| result))
+    with_device!(config.run, config.seed, dev => train(config, dev, stop, on_eval).map(|(result, _)| result))
 }
 
 /// Why `cuda` is refused by a build without the `cuda` feature.
@@ -103,27 +103,28 @@ pub(crate) const NO_CUDA: &str =
     "this rnnlab was built without CUDA: rebuild with `--features cuda` on a machine with nvcc \
                        and the CUDA libraries (see README, CUDA), or use `device = \"cpu\"`";
 
-/// Runs `$body` with `$dev` bound to the trial's dfdx device (each arm is its own type, so the
-/// generic training code is instantiated once per device kind).
+/// Runs `$body` with `$dev` bound to the dfdx device `$run` (a `RunConfig`) names, seeded with
+/// `$seed` (each arm is its own type, so generic code is instantiated once per device kind);
+/// errors are `TrainError::Device`.
 macro_rules! with_device {
-    ($config:expr, $dev:ident => $body:expr) => {
-        match $config.run.device().map_err(|e| TrainError::Device(e.message))? {
+    ($run:expr, $seed:expr, $dev:ident => $body:expr) => {
+        match $run.device().map_err(|e| $crate::TrainError::Device(e.message))? {
             DeviceKind::Cpu => {
-                let $dev = Cpu::seed_from_u64($config.seed);
+                let $dev = Cpu::seed_from_u64($seed);
                 $body
             }
             #[cfg(feature = "cuda")]
             DeviceKind::Cuda(n) => {
-                let $dev = Cuda::try_build(n, $config.seed)
-                    .map_err(|e| TrainError::Device(format!("cuda:{n} cannot be opened: {e:?}")))?;
+                let $dev = Cuda::try_build(n, $seed)
+                    .map_err(|e| $crate::TrainError::Device(format!("cuda:{n} cannot be opened: {e:?}")))?;
                 $body
             }
             #[cfg(not(feature = "cuda"))]
-            DeviceKind::Cuda(_) => Err(TrainError::Device(NO_CUDA.into())),
+            DeviceKind::Cuda(_) => Err($crate::TrainError::Device($crate::NO_CUDA.into())),
         }
     };
 }
-use with_device;
+pub(crate) use with_device;
 
 /// Whether trials can run on `run.device` in this build on this machine (checked once per
 /// device, before any trial starts).
@@ -162,7 +163,7 @@ pub fn forward(config: &TrialConfig, train_first: bool) -> Result<ForwardPass, T
     if !train_first {
         (config.train.steps, config.train.epochs) = (Some(0), None);
     }
-    with_device!(config, dev => {
+    with_device!(config.run, config.seed, dev => {
         let (result, (net, data)) = train(&config, dev, &AtomicBool::new(false), &|_, _| {})?;
         let all: Vec<usize> = (0..data.test.len).collect();
         let batch = batches::gather(&data.test, &all);
