@@ -28,7 +28,7 @@ validate SPEC *ARGS: build
 report DIR: build
     {{rnnlab}} report {{DIR}}
 
-# Fetch and verify a dataset into data/ (or $RNNLAB_DATA): mnist | fashion-mnist | poly-music.
+# Fetch and verify a dataset into data/ (or $RNNLAB_DATA): mnist | fashion-mnist; `poly-music` checks the piano rolls that ship in data/poly_music.
 data NAME:
     scripts/data.sh {{NAME}}
 
@@ -41,6 +41,12 @@ bench-peers *ARGS: build
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
     .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
+
+# Check the golden vectors (crates/nn/tests/golden) against PyTorch; `just golden --write` regenerates them.
+golden *ARGS:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import torch; assert torch.__version__.startswith('2.15.0')" 2>/dev/null || .venv/bin/pip install "torch==2.15.0" numpy
+    .venv/bin/python scripts/golden.py {{ARGS}}
 
 # Build target/cuda/rnnlab with CUDA for a GPU machine (nvcc etc. from pip wheels; see the script).
 build-cuda:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `just data NAME`: puts a dataset where rnnlab's plugins look for it (data/NAME, or
-# $RNNLAB_DATA/NAME) and verifies it. NAME: mnist | fashion-mnist | poly-music.
+# $RNNLAB_DATA/NAME) and verifies it. NAME: mnist | fashion-mnist | poly-music (ships in the
+# repository; this only verifies it).
 set -euo pipefail
 name="${1:-}"
 root="${RNNLAB_DATA:-data}"
@@ -48,20 +49,39 @@ fashion-mnist)
     echo "Fashion-MNIST: $(ls "$dest" | wc -l) files in $dest"
     ;;
 poly-music)
+    # The piano rolls ship with rnnlab (data/poly_music/*/*.csv.gz, see data/README.md); this
+    # checks them against the SHA-256 of the CSV files they were compressed from.
     dest="$root/poly_music"
-    src="${RNNLAB_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}/data/poly_music"
-    if [ ! -d "$src" ]; then
-        echo "error: $src not found: the piano rolls ship in the team's shared folder (../shared/data/poly_music); set RNNLAB_SHARED to the folder that holds data/poly_music" >&2
-        exit 1
+    src="$(cd "$(dirname "$0")/.." && pwd)/data/poly_music"
+    if [ "$(realpath -m "$dest")" != "$(realpath -m "$src")" ]; then
+        mkdir -p "$dest"
+        cp -r "$src"/. "$dest"/
     fi
-    mkdir -p "$dest"
-    cp -r "$src"/. "$dest"/
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
     for d in jsb_chorales nottingham musedata piano_midi; do
+        mkdir -p "$tmp/$d"
         for split in train valid test; do
-            [ -s "$dest/$d/$split.csv" ] || { echo "error: $dest/$d/$split.csv missing or empty" >&2; exit 1; }
+            f="$dest/$d/$split.csv.gz"
+            [ -s "$f" ] || { echo "error: $f missing or empty (restore it with \`git checkout -- data/poly_music\`)" >&2; exit 1; }
+            gzip -dc "$f" > "$tmp/$d/$split.csv"
         done
     done
-    echo "polyphonic music: 4 corpora × 3 splits in $dest"
+    verify "$tmp" <<'SUMS'
+3443383fa5b570d5f33cceba370218d741ec6b2604e47f7b06dd00053615575a  jsb_chorales/test.csv
+c5b7f6e2ece2fe3afaeeb89fd4613dfa8cee3ed0ba510907c9e8f708c7f9b73c  jsb_chorales/train.csv
+82fc5f043d448309615d7993907838fcc5095d6610168cd85093f8f57104c1fb  jsb_chorales/valid.csv
+f3ddd7874705df44edb57ea0b601e6d37a69ad454fb4044f2233d437c75aaca9  musedata/test.csv
+3a24cc710b49040b9f96a9d1be4a5329df766a8bc93d046e3e836e84ff91eb68  musedata/train.csv
+8212ace47e0325335dd3e2459d57d51959af9c1a6fe6b9bf5b051293d7613ee6  musedata/valid.csv
+65588ed472ba1f23bac897548acb041eecd0016a825ae9ac919e37c3c58c9231  nottingham/test.csv
+a12ee90086f7b7c34841f9d39a8d5fa640ba8e51c317eba544619440e6172d9e  nottingham/train.csv
+32aadf11f2b93b72acde947e274c8f9f0c0e030c3ec6aea615bff5e52758ae4a  nottingham/valid.csv
+544f6a520d781d3a5b7b49efbe068631587ada2d69a515fbd27bf9ea7173b65b  piano_midi/test.csv
+bb52203ce8a34f1cc3a6bdb93f05fd9de82d7011a9bf64d2c917a4a22d72a6b4  piano_midi/train.csv
+03b258183d3a7f407618e9dbbe310bb892e3d739cb1f13c8dddfc2be080e8971  piano_midi/valid.csv
+SUMS
+    echo "polyphonic music: 4 corpora × 3 splits verified in $dest"
     ;;
 *)
     echo "usage: just data mnist | fashion-mnist | poly-music" >&2

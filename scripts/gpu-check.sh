@@ -29,7 +29,7 @@ nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv || true
 out="${OUT:-/tmp/rnnlab-gpu}"
 case "${1:-}" in
   golden)
-    RNNLAB_GOLDEN="${RNNLAB_GOLDEN:-shared/golden}" target/cuda/golden --test-threads 1
+    RNNLAB_GOLDEN="${RNNLAB_GOLDEN:-crates/nn/tests/golden}" target/cuda/golden --test-threads 1
     ;;
   parity)
     target/cuda/rnnlab sweep experiments/parity.toml --set run.device=cuda --out "$out" --jobs 4

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""The golden vectors of crates/nn/tests/golden/, from PyTorch.
+
+`just golden` (or `.venv/bin/python scripts/golden.py --check`) recomputes every stored value
+from the stored inputs and parameters with PyTorch in float64 and fails on any difference
+above 1e-9: anyone can audit that the files are PyTorch's. `--write` rewrites the files from
+that computation; a case whose file does not exist yet gets inputs and parameters drawn with
+`torch.manual_seed(SEED + case index)` (add a line to CASES to extend the set).
+
+Pinned: torch==2.15.0 (the version the files were made with), float64 on CPU. Shapes: input
+size 4, hidden size 6, 5 steps, batch 3, time-major [T, B, I] (no batch_first).
+"""
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent.parent / "crates" / "nn" / "tests" / "golden"
+SEED = 2024
+T, B, I, H = 5, 3, 4, 6
+LAYOUT = "time-major [T, B, I]"
+
+# name -> (constructor shown in the file, constructor called)
+CASES = {
+    "lstm_1layer": ("LSTM(4, 6)", lambda: torch.nn.LSTM(I, H)),
+    "lstm_2layer": ("LSTM(4, 6, num_layers=2)", lambda: torch.nn.LSTM(I, H, num_layers=2)),
+    "lstm_proj": ("LSTM(4, 6, proj_size=3)", lambda: torch.nn.LSTM(I, H, proj_size=3)),
+    "gru_1layer": ("GRU(4, 6)", lambda: torch.nn.GRU(I, H)),
+    "gru_2layer": ("GRU(4, 6, num_layers=2)", lambda: torch.nn.GRU(I, H, num_layers=2)),
+    "rnn_tanh": ("RNN(4, 6)", lambda: torch.nn.RNN(I, H)),
+    "rnn_tanh_2layer": ("RNN(4, 6, num_layers=2)", lambda: torch.nn.RNN(I, H, num_layers=2)),
+    # The file predates this script and shows the constructor without its nonlinearity.
+    "rnn_relu": ("RNN(4, 6)", lambda: torch.nn.RNN(I, H, nonlinearity="relu")),
+}
+
+OPTIMIZERS = {
+    "sgd": ("sgd lr=0.1", lambda p: torch.optim.SGD(p, lr=0.1)),
+    "sgd_momentum_nesterov_wd": (
+        "sgd lr=0.1 momentum=0.9 nesterov=true weight_decay=0.01 (PyTorch semantics)",
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    ),
+    "adam": (
+        "adam lr=0.01 betas=(0.9,0.999) eps=1e-8 (PyTorch semantics)",
+        lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
+    ),
+    "adamw": ("adamw lr=0.01 weight_decay=0.1 (PyTorch semantics)", lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1)),
+    "rmsprop_pytorch": (
+        "rmsprop lr=0.01 alpha=0.99 eps=1e-8, PyTorch semantics: square_avg starts at 0, eps added outside the sqrt",
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.99, eps=1e-8),
+    ),
+    "rmsprop_pytorch_momentum_centered": (
+        "rmsprop lr=0.01 alpha=0.9 eps=1e-6 momentum=0.5 centered=true, PyTorch semantics",
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True),
+    ),
+    "adagrad": (
+        "adagrad lr=0.1 initial_accumulator=0 eps=1e-10 (PyTorch semantics)",
+        lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0, eps=1e-10),
+    ),
+    # Not in PyTorch: TensorFlow 1.x's RMSPropOptimizer, by its documented update rule.
+    "rmsprop_tf1": (
+        "rmsprop lr=0.001 decay=0.9 eps=1e-10 momentum=0, TensorFlow 1.x semantics: rms starts at 1, eps inside the sqrt",
+        None,
+    ),
+}
+
+
+def layer_case(index, name, old):
+    shown, make = CASES[name]
+    torch.manual_seed(SEED + index)
+    module = make().double()
+    lstm = isinstance(module, torch.nn.LSTM)
+    if old is None:
+        x = torch.randn(T, B, I, dtype=torch.float64)
+        with torch.no_grad():
+            for p in module.parameters():
+                p.copy_(torch.randn_like(p) * 0.5)
+        out_size = module.proj_size if lstm and module.proj_size > 0 else H
+        w = torch.randn(T, B, out_size, dtype=torch.float64)
+    else:
+        x = torch.tensor(old["input"], dtype=torch.float64)
+        w = torch.tensor(old["output_weight"], dtype=torch.float64)
+        with torch.no_grad():
+            for pname, p in module.named_parameters():
+                p.copy_(torch.tensor(old["params"][pname], dtype=torch.float64))
+    x.requires_grad_(True)
+    output, state = module(x)
+    h_n, c_n = state if lstm else (state, None)
+    loss = (output * w).sum() + 0.5 * h_n.sum()
+    if lstm:
+        loss = loss + 0.25 * c_n.sum()
+    loss.backward()
+    out = {
+        "name": name,
+        "module": shown,
+        "layout": LAYOUT,
+        "loss": "sum(output * output_weight) + 0.5*sum(h_n)" + (" + 0.25*sum(c_n)" if lstm else ""),
+        "input": x.detach().tolist(),
+        "output_weight": w.tolist(),
+        "params": {n: p.detach().tolist() for n, p in module.named_parameters()},
+        "output": output.detach().tolist(),
+        "h_n": h_n.detach().tolist(),
+        "grad_input": x.grad.tolist(),
+        "grad_params": {n: p.grad.tolist() for n, p in module.named_parameters()},
+    }
+    if lstm:
+        out["c_n"] = c_n.detach().tolist()
+    return out
+
+
+def tf1_rmsprop(params, grads, lr=0.001, decay=0.9, eps=1e-10):
+    p = list(params)
+    ms = [1.0] * len(p)
+    steps = []
+    for g in grads:
+        for i, gi in enumerate(g):
+            ms[i] = decay * ms[i] + (1 - decay) * gi * gi
+            p[i] -= lr * gi / math.sqrt(ms[i] + eps)
+        steps.append(list(p))
+    return steps
+
+
+def optimizer_cases(old):
+    if old is None:
+        torch.manual_seed(SEED)
+        initial = torch.randn(7, dtype=torch.float64).tolist()
+        grads = torch.randn(3, 7, dtype=torch.float64).tolist()
+    else:
+        initial, grads = old["initial_params"], old["grads_per_step"]
+    cases = {}
+    for name, (shown, make) in OPTIMIZERS.items():
+        if make is None:
+            after = tf1_rmsprop(initial, grads)
+        else:
+            p = torch.nn.Parameter(torch.tensor(initial, dtype=torch.float64))
+            opt = make([p])
+            after = []
+            for g in grads:
+                p.grad = torch.tensor(g, dtype=torch.float64)
+                opt.step()
+                after.append(p.detach().tolist())
+        cases[name] = {"optimizer": shown, "after_each_step": after}
+    return {"initial_params": initial, "grads_per_step": grads, "cases": cases}
+
+
+def max_diff(a, b, path="$"):
+    """Largest absolute difference between two JSON values; raises on a structural mismatch."""
+    if isinstance(a, dict):
+        if set(a) != set(b):
+            raise ValueError(f"{path}: keys {sorted(a)} vs {sorted(b)}")
+        return max((max_diff(a[k], b[k], f"{path}.{k}") for k in a), default=0.0)
+    if isinstance(a, list):
+        if len(a) != len(b):
+            raise ValueError(f"{path}: length {len(a)} vs {len(b)}")
+        return max((max_diff(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b))), default=0.0)
+    if isinstance(a, str):
+        if a != b:
+            raise ValueError(f"{path}: {a!r} vs {b!r}")
+        return 0.0
+    return abs(a - b)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--write", action="store_true", help="rewrite the files instead of checking them")
+    ap.add_argument("--dir", type=pathlib.Path, default=HERE)
+    args = ap.parse_args()
+    torch.set_default_dtype(torch.float64)
+    print(f"torch {torch.__version__}; golden vectors in {args.dir}")
+    failures = 0
+    jobs = [(f"{n}.json", lambda old, i=i, n=n: layer_case(i, n, old), 2) for i, n in enumerate(CASES)]
+    jobs.append(("optimizers.json", optimizer_cases, 1))
+    for file, compute, indent in jobs:
+        path = args.dir / file
+        old = json.loads(path.read_text()) if path.exists() else None
+        new = compute(old)
+        if args.write:
+            text = json.dumps(new) if indent == 2 else json.dumps(new, indent=1)
+            path.write_text(text)
+            print(f"wrote {path}")
+            continue
+        if old is None:
+            print(f"{file}: missing (run with --write to create it)")
+            failures += 1
+            continue
+        try:
+            d = max_diff(new, old)
+        except ValueError as e:
+            print(f"{file}: differs in structure: {e}")
+            failures += 1
+            continue
+        ok = d <= 1e-9
+        failures += not ok
+        print(f"{file}: largest difference from PyTorch {d:.3e} {'ok' if ok else 'FAIL'}")
+    if failures:
+        sys.exit(f"{failures} golden file(s) do not match PyTorch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
