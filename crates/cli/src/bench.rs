@@ -93,9 +93,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.devices
             .iter()
             .map(|d| {
-                let run = RunConfig { device: d.clone() };
+                let run = RunConfig { device: d.parse().map_err(|e| anyhow::anyhow!("--device {d}: {e}"))? };
                 rnnlab_train::check_device(&run).map_err(|e| anyhow::anyhow!("--device {d}: {e}"))?;
-                run.device().map_err(|e| anyhow::anyhow!("--device {d}: {}", e.message))
+                Ok(run.device())
             })
             .collect::<anyhow::Result<_>>()?
     };

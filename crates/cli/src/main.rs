@@ -10,7 +10,7 @@ mod progress;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +44,9 @@ enum Command {
         /// Delete this experiment's earlier results and run every trial again.
         #[arg(long)]
         fresh: bool,
+        /// If another sweep holds the results folder, wait for it instead of exiting.
+        #[arg(long)]
+        wait: bool,
     },
     /// Write report.md, report.html and plots/ for a results folder (e.g. results/parity) and
     /// print its summary table.
@@ -87,21 +90,45 @@ struct SpecArgs {
     set: Vec<String>,
 }
 
+/// Exit codes (README, "Exit codes"): 0 done, 1 some trial failed, 2 invalid spec or input,
+/// 3 the results folder could not be read or written, 4 another sweep holds the results folder,
+/// 128 + N interrupted by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+mod exit {
+    pub const TRIAL_FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const RESULTS_IO: u8 = 3;
+    pub const LOCKED: u8 = 4;
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The exit code for an error that stopped a command.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use rnnlab_sweep::{ResultsError, SweepError};
+    let results = e.downcast_ref::<ResultsError>().or_else(|| match e.downcast_ref::<SweepError>() {
+        Some(SweepError::Results(r)) => Some(r),
+        _ => None,
+    });
+    match results {
+        Some(ResultsError::Locked { .. }) => exit::LOCKED,
+        Some(_) => exit::RESULTS_IO,
+        None => exit::INVALID,
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => {
-            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(2)) };
+            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
             let points = plan.trials.len() / plan.experiment.seeds.len();
             println!(
                 "{}: ok — {} trials ({points} grid points × {} seeds)",
@@ -112,11 +139,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
-            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(2)) };
+            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
             print_plan(&plan);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sweep { spec, jobs, out, fresh } => sweep(&spec, jobs, out, fresh),
+        Command::Sweep { spec, jobs, out, fresh, wait } => sweep(&spec, jobs, out, fresh, wait),
         Command::Report { dir } => {
             let config = rnnlab_report::report_config(&dir)?;
             let report = rnnlab_report::write_report(&dir, &config)?;
@@ -151,18 +178,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn forward(args: &SpecArgs, seed: Option<u64>, id: Option<String>, train: bool) -> anyhow::Result<ExitCode> {
-    let Some(plan) = load(args)? else { return Ok(ExitCode::from(2)) };
+    let Some(plan) = load(args)? else { return Ok(ExitCode::from(exit::INVALID)) };
     let trial = plan
         .trials
         .iter()
         .find(|t| id.as_ref().is_none_or(|id| &t.id == id) && seed.is_none_or(|s| t.config.seed == s))
         .with_context(|| "no trial matches --trial/--seed (`rnnlab plan` lists them)".to_string())?;
     let pass = rnnlab_train::forward(&trial.config, train)?;
-    let point: Vec<String> = trial.point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let point = trial.point_label();
     println!(
         "trial {} ({}seed {}), {}",
         trial.id,
-        point.iter().map(|p| format!("{p}, ")).collect::<String>(),
+        if point.is_empty() { point } else { format!("{point}, ") },
         trial.config.seed,
         if train { format!("after {} training steps", pass.steps_trained) } else { "untrained".to_string() }
     );
@@ -244,24 +271,47 @@ fn print_plan(plan: &Plan) {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// The first stop signal received (0: none).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool) -> anyhow::Result<ExitCode> {
-    let Some(plan) = load(args)? else { return Ok(ExitCode::from(2)) };
+/// SIGINT (Ctrl-C), SIGTERM (Slurm's preemption and time limit, `kill`) and SIGHUP (a closed
+/// terminal) all stop a sweep the same way: no new trials, running ones dropped, finished
+/// ones kept, the report written, exit 128 + the signal. A second signal exits at once.
+fn handle_stop_signals() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing the signal handlers")?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let name = match sig {
+                SIGINT => "Ctrl-C",
+                SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            if STOP.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond stop signal ({name}): exiting now");
+                std::process::exit(128 + SIGNAL.load(Ordering::SeqCst).max(sig));
+            }
+            SIGNAL.store(sig, Ordering::SeqCst);
+            eprintln!(
+                "\n{name}: starting no further trials; running trials are dropped, finished ones kept (again to exit now)"
+            );
+        }
+    });
+    Ok(())
+}
+
+fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool, wait: bool) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load(args)? else { return Ok(ExitCode::from(exit::INVALID)) };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let opts = SweepOptions {
         out_root: out,
         jobs: jobs.unwrap_or(cores).max(1),
         fresh,
+        wait,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond Ctrl-C: exiting now");
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: finishing nothing further; running trials are dropped (Ctrl-C again to exit now)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    handle_stop_signals()?;
     let progress = progress::Bar::new(std::io::stderr().is_terminal());
     let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &progress)?;
     progress.finish();
@@ -284,11 +334,12 @@ fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool) -> any
             outcome.skipped + outcome.ran,
             outcome.total
         );
-        return Ok(ExitCode::from(130));
+        let sig = SIGNAL.load(Ordering::SeqCst);
+        return Ok(ExitCode::from(128 + if sig > 0 { sig as u8 } else { 2 }));
     }
     if outcome.failed > 0 {
         eprintln!("{} trials failed; their messages are in {dir}/runs.csv", outcome.failed);
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(exit::TRIAL_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -56,6 +56,43 @@ pub struct SequenceSet {
     pub targets: Targets,
 }
 
+impl SequenceSet {
+    /// Whether the targets fit `task`: class labels in `0..classes`, values finite. The
+    /// trainer calls this on every dataset (whatever plugin built it), so a bad label is a data
+    /// error here, not an index out of bounds in a kernel.
+    pub fn check_targets(&self, task: &Task) -> Result<(), String> {
+        let per = if task.per_step() { self.steps } else { 1 };
+        let at = |i: usize| {
+            let (n, t) = (i / per, i % per);
+            if task.per_step() {
+                format!("sequence {n}, step {t}")
+            } else {
+                format!("sequence {n}")
+            }
+        };
+        match (&self.targets, task) {
+            (Targets::Classes(c), Task::Classify { classes, .. }) => {
+                match c.iter().position(|&l| l as usize >= *classes) {
+                    Some(i) => Err(format!(
+                        "{}: label {} is outside 0..{} (the task has {classes} classes)",
+                        at(i),
+                        c[i],
+                        classes - 1
+                    )),
+                    None => Ok(()),
+                }
+            }
+            (Targets::Values(v), _) => match v.iter().position(|x| !x.is_finite()) {
+                Some(i) => {
+                    Err(format!("{}: target {} is not a finite number", at(i / task.output_size().max(1)), v[i]))
+                }
+                None => Ok(()),
+            },
+            (Targets::Classes(_), _) => Err("class labels for a task that is not classification".into()),
+        }
+    }
+}
+
 /// How the training loss combines the rows of a batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,6 +116,19 @@ pub struct Dataset {
 impl Dataset {
     pub fn input_size(&self) -> usize {
         self.train.input_size
+    }
+
+    /// [`SequenceSet::check_targets`] on both splits and finite inputs, naming the split.
+    pub fn check(&self, plugin: &str) -> Result<(), DataError> {
+        for (name, set) in [("train", &self.train), ("test", &self.test)] {
+            let fail = |what: String| DataError::Other(format!("`{plugin}` {name} split: {what}"));
+            set.check_targets(&self.task).map_err(fail)?;
+            if let Some(i) = set.inputs.iter().position(|x| !x.is_finite()) {
+                let (n, t) = (i / (set.steps * set.input_size).max(1), i / set.input_size.max(1) % set.steps.max(1));
+                return Err(fail(format!("sequence {n}, step {t}: input {} is not a finite number", set.inputs[i])));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -134,4 +184,28 @@ pub struct Input {
     pub ids: Vec<String>,
     /// Whether `set.targets` came from the file (else they are zeros).
     pub labelled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(targets: Targets, inputs: Vec<f32>) -> SequenceSet {
+        SequenceSet { len: 2, steps: 1, lengths: None, input_size: 1, inputs, targets }
+    }
+
+    #[test]
+    fn labels_outside_the_classes_and_non_finite_values_are_data_errors() {
+        let task = Task::Classify { classes: 10, per_step: false };
+        let ok = set(Targets::Classes(vec![0, 9]), vec![0.0, 1.0]);
+        let data = Dataset { task, train: ok.clone(), test: ok.clone(), loss_reduction: LossReduction::Mean };
+        assert!(data.check("x").is_ok());
+        let bad = Dataset { test: set(Targets::Classes(vec![0, 200]), vec![0.0, 1.0]), ..data.clone() };
+        let e = bad.check("mnist").unwrap_err().to_string();
+        assert_eq!(e, "`mnist` test split: sequence 1: label 200 is outside 0..9 (the task has 10 classes)");
+        let nan = Dataset { train: set(Targets::Classes(vec![0, 1]), vec![f32::NAN, 1.0]), ..data };
+        assert!(nan.check("x").unwrap_err().to_string().contains("train split: sequence 0, step 0: input NaN"));
+        let reg = Task::Regress { outputs: 1, per_step: false };
+        assert!(set(Targets::Values(vec![1.0, f32::INFINITY]), vec![0.0; 2]).check_targets(&reg).is_err());
+    }
 }

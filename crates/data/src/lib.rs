@@ -5,6 +5,7 @@
 //! tensors.
 
 mod base;
+pub mod files;
 pub mod plugins;
 pub mod registry;
 

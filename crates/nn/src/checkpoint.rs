@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::model::{Backend, Network};
+use crate::network::{Backend, Network};
 use crate::params::{flat_values, param_infos, set_flat_values};
 
 /// Why a checkpoint does not load into a network.
@@ -25,7 +25,7 @@ pub enum CheckpointError {
 }
 
 /// The network's parameters as a safetensors file, with `metadata` in its header.
-pub fn to_safetensors<D: Backend>(net: &mut Network<D>, metadata: HashMap<String, String>) -> Vec<u8> {
+pub fn to_safetensors<D: Backend>(net: &Network<D>, metadata: HashMap<String, String>) -> Vec<u8> {
     let infos = param_infos(net);
     let values = flat_values(net);
     let bytes: Vec<Vec<u8>> = infos

@@ -8,12 +8,12 @@ use rand_distr::{Distribution, Normal};
 
 use rnnlab_spec::{CellKind, Init, ModelConfig};
 
-use crate::params::{HasParams, Visitor};
+use crate::params::{HasParams, Mapper};
 
 /// Fills every parameter of `net` according to `config`.
 pub fn initialize<D: Device<f32>, M: HasParams<D>>(net: &mut M, config: &ModelConfig, rng: &mut StdRng) {
     let mut v = InitVisitor { config, rng, last_name: String::new(), chunk: 0 };
-    net.visit_params("", &mut v);
+    net.map_params("", &mut v);
 }
 
 struct InitVisitor<'a> {
@@ -24,8 +24,8 @@ struct InitVisitor<'a> {
     chunk: usize,
 }
 
-impl<D: Device<f32>> Visitor<D> for InitVisitor<'_> {
-    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
+impl<D: Device<f32>> Mapper<D> for InitVisitor<'_> {
+    fn map<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
         if name == self.last_name {
             self.chunk += 1;
         } else {

@@ -7,16 +7,21 @@
 //! ([`optim`]) update flat copies of them, because dfdx's own optimizers cannot hold
 //! runtime-shaped tensors.
 
+pub mod batch;
 pub mod cells;
 pub mod checkpoint;
 pub mod fused;
 pub mod init;
-pub mod model;
+pub mod layer;
+pub mod network;
 pub mod optim;
 pub mod params;
 pub mod tape;
 
-pub use model::{Backend, Batch, Network, Outputs, Targets, Task};
+pub use batch::Batch;
+pub use layer::{Head, Layer};
+pub use network::{Backend, Network, NnError, Outputs};
+pub use rnnlab_data::{Targets, Task};
 
 /// Sets how many threads one trial's matrix products may use (process-wide): the fused
 /// kernels' products, and whether dfdx's own matmuls may go parallel. Products with more than

@@ -1,7 +1,7 @@
 //! The one way this crate handles dfdx's tape.
 //!
 //! dfdx records backward ops on the tape of an op's left operand and merges tapes in binary
-//! ops; a tensor used twice needs its tape split off first (see ../shared/DFDX_NOTES.md).
+//! ops; a tensor used twice needs its tape split off first.
 //! We sidestep every trap with one rule: stored tensors never carry a tape. Each use takes a
 //! fresh empty tape (`use_`), and every result's tape is moved into one accumulator (`keep`)
 //! that is merged into the loss before `backward()`. Gradients accumulate by tensor id, so a

@@ -16,7 +16,7 @@ use rnnlab_spec::ModelConfig;
 fn golden(name: &str) -> Value {
     let dir = std::env::var("RNNLAB_GOLDEN")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/golden")));
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden")));
     serde_json::from_str(&std::fs::read_to_string(dir.join(name)).expect("golden file (set RNNLAB_GOLDEN)")).unwrap()
 }
 
@@ -73,7 +73,7 @@ fn check(file: &str, model: &str) {
         assert!((*a as f64 - w).abs() < 1e-5, "{file}: output {i}: {a} vs PyTorch {w}");
     }
     // Written back out, the tensors are the ones read in, under the same names.
-    let again = to_safetensors(&mut net, HashMap::new());
+    let again = to_safetensors(&net, HashMap::new());
     let file2 = safetensors::SafeTensors::deserialize(&again).unwrap();
     for (k, s, b) in &data {
         let t = file2.tensor(k).unwrap();

@@ -1,4 +1,4 @@
-//! The layers and optimizers against PyTorch: ../shared/golden holds PyTorch 2.15's outputs,
+//! The layers and optimizers against PyTorch: tests/golden holds PyTorch 2.15's outputs,
 //! final states and gradients (float64) for every cell variant, and optimizer trajectories.
 //! Tolerances as its README: 1e-5 absolute on values, 1e-4 relative on gradients.
 
@@ -8,15 +8,15 @@ use std::path::PathBuf;
 use dfdx::prelude::*;
 use rnnlab_nn::cells::{GruLayer, LstmLayer, RnnLayer};
 use rnnlab_nn::fused::{self, SeqDims};
-use rnnlab_nn::model::Layer;
-use rnnlab_nn::params::{HasParams, Visitor};
+use rnnlab_nn::params::{HasParams, Mapper, Visitor};
 use rnnlab_nn::tape::use_;
+use rnnlab_nn::Layer;
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
     let dir = std::env::var("RNNLAB_GOLDEN")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"));
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden"));
     assert!(dir.join("README.md").exists(), "golden vectors not found at {} (set RNNLAB_GOLDEN)", dir.display());
     dir
 }
@@ -36,8 +36,8 @@ fn flat(v: &Value) -> Vec<f64> {
 
 /// Copies PyTorch tensors into the layer, gate chunk by gate chunk.
 struct Load<'a>(&'a HashMap<String, Vec<f64>>, HashMap<String, usize>);
-impl<D: Device<f32>> Visitor<D> for Load<'_> {
-    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
+impl<D: Device<f32>> Mapper<D> for Load<'_> {
+    fn map<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
         let data = &self.0[name];
         let off = self.1.entry(name.to_string()).or_insert(0);
         let n = t.shape().num_elements();
@@ -49,7 +49,7 @@ impl<D: Device<f32>> Visitor<D> for Load<'_> {
 /// Gradients per PyTorch name (gate chunks concatenated).
 struct Grads<'a, D: Device<f32>>(&'a mut Gradients<f32, D>, HashMap<String, Vec<f32>>);
 impl<D: Device<f32>> Visitor<D> for Grads<'_, D> {
-    fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>) {
+    fn visit<S: Shape>(&mut self, name: &str, t: &Tensor<S, f32, D>) {
         self.0.try_alloc_for(t).unwrap();
         self.1.entry(name.to_string()).or_default().extend(self.0.get(t).as_vec());
     }
@@ -231,7 +231,7 @@ fn check_case<D: Device<f32>>(file: &str, dev: &D, run: Runner<D>) {
         })
         .collect();
     let mut loader = Load(&params, HashMap::new());
-    layers.iter_mut().for_each(|l| l.visit_params("", &mut loader));
+    layers.iter_mut().for_each(|l| l.map_params("", &mut loader));
 
     let x: Vec<f32> = flat(&g["input"]).iter().map(|&v| v as f32).collect();
     let w: Vec<f32> = flat(&g["output_weight"]).iter().map(|&v| v as f32).collect();

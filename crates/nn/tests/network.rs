@@ -48,7 +48,7 @@ fn check_gradients(config: &str, per_step: bool) {
     let mut net = Network::new(&Cpu::default(), &model(config), 2, task, &mut StdRng::seed_from_u64(1)).unwrap();
     let b = batch(per_step);
     let (_, grads) = net.loss_and_grads(&b);
-    let params = flat_values(&mut net);
+    let params = flat_values(&net);
     let eps = 1e-2f32;
     for i in (0..params.len()).step_by(7) {
         let mut at = |d: f32| {
@@ -82,7 +82,7 @@ fn training_reduces_the_loss() {
         let task = Task::Classify { classes: 3, per_step: true };
         let mut net = Network::new(&Cpu::default(), &config, 2, task, &mut StdRng::seed_from_u64(0)).unwrap();
         let opt_config: OptimizerConfig = toml::from_str("name = 'adam'\nlr = 0.05").unwrap();
-        let mut params = flat_values(&mut net);
+        let mut params = flat_values(&net);
         let mut opt = optim::build(&opt_config, params.len());
         let b = batch(true);
         let first = net.loss_and_grads(&b).0;

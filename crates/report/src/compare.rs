@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::doc::Table;
 use crate::published::{higher_is_better, t95};
-use crate::{mean_std, report_config, summarize, ReportError, Stat};
+use crate::summary::{mean_std, summarize, Stat};
+use crate::{report_config, ReportError};
 
 /// How B's mean differs from A's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::{csv_scan, text_at, ReportError};
+use crate::frame::{read_csv, text_at, Kind};
+use crate::ReportError;
 
 /// Metrics a `curve.csv` may hold, in the order they are plotted.
 pub const CURVE_METRICS: &[&str] = &["test_accuracy", "test_loss", "test_nll", "test_mse", "train_loss"];
@@ -40,6 +41,8 @@ pub struct Curves {
     pub lines: Vec<Line>,
     /// Ok trials whose `curve.csv` is missing (a partly copied folder).
     pub missing: Vec<String>,
+    /// Why each unreadable `curve.csv` was left out (file:line and what is wrong).
+    pub unreadable: Vec<String>,
 }
 
 impl Curves {
@@ -71,17 +74,16 @@ impl Curves {
 
 /// Reads the curves of the ok trials of `dir` (grid columns as in `runs.csv`).
 pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
-    let mut schema = Schema::default();
-    for c in grid.iter().map(String::as_str).chain(["trial_id", "status"]) {
-        schema.with_column(c.into(), DataType::String);
-    }
-    let runs = csv_scan(&dir.join("runs.csv"), schema)?
-        .filter(col("status").eq(lit("ok")))
+    let columns: Vec<(&str, Kind)> =
+        grid.iter().map(String::as_str).chain(["trial_id", "status"]).map(|c| (c, Kind::Text)).collect();
+    let runs = read_csv(&dir.join(rnnlab_spec::vocab::layout::RUNS), &columns)?
+        .filter(col("status").eq(lit(rnnlab_spec::Status::Ok.as_str())))
         .select(std::iter::once(col("trial_id")).chain(grid.iter().map(|g| col(g.as_str()))).collect::<Vec<_>>())
         .collect()?;
 
     let mut frames = Vec::new();
     let mut missing = Vec::new();
+    let mut unreadable = Vec::new();
     let mut present: Vec<&str> = Vec::new();
     for i in 0..runs.height() {
         let id = text_at(&runs, "trial_id", i);
@@ -94,12 +96,11 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         };
         let header: Vec<&str> = first.trim_end().split(',').collect();
         if !header.contains(&"step") {
-            return Err(ReportError::Input { path, message: "no `step` column".into() });
+            unreadable.push(format!("{}: no `step` column", path.display()));
+            continue;
         }
-        let mut schema = Schema::default();
-        for c in header.iter().filter(|c| **c == "step" || CURVE_METRICS.contains(c)) {
-            schema.with_column((*c).into(), DataType::Float64);
-        }
+        let columns: Vec<(&str, Kind)> =
+            header.iter().filter(|c| **c == "step" || CURVE_METRICS.contains(c)).map(|c| (*c, Kind::Float)).collect();
         let mut exprs = vec![col("step")];
         for m in CURVE_METRICS {
             if header.contains(m) {
@@ -114,10 +115,14 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         for g in grid {
             exprs.push(lit(text_at(&runs, g, i)).alias(g.as_str()));
         }
-        frames.push(csv_scan(&path, schema)?.select(exprs));
+        // A damaged curve leaves its trial out of the curves (listed), not the whole report.
+        match read_csv(&path, &columns) {
+            Ok(lf) => frames.push(lf.select(exprs)),
+            Err(e) => unreadable.push(e.to_string()),
+        }
     }
     if frames.is_empty() {
-        return Ok(Curves { grid: grid.to_vec(), missing, ..Curves::default() });
+        return Ok(Curves { grid: grid.to_vec(), missing, unreadable, ..Curves::default() });
     }
     let keys: Vec<Expr> = grid.iter().map(|g| col(g.as_str())).chain([col("step")]).collect();
     let mut aggs = Vec::new();
@@ -164,5 +169,11 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
             band.std = order.iter().map(|&j| band.std[j]).collect();
         }
     }
-    Ok(Curves { grid: grid.to_vec(), metrics: metrics.iter().map(|m| m.to_string()).collect(), lines, missing })
+    Ok(Curves {
+        grid: grid.to_vec(),
+        metrics: metrics.iter().map(|m| m.to_string()).collect(),
+        lines,
+        missing,
+        unreadable,
+    })
 }

@@ -75,7 +75,7 @@ pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportErro
             // A flat curve (e.g. accuracy 1.0 throughout) still gets a readable axis.
             let pad = ((y_hi - y_lo) * 0.05).max(y_hi.abs().max(y_lo.abs()) * 0.01).max(1e-9);
             let (mut lo, mut hi) = (y_lo - pad, y_hi + pad);
-            if metric.contains("accuracy") {
+            if rnnlab_spec::vocab::find_metric(metric).is_some_and(|m| m.kind == rnnlab_spec::MetricKind::Accuracy) {
                 lo = lo.max(0.0);
                 hi = hi.min(1.0 + pad);
             }

@@ -6,7 +6,8 @@ use std::path::Path;
 use rnnlab_spec::Published;
 
 use crate::doc::Table;
-use crate::{ReportError, Stat, Summary};
+use crate::summary::{Stat, Summary};
+use crate::ReportError;
 
 /// How a measured mean compares with a published figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +32,7 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Whether larger values of `metric` are better (accuracies) or worse (errors, losses).
-pub fn higher_is_better(metric: &str) -> bool {
-    metric.contains("accuracy")
-}
+pub use rnnlab_spec::vocab::higher_is_better;
 
 /// Two-sided 95% Student t quantiles for 1..=30 degrees of freedom.
 const T95: [f64; 30] = [
@@ -81,22 +79,7 @@ pub struct Comparison {
 
 /// Reads the `[[published]]` entries of the folder's `spec.toml` (none when absent).
 pub fn read_published(dir: &Path) -> Result<Vec<Published>, ReportError> {
-    let path = dir.join("spec.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
-    let err = |message: String| ReportError::Input { path: path.clone(), message };
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| err(e.to_string()))?;
-    match table.get("published") {
-        Some(toml::Value::Array(entries)) => entries
-            .iter()
-            .map(|e| match e {
-                toml::Value::Table(t) => {
-                    rnnlab_spec::decode(t).map_err(|e| err(format!("[[published]] {}", e.message)))
-                }
-                _ => Err(err("[[published]] entries must be tables".into())),
-            })
-            .collect(),
-        _ => Ok(Vec::new()),
-    }
+    Ok(crate::folder::Folder::read(dir)?.published)
 }
 
 /// A TOML value as it appears in a grid column of runs.csv.
@@ -119,7 +102,7 @@ pub fn compare(summary: &Summary, published: &[Published]) -> Vec<Comparison> {
                     .all(|(k, v)| summary.grid.iter().position(|g| g == k).is_some_and(|i| r.point[i] == as_cell(v)))
             });
             let ours = row.and_then(|r| summary.stat(r, &entry.metric).cloned());
-            let point = entry.at.iter().map(|(k, v)| format!("{k}={}", as_cell(v))).collect::<Vec<_>>().join(", ");
+            let point = rnnlab_spec::point_label(entry.at.iter().map(|(k, v)| (k, as_cell(v))));
             let verdict = verdict(&entry.metric, entry.value, entry.tolerance, ours.as_ref());
             Comparison { entry: entry.clone(), point, ours, verdict }
         })

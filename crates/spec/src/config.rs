@@ -365,22 +365,56 @@ impl TrainConfig {
 }
 
 /// `[run]`: where and how a trial runs; does not change what it computes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// `cpu`, `cuda` (GPU 0) or `cuda:N`; whether this build and machine have CUDA is checked
-    /// by the catalog before any trial runs.
-    #[serde(default = "default_device")]
-    pub device: String,
+    /// `cpu`, `cuda` (GPU 0) or `cuda:N`, parsed when the spec is decoded; whether this build
+    /// and machine have CUDA is checked by the catalog before any trial runs.
+    #[serde(default)]
+    pub device: Device,
 }
 
-fn default_device() -> String {
-    "cpu".into()
+
+/// `[run] device`: the parsed device, serialised as the spec spelled it (`cuda` stays `cuda`,
+/// so trial ids — hashes of the serialised config — do not depend on this type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub kind: DeviceKind,
+    spelled: String,
 }
 
-impl Default for RunConfig {
+impl Default for Device {
     fn default() -> Self {
-        RunConfig { device: default_device() }
+        Device { kind: DeviceKind::Cpu, spelled: "cpu".into() }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Device, String> {
+        let kind = match s {
+            "cpu" => DeviceKind::Cpu,
+            "cuda" => DeviceKind::Cuda(0),
+            d => match d.strip_prefix("cuda:").map(str::parse) {
+                Some(Ok(n)) => DeviceKind::Cuda(n),
+                _ => return Err(format!("unknown device `{s}`: use \"cpu\", \"cuda\" (the first GPU) or \"cuda:N\"")),
+            },
+        };
+        Ok(Device { kind, spelled: s.to_string() })
+    }
+}
+
+impl Serialize for Device {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.spelled)
+    }
+}
+
+impl<'de> Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Device, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -403,24 +437,13 @@ impl std::fmt::Display for DeviceKind {
 }
 
 impl RunConfig {
-    /// The parsed `device`.
-    pub fn device(&self) -> Result<DeviceKind, FieldError> {
-        let bad = || {
-            FieldError::new(&["device"], format!("unknown device `{}`", self.device))
-                .with_help("use \"cpu\", \"cuda\" (the first GPU) or \"cuda:N\"")
-        };
-        match self.device.as_str() {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "cuda" => Ok(DeviceKind::Cuda(0)),
-            d => match d.strip_prefix("cuda:").map(str::parse) {
-                Some(Ok(n)) => Ok(DeviceKind::Cuda(n)),
-                _ => Err(bad()),
-            },
-        }
+    /// The device trials run on.
+    pub fn device(&self) -> DeviceKind {
+        self.device.kind
     }
 
     fn check(&self) -> Result<(), FieldError> {
-        self.device().map(|_| ())
+        Ok(())
     }
 }
 
@@ -440,7 +463,7 @@ pub struct ReportConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuccessRule {
     pub metric: String,
-    pub op: String,
+    pub op: crate::vocab::Comparison,
     pub threshold: f64,
 }
 
@@ -459,11 +482,9 @@ impl ReportConfig {
         else {
             return Err(bad());
         };
-        if !matches!(op, ">=" | ">" | "<=" | "<") {
-            return Err(bad());
-        }
+        let op = crate::vocab::Comparison::parse(op).ok_or_else(bad)?;
         let threshold: f64 = value.parse().map_err(|_| bad())?;
-        Ok(Some(SuccessRule { metric: metric.into(), op: op.into(), threshold }))
+        Ok(Some(SuccessRule { metric: metric.into(), op, threshold }))
     }
 }
 

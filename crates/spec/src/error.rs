@@ -106,8 +106,8 @@ impl fmt::Display for SpecErrors {
 /// Errors that stop a spec from loading at all.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read spec {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read spec {}: {}", path.display(), crate::files::io_text(error))]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{0}")]
     Invalid(#[from] SpecErrors),
 }

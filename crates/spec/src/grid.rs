@@ -1,6 +1,6 @@
 //! Loading a spec: parse, apply overrides, expand the grid, check every trial.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -53,7 +53,7 @@ impl Trial {
 
     /// `model.cell=lstm, optimizer.lr=0.1` (empty when the grid is empty).
     pub fn point_label(&self) -> String {
-        label(&self.point)
+        point_label(self.point.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -123,7 +123,7 @@ impl Locator<'_> {
 
 /// Reads and checks the spec at `path`.
 pub fn load(path: &Path, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read { path: path.to_path_buf(), error })?;
     Ok(load_str(path, &text, overrides, catalog)?)
 }
 
@@ -164,6 +164,17 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     let experiment: Option<ExperimentConfig> =
         decode(&section("experiment")).map_err(|e| errors.push(base.error(e.within(&["experiment"]), &[], None))).ok();
     if let Some(x) = &experiment {
+        let mut seen = HashSet::new();
+        if let Some(dup) = x.seeds.iter().find(|s| !seen.insert(**s)) {
+            errors.push(
+                base.error(
+                    FieldError::new(&["experiment", "seeds"], format!("lists seed {dup} twice"))
+                        .with_help("each seed runs once per grid point; remove the repeat"),
+                    &[],
+                    None,
+                ),
+            );
+        }
         if x.seeds.is_empty() {
             errors.push(base.error(
                 FieldError::new(&["experiment", "seeds"], "lists no seeds").with_help("e.g. `seeds = [0, 1, 2]`"),
@@ -194,20 +205,20 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     let experiment = experiment.expect("no errors");
     let mut trials = Vec::new();
     let mut seen_errors = HashSet::new();
-    let mut seen_points: Vec<(String, String)> = Vec::new();
+    // Fingerprint of each resolved grid point → its label (a map: a plan is linear in trials).
+    let mut seen_points: HashMap<String, String> = HashMap::new();
     for point in odometer(&axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
         let mut table = root.clone();
         for (axis, &vi) in axes.iter().zip(&point) {
             set_path(&mut table, &axis.path, &axis.values[vi]);
         }
         let cells = point_cells(&axes, &point, &columns);
-        let label =
-            cells.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+        let label = point_label(cells.iter().map(|(k, v)| (k, v)));
         let context = (!axes.is_empty()).then(|| label.clone());
         match resolve(&table, catalog, experiment.seeds[0]) {
             Ok(config) => {
                 let fingerprint = toml::to_string(&config).expect("serialisable");
-                if let Some((_, other)) = seen_points.iter().find(|(f, _)| *f == fingerprint) {
+                if let Some(other) = seen_points.get(&fingerprint) {
                     errors.push(SpecError {
                         location: sources.locate(&["grid".to_string()], true),
                         key: "grid".into(),
@@ -217,7 +228,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
                     });
                     continue;
                 }
-                seen_points.push((fingerprint, label));
+                seen_points.insert(fingerprint, label);
                 for &seed in &experiment.seeds {
                     let config = TrialConfig { seed, ..config.clone() };
                     let id = short_hash(&toml::to_string(&config).expect("serialisable"));
@@ -232,6 +243,8 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
             }
         }
     }
+    let published = published.expect("no errors");
+    check_published_points(&published, &columns, &trials, &base, &mut errors);
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
     }
@@ -241,7 +254,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         spec_hash: short_hash(&effective_spec),
         experiment,
         report: report.expect("no errors"),
-        published: published.expect("no errors"),
+        published,
         columns,
         trials,
         effective_spec,
@@ -312,6 +325,74 @@ fn decode_published(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecErr
         }
     }
     Some(out)
+}
+
+/// Every `[[published]] where` key must be a grid column and its value one of that column's
+/// values (else the entry would silently have no data); together they must pick a grid point.
+fn check_published_points(
+    published: &[Published],
+    columns: &[String],
+    trials: &[Trial],
+    base: &Locator,
+    errors: &mut Vec<SpecError>,
+) {
+    for (i, entry) in published.iter().enumerate() {
+        let index = format!("[{i}]");
+        let mut bad = false;
+        for (key, value) in &entry.at {
+            let path = ["published", index.as_str(), "where", key.as_str()];
+            let Some(c) = columns.iter().position(|col| col == key) else {
+                let help = match closest(key, columns.iter().map(String::as_str)) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if columns.is_empty() => "this spec has no [grid]: leave `where` out".to_string(),
+                    None => format!("grid columns: {}", columns.join(", ")),
+                };
+                let mut e = FieldError::new(&path, format!("`{key}` is not a grid column")).with_help(help);
+                e.at_key = true;
+                errors.push(base.error(e, &[], None));
+                bad = true;
+                continue;
+            };
+            let cell = display(value);
+            if !trials.iter().any(|t| t.point[c].1 == cell) {
+                let mut values: Vec<&str> = Vec::new();
+                for t in trials {
+                    if !values.contains(&t.point[c].1.as_str()) {
+                        values.push(&t.point[c].1);
+                    }
+                }
+                let help = match closest(&cell, values.iter().copied()) {
+                    Some(v) => format!("did you mean `{v}`? (`{key}` takes {})", values.join(", ")),
+                    None => format!("`{key}` takes {}", values.join(", ")),
+                };
+                errors.push(base.error(
+                    FieldError::new(&path, format!("no grid point has `{key}` = {value}")).with_help(help),
+                    &[],
+                    None,
+                ));
+                bad = true;
+            }
+        }
+        let picks = |t: &Trial| {
+            entry
+                .at
+                .iter()
+                .all(|(k, v)| columns.iter().position(|c| c == k).is_some_and(|c| t.point[c].1 == display(v)))
+        };
+        if !bad && !entry.at.is_empty() && !trials.iter().any(picks) {
+            errors.push(
+                base.error(
+                    FieldError::new(
+                        &["published", index.as_str(), "where"],
+                        "no grid point has all of these values together",
+                    )
+                    .with_help("`rnnlab plan` lists the grid points"),
+                    &[],
+                    None,
+                ),
+            );
+        }
+    }
 }
 
 fn read_axes(
@@ -403,9 +484,15 @@ fn point_cells(axes: &[Axis], point: &[usize], columns: &[String]) -> Vec<(Strin
     cells
 }
 
-/// `column=value` for every grid cell that has a value.
-fn label(cells: &[(String, String)]) -> String {
-    cells.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+/// A grid point as rnnlab writes it everywhere (plan, progress, errors, reports):
+/// `column=value` for every column that has a value, comma-separated.
+pub fn point_label<K: AsRef<str>, V: AsRef<str>>(cells: impl IntoIterator<Item = (K, V)>) -> String {
+    cells
+        .into_iter()
+        .filter(|(_, v)| !v.as_ref().is_empty())
+        .map(|(k, v)| format!("{}={}", k.as_ref(), v.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A value as a researcher would write it in a table cell.

@@ -9,16 +9,19 @@
 mod config;
 mod decode;
 mod error;
+pub mod files;
 mod grid;
 mod overrides;
 mod source;
+pub mod vocab;
 
 pub use config::*;
 pub use decode::decode;
 pub use error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
-pub use grid::{load, load_str, Plan, Trial};
+pub use grid::{load, load_str, point_label, Plan, Trial};
 pub use overrides::Override;
 pub use source::{KeyPath, SourceMap};
+pub use vocab::{Comparison, Metric, MetricKind, Status};
 
 /// What the spec loader needs to know of the rest of rnnlab (implemented by the sweep crate).
 pub trait Catalog {

@@ -184,3 +184,76 @@ fn every_error_is_reported_not_just_the_first() {
     let src = format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gur\", \"rnm\"]\n");
     assert_eq!(load(&src, &[]).unwrap_err().0.len(), 2);
 }
+
+#[test]
+fn a_repeated_seed_is_refused_like_a_repeated_grid_value() {
+    check_error(&BASE.replace("seeds = [0, 1]", "seeds = [1, 1]"), &[], 3, 9, &["experiment.seeds", "seed 1 twice"]);
+}
+
+#[test]
+fn published_where_must_name_a_grid_column_and_one_of_its_values() {
+    let grid = "\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\"]\n";
+    let entry = |w: &str| {
+        format!("{BASE}\n[[published]]\nsource = \"x\"\nmetric = \"test_accuracy\"\nvalue = 0.9\nwhere = {w}\n{grid}")
+    };
+    assert!(load(&entry("{ \"model.cell\" = \"gru\" }"), &[]).is_ok());
+    check_error(
+        &entry("{ \"model.cel\" = \"gru\" }"),
+        &[],
+        25,
+        11,
+        &["`model.cel` is not a grid column", "did you mean `model.cell`?"],
+    );
+    check_error(
+        &entry("{ \"model.cell\" = \"gur\" }"),
+        &[],
+        25,
+        26,
+        &["no grid point has `model.cell` = \"gur\"", "did you mean `gru`?"],
+    );
+}
+
+#[test]
+fn a_trial_id_is_a_compatibility_promise() {
+    // Results folders name trials by these ids: a change that alters them makes every existing
+    // folder re-run all its trials. If this fails, the change must say so and why.
+    let plan = load(BASE, &[]).unwrap();
+    assert_eq!(plan.trials[0].id, "3486727110");
+}
+
+#[test]
+fn a_large_grid_expands_without_quadratic_work() {
+    // 20 × 20 × 25 grid points × 2 seeds = 20,000 trials: a linear scan for duplicate points
+    // made this ~400× slower than the expansion itself.
+    let lrs: Vec<String> = (1..=20).map(|i| format!("{}", i as f64 / 1000.0)).collect();
+    let sizes: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
+    let batches: Vec<String> = (1..=25).map(|i| i.to_string()).collect();
+    let src = format!(
+        "{BASE}\n[grid]\n\"optimizer.lr\" = [{}]\n\"model.hidden_size\" = [{}]\n\"train.batch_size\" = [{}]\n",
+        lrs.join(", "),
+        sizes.join(", "),
+        batches.join(", ")
+    );
+    let plan = load(&src, &[]).unwrap();
+    assert_eq!(plan.trials.len(), 20_000);
+}
+
+#[test]
+fn the_shipped_experiments_keep_their_trial_ids() {
+    // Ids of results folders users already have (the same before and after the results
+    // vocabulary and `[run] device` parsing changed): a change here re-runs every trial.
+    struct Any;
+    impl Catalog for Any {
+        fn dataset_plugins(&self) -> Vec<&'static str> {
+            vec!["parity", "poly_music"]
+        }
+        fn check_trial(&self, _: &TrialConfig) -> Result<(), FieldError> {
+            Ok(())
+        }
+    }
+    for (file, first) in [("parity.toml", "c784b8ac4c"), ("jsb.toml", "7120af6208")] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments").join(file);
+        let plan = load_str(&path, &std::fs::read_to_string(&path).unwrap(), &[], &Any).unwrap();
+        assert_eq!(plan.trials[0].id, first, "{file}");
+    }
+}

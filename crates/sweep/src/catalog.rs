@@ -17,6 +17,7 @@ impl Catalog for Builtin {
         let plugin = find(&trial.dataset.plugin).expect("the loader checked the plugin name");
         let task = plugin.check(&trial.dataset.keys).map_err(|e| e.within(&["dataset"]))?;
         let out = trial.model.output_size();
+        let task_out = task.output_size();
         if trial.model.head == HeadKind::None && out != task.output_size() {
             return Err(FieldError::new(
                 &["model", "head"],
@@ -28,6 +29,9 @@ impl Catalog for Builtin {
             )
             .with_help("use `head = \"linear\"`, or set proj_size (LSTM) to the output size"));
         }
+        let bytes = rnnlab_train::memory::trial_bytes(&trial.model, &trial.optimizer, &trial.train, task_out, None);
+        rnnlab_train::memory::check_fits(bytes, "this trial")
+            .map_err(|e| FieldError::new(&["model", "hidden_size"], e))?;
         Ok(())
     }
 }

@@ -18,12 +18,13 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use rnnlab_spec::{Plan, Trial};
+use rnnlab_spec::vocab::layout;
+use rnnlab_spec::{Plan, Status, Trial};
 use rnnlab_train::{run_trial, TrainError};
 
 pub use catalog::Builtin;
-pub use meta::Meta;
 pub use results::{ResultsDir, ResultsError, TrialRecord};
+pub use rnnlab_spec::vocab::Meta;
 pub use rnnlab_train::CurvePoint;
 
 /// How to run a sweep.
@@ -35,6 +36,8 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Forget earlier results of this experiment.
     pub fresh: bool,
+    /// Wait for another sweep holding the results folder instead of failing.
+    pub wait: bool,
     /// The command line, recorded in meta.toml.
     pub command: String,
 }
@@ -91,11 +94,13 @@ pub fn run(
 ) -> Result<SweepOutcome, SweepError> {
     let started = Instant::now();
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
+    // Held until this function returns: no other sweep runs, clears or rewrites this folder.
+    let _lock = dir.lock(opts.wait)?;
     if opts.fresh {
         dir.clear()?;
     }
     dir.create()?;
-    dir.write_file("spec.toml", &plan.effective_spec)?;
+    dir.write_file(layout::SPEC, &plan.effective_spec)?;
     // Each result file is read once here; runs.csv is rebuilt from this map after every trial.
     let mut records = HashMap::new();
     let mut pending = Vec::new();
@@ -125,8 +130,8 @@ pub fn run(
             wall_seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let mut meta = Meta::new(plan, opts);
-    dir.write_file("meta.toml", &meta.to_toml())?;
+    let mut meta = meta::start(plan, opts);
+    dir.write_file(layout::META, &meta.to_toml())?;
 
     let jobs = opts.jobs.max(1);
     // Trials fill the pool's threads; when fewer trials than threads are pending, each trial's
@@ -159,9 +164,9 @@ pub fn run(
                 (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new(), None)
             }
         };
-        let slot = match record.status.as_str() {
-            "ok" => 0,
-            "diverged" => 1,
+        let slot = match record.status {
+            Status::Ok => 0,
+            Status::Diverged => 1,
             _ => 2,
         };
         counts[slot].fetch_add(1, Ordering::Relaxed);
@@ -190,8 +195,8 @@ pub fn run(
     dir.write_runs(&plan.columns, &plan.trials, &records)?;
     let [ok, diverged, failed] = counts.map(|c| c.into_inner());
     let ran = ok + diverged + failed;
-    meta.finish(ran);
-    dir.write_file("meta.toml", &meta.to_toml())?;
+    meta::finish(&mut meta, ran);
+    dir.write_file(layout::META, &meta.to_toml())?;
     Ok(SweepOutcome {
         dir: dir.root,
         total: plan.trials.len(),

@@ -3,8 +3,7 @@
 use std::process::Command;
 use std::time::SystemTime;
 
-use serde::Serialize;
-
+use rnnlab_spec::vocab::Meta;
 use rnnlab_spec::Plan;
 
 use crate::SweepOptions;
@@ -12,56 +11,39 @@ use crate::SweepOptions;
 /// The dfdx release rnnlab is built against (checked against Cargo.lock in a test).
 pub const DFDX_VERSION: &str = "0.13.0";
 
-/// The contents of `meta.toml`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Meta {
-    pub rnnlab_version: String,
-    pub dfdx_version: String,
-    pub git_revision: String,
-    pub host: String,
-    pub cores: usize,
-    pub cpu: String,
-    pub jobs: usize,
-    pub command: String,
-    pub spec: String,
-    pub spec_hash: String,
-    pub trials: usize,
-    pub started: String,
-    pub finished: String,
-    pub trials_run: usize,
+/// This machine's name (`/etc/hostname`, else `$HOSTNAME`).
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
-impl Meta {
-    pub fn new(plan: &Plan, opts: &SweepOptions) -> Self {
-        Meta {
-            rnnlab_version: env!("CARGO_PKG_VERSION").into(),
-            dfdx_version: DFDX_VERSION.into(),
-            git_revision: git_revision(),
-            host: std::fs::read_to_string("/etc/hostname")
-                .map(|s| s.trim().to_string())
-                .or_else(|_| std::env::var("HOSTNAME"))
-                .unwrap_or_else(|_| "unknown".into()),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu: cpu_model(),
-            jobs: opts.jobs,
-            command: opts.command.clone(),
-            spec: plan.spec_path.display().to_string(),
-            spec_hash: plan.spec_hash.clone(),
-            trials: plan.trials.len(),
-            started: now(),
-            finished: String::new(),
-            trials_run: 0,
-        }
+/// The `meta.toml` of a sweep that starts now.
+pub fn start(plan: &Plan, opts: &SweepOptions) -> Meta {
+    Meta {
+        rnnlab_version: env!("CARGO_PKG_VERSION").into(),
+        dfdx_version: DFDX_VERSION.into(),
+        git_revision: git_revision(),
+        host: hostname(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu: cpu_model(),
+        jobs: opts.jobs,
+        command: opts.command.clone(),
+        spec: plan.spec_path.display().to_string(),
+        spec_hash: plan.spec_hash.clone(),
+        trials: plan.trials.len(),
+        started: now(),
+        finished: String::new(),
+        trials_run: 0,
     }
+}
 
-    pub fn finish(&mut self, trials_run: usize) {
-        self.finished = now();
-        self.trials_run = trials_run;
-    }
-
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("meta serialises")
-    }
+/// Records the end of the sweep.
+pub fn finish(meta: &mut Meta, trials_run: usize) {
+    meta.finished = now();
+    meta.trials_run = trials_run;
 }
 
 fn now() -> String {

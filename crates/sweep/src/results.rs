@@ -15,20 +15,22 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use rnnlab_spec::Trial;
+use rnnlab_spec::files::{self, io_text};
+use rnnlab_spec::vocab::layout;
+use rnnlab_spec::{Status, Trial};
 use rnnlab_train::checkpoint::Checkpoint;
-use rnnlab_train::{CurvePoint, Status, TrialResult};
+use rnnlab_train::{CurvePoint, TrialResult};
 
 /// What a finished (or failed) trial left in `result.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
-    /// `ok`, `diverged` or `failed`.
-    pub status: String,
+    /// `ok`, `diverged` or `failed` (any other text reads as `Status::Unknown`).
+    pub status: Status,
     #[serde(default)]
     pub message: String,
     pub train_loss: Option<f64>,
@@ -52,27 +54,14 @@ impl TrialRecord {
         let last = r.final_point();
         let best = r.best_point();
         TrialRecord {
-            status: match r.status {
-                Status::Ok => "ok",
-                Status::Diverged => "diverged",
-            }
-            .into(),
+            status: r.status,
             message: r.message.clone(),
             train_loss: last.map(|p| p.train_loss).filter(|v| v.is_finite()),
             test_loss: last.map(|p| p.test.loss),
             test_accuracy: last.and_then(|p| p.test.accuracy),
             test_mse: last.and_then(|p| p.test.mse),
             test_nll: last.and_then(|p| p.test.nll),
-            best_metric: best.map(|p| {
-                if p.test.accuracy.is_some() {
-                    "test_accuracy"
-                } else if p.test.mse.is_some() {
-                    "test_mse"
-                } else {
-                    "test_nll"
-                }
-                .into()
-            }),
+            best_metric: best.map(|p| p.test.main_metric().name.to_string()),
             best_value: best.map(|p| p.test.main()),
             best_step: best.map(|p| p.step),
             steps: r.steps_done,
@@ -84,7 +73,7 @@ impl TrialRecord {
     /// The record of a trial that could not run or panicked.
     pub fn failed(message: String, wall_seconds: f64) -> Self {
         TrialRecord {
-            status: "failed".into(),
+            status: Status::Failed,
             message,
             train_loss: None,
             test_loss: None,
@@ -100,23 +89,37 @@ impl TrialRecord {
         }
     }
 
-    /// Finished for good: a re-run skips it. Failed trials are retried.
+    /// Finished for good: a re-run skips it. Failed trials are retried, and so is a status
+    /// this rnnlab does not know (a damaged or foreign file).
     pub fn is_final(&self) -> bool {
-        self.status != "failed"
+        self.status.is_final()
     }
 }
 
 /// Errors writing or reading results.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
+    #[error("{}: {}", path.display(), io_text(error))]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
+    /// Another process holds the folder's lock.
+    #[error(
+        "{} is in use by another sweep ({holder}); wait for it to finish (or add --wait), or stop it first",
+        dir.display()
+    )]
+    Locked { dir: PathBuf, holder: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
-    move |source| ResultsError::Io { path: path.to_path_buf(), source }
+    move |error| ResultsError::Io { path: path.to_path_buf(), error }
+}
+
+/// Ownership of a results folder, released when dropped (or when the process ends, however it
+/// ends: the lock is the kernel's `flock`, not the file's existence).
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: fs::File,
 }
 
 /// One experiment's results folder.
@@ -131,20 +134,67 @@ impl ResultsDir {
     }
 
     pub fn trial_dir(&self, id: &str) -> PathBuf {
-        self.root.join("trials").join(id)
+        self.root.join(layout::TRIALS).join(id)
     }
 
-    /// Creates the folder (and `trials/`).
+    /// Takes the folder's lock (creating the folder), or fails with [`ResultsError::Locked`]
+    /// naming the holder; with `wait`, blocks until the holder lets go.
+    pub fn lock(&self, wait: bool) -> Result<FolderLock, ResultsError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(layout::LOCK);
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            // O_NOFOLLOW: a link planted at .lock is an error, not a file written elsewhere.
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(io(&path))?
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) if wait => file.lock().map_err(io(&path))?,
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() { "holder unknown".to_string() } else { holder.to_string() };
+                return Err(ResultsError::Locked { dir: self.root.clone(), holder });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        let host = crate::meta::hostname();
+        let since = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        let me = format!("pid {} on {host}, since {since}\n", std::process::id());
+        file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(me.as_bytes())).map_err(io(&path))?;
+        Ok(FolderLock { _file: file })
+    }
+
+    /// Creates `trials/` (refusing links in place of the folders rnnlab writes into) and removes
+    /// temporary files and folders that killed runs left behind. Call with the lock held.
     pub fn create(&self) -> Result<(), ResultsError> {
-        let trials = self.root.join("trials");
-        fs::create_dir_all(&trials).map_err(io(&trials))
+        files::real_dir(&self.root).map_err(io(&self.root))?;
+        let trials = self.root.join(layout::TRIALS);
+        files::real_dir(&trials).map_err(io(&trials))?;
+        files::remove_stale_temps(&self.root).map_err(io(&self.root))?;
+        files::remove_stale_temps(&trials).map_err(io(&trials))?;
+        Ok(())
     }
 
-    /// Removes everything a previous sweep wrote here (for `--fresh`).
+    /// Removes everything a previous sweep wrote here (for `--fresh`). Call with the lock held.
     pub fn clear(&self) -> Result<(), ResultsError> {
-        for name in ["trials", "runs.csv", "meta.toml", "spec.toml"] {
+        use layout::*;
+        for name in [TRIALS, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
             let p = self.root.join(name);
-            let r = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+            // symlink_metadata: a link is removed itself, never what it points to.
+            let r = match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(&p),
+                Ok(_) => fs::remove_file(&p),
+                Err(e) => Err(e),
+            };
             match r {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p)(e)),
                 _ => {}
@@ -160,7 +210,7 @@ impl ResultsDir {
 
     /// The record of trial `id`, if it has one.
     pub fn record(&self, id: &str) -> Result<Option<TrialRecord>, ResultsError> {
-        let path = self.trial_dir(id).join("result.toml");
+        let path = self.trial_dir(id).join(layout::RESULT);
         match fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text)
                 .map(Some)
@@ -179,21 +229,24 @@ impl ResultsDir {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<(), ResultsError> {
         let final_dir = self.trial_dir(&trial.id);
-        let tmp = self.root.join("trials").join(format!(".tmp-{}-{}", trial.id, std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let trials = self.root.join(layout::TRIALS);
+        // A new folder under an unpredictable name (created with mkdir, which never follows a
+        // link); kept on success by the rename below, left for `create` to clear on a crash.
+        let tmp = files::temp_dir_in(&trials, &trial.id).map_err(io(&trials))?;
         let header: String = trial.point.iter().map(|(k, v)| format!("# {k} = {v}\n")).collect();
         let trial_toml = format!("# trial {}\n{header}{}", trial.id, trial.to_toml());
-        write_plain(&tmp.join("trial.toml"), trial_toml.as_bytes())?;
-        write_plain(&tmp.join("curve.csv"), &curve_csv(curve))?;
+        write_plain(&tmp.join(layout::TRIAL), trial_toml.as_bytes())?;
+        write_plain(&tmp.join(layout::CURVE), &curve_csv(curve))?;
         let result = toml::to_string(record).expect("records serialise");
-        write_plain(&tmp.join("result.toml"), result.as_bytes())?;
+        write_plain(&tmp.join(layout::RESULT), result.as_bytes())?;
         if let Some(c) = checkpoint {
-            write_plain(&tmp.join("model.safetensors"), &c.safetensors)?;
-            write_plain(&tmp.join("model.toml"), c.model_toml.as_bytes())?;
+            write_plain(&tmp.join(layout::MODEL_TENSORS), &c.safetensors)?;
+            write_plain(&tmp.join(layout::MODEL_CARD), c.model_toml.as_bytes())?;
         }
-        if final_dir.exists() {
-            fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?;
+        match fs::symlink_metadata(&final_dir) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?,
+            Ok(_) => fs::remove_file(&final_dir).map_err(io(&final_dir))?,
+            Err(_) => {}
         }
         fs::rename(&tmp, &final_dir).map_err(io(&final_dir))
     }
@@ -219,7 +272,7 @@ impl ResultsDir {
             let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
             row.extend([
                 trial.config.seed.to_string(),
-                r.status.clone(),
+                r.status.to_string(),
                 r.message.clone(),
                 num(r.train_loss),
                 num(r.test_loss),
@@ -237,7 +290,7 @@ impl ResultsDir {
             rows += 1;
         }
         let bytes = w.into_inner().expect("in-memory writer");
-        write_atomic(&self.root.join("runs.csv"), &bytes)?;
+        write_atomic(&self.root.join(layout::RUNS), &bytes)?;
         Ok(rows)
     }
 }
@@ -280,18 +333,14 @@ fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {
     w.into_inner().expect("in-memory writer")
 }
 
+/// A new file in a folder this process just created (`create_new`: never an existing name).
 fn write_plain(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    let mut f = fs::File::create(path).map_err(io(path))?;
+    let mut f = fs::File::create_new(path).map_err(io(path))?;
     f.write_all(bytes).map_err(io(path))?;
     f.sync_all().map_err(io(path))
 }
 
-/// Writes `path` through a temporary file in the same folder and a rename.
+/// [`files::write_atomic`] with the path in the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    write_plain(&tmp, bytes)?;
-    fs::rename(&tmp, path).map_err(io(path))
+    files::write_atomic(path, bytes).map_err(io(path))
 }

@@ -69,7 +69,7 @@ impl Case {
     /// Runs `warmup` untimed and `steps` timed training steps; seconds per timed step. Every
     /// step ends with the gradients on the host, so a GPU step is timed to completion.
     pub fn time(&self, warmup: usize, steps: usize) -> Result<Vec<f64>, TrainError> {
-        let run = RunConfig { device: self.device.to_string() };
+        let run = RunConfig { device: self.device.to_string().parse().expect("a DeviceKind prints as a device") };
         with_device!(run, 0, dev => Ok(self.time_on(dev, warmup, steps)))
     }
 
@@ -92,7 +92,7 @@ impl Case {
             targets: Targets::Classes((0..w.batch * w.steps).map(|_| rng.gen_range(0..w.classes as u32)).collect()),
             mask: None,
         };
-        let mut flat = params::flat_values(&mut net);
+        let mut flat = params::flat_values(&net);
         let mut opt = optim::build(&adam, flat.len());
         let mut times = Vec::with_capacity(steps);
         for i in 0..warmup + steps {

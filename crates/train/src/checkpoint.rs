@@ -79,7 +79,7 @@ pub struct Checkpoint {
 }
 
 /// The checkpoint of a trained network.
-pub fn checkpoint<D: Backend>(config: &TrialConfig, net: &mut Network<D>) -> Checkpoint {
+pub fn checkpoint<D: Backend>(config: &TrialConfig, net: &Network<D>) -> Checkpoint {
     let parameters =
         rnnlab_nn::params::param_infos(net).into_iter().map(|p| ParamCard { name: p.name, shape: p.shape }).collect();
     let card = ModelCard {
@@ -103,10 +103,10 @@ pub fn checkpoint<D: Backend>(config: &TrialConfig, net: &mut Network<D>) -> Che
 pub enum LoadError {
     #[error("{path}: {message}")]
     Card { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
-    Tensors { path: PathBuf, source: CheckpointError },
+    #[error("{path}: {error}")]
+    Tensors { path: PathBuf, error: CheckpointError },
     #[error("{0}")]
-    Model(#[from] rnnlab_nn::model::NnError),
+    Model(#[from] rnnlab_nn::NnError),
 }
 
 /// A checkpoint loaded into a CPU network.
@@ -121,18 +121,34 @@ pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
     let card_path = dir.join("model.toml");
     let card_err = |message: String| LoadError::Card { path: card_path.clone(), message };
     let text = std::fs::read_to_string(&card_path).map_err(|e| {
-        card_err(format!("{e} (is this a trial folder of a sweep with `[train] save_checkpoint = true`?)"))
+        card_err(format!(
+            "{} (is this a trial folder of a sweep with `[train] save_checkpoint = true`?)",
+            rnnlab_spec::files::io_text(&e)
+        ))
     })?;
     let card: ModelCard = toml::from_str(&text).map_err(|e| card_err(e.to_string()))?;
     if card.format != FORMAT {
         return Err(card_err(format!("format `{}`, this rnnlab reads `{FORMAT}`", card.format)));
     }
     let task = card.task.task().map_err(card_err)?;
-    let mut net = Network::zeros(&Cpu::default(), &card.model, card.input_size, task)?;
+    // model.toml's sizes must agree with the tensors file before anything that size is built.
     let tensors = dir.join("model.safetensors");
-    let bytes = std::fs::read(&tensors)
-        .map_err(|e| LoadError::Tensors { path: tensors.clone(), source: CheckpointError::Format(e.to_string()) })?;
-    load_safetensors(&mut net, &bytes).map_err(|source| LoadError::Tensors { path: tensors, source })?;
+    let params = crate::memory::param_count(&card.model, card.input_size, task.output_size());
+    let file_len = std::fs::metadata(&tensors).map(|m| m.len() as u128).unwrap_or(0);
+    if params * 4 > file_len {
+        return Err(card_err(format!(
+            "describes a model of {params} parameters ({}), but {} holds only {} bytes: the file is truncated, or model.toml does not belong to these tensors",
+            crate::memory::human(params * 4),
+            tensors.display(),
+            file_len
+        )));
+    }
+    let mut net = Network::zeros(&Cpu::default(), &card.model, card.input_size, task)?;
+    let bytes = std::fs::read(&tensors).map_err(|e| LoadError::Tensors {
+        path: tensors.clone(),
+        error: CheckpointError::Format(rnnlab_spec::files::io_text(&e)),
+    })?;
+    load_safetensors(&mut net, &bytes).map_err(|error| LoadError::Tensors { path: tensors, error })?;
     Ok(Loaded { card, net })
 }
 

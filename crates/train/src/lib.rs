@@ -8,6 +8,7 @@
 mod batches;
 pub mod bench;
 pub mod checkpoint;
+pub mod memory;
 mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use rand::SeedableRng;
 
 use rnnlab_data::LossReduction;
 use rnnlab_nn::{optim, params, Backend, Network};
+pub use rnnlab_spec::Status;
 use rnnlab_spec::{DeviceKind, RunConfig, TrialConfig};
 
 pub use metrics::Metrics;
@@ -33,14 +35,6 @@ pub struct CurvePoint {
     pub train_loss: f64,
     pub test: Metrics,
     pub wall_seconds: f64,
-}
-
-/// How a trial ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Ok,
-    /// The loss became NaN or infinite; training stopped there.
-    Diverged,
 }
 
 /// Everything a finished trial reports.
@@ -67,7 +61,7 @@ impl TrialResult {
     pub fn best_point(&self) -> Option<&CurvePoint> {
         self.curve.iter().filter(|p| p.test.main().is_finite()).max_by(|a, b| {
             let (x, y) = (a.test.main(), b.test.main());
-            let ord = if a.test.higher_is_better() { x.total_cmp(&y) } else { y.total_cmp(&x) };
+            let ord = if a.test.main_metric().higher_is_better() { x.total_cmp(&y) } else { y.total_cmp(&x) };
             // Ties go to the earlier step.
             ord.then(b.step.cmp(&a.step))
         })
@@ -82,9 +76,11 @@ pub enum TrainError {
     #[error("dataset: {0}")]
     Data(#[from] rnnlab_data::DataError),
     #[error("{0}")]
-    Model(#[from] rnnlab_nn::model::NnError),
+    Model(#[from] rnnlab_nn::NnError),
     #[error("device: {0}")]
     Device(String),
+    #[error("memory: {0}")]
+    Memory(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -108,7 +104,7 @@ pub(crate) const NO_CUDA: &str =
 /// errors are `TrainError::Device`.
 macro_rules! with_device {
     ($run:expr, $seed:expr, $dev:ident => $body:expr) => {
-        match $run.device().map_err(|e| $crate::TrainError::Device(e.message))? {
+        match $run.device() {
             DeviceKind::Cpu => {
                 let $dev = Cpu::seed_from_u64($seed);
                 $body
@@ -129,7 +125,7 @@ pub(crate) use with_device;
 /// Whether trials can run on `run.device` in this build on this machine (checked once per
 /// device, before any trial starts).
 pub fn check_device(run: &RunConfig) -> Result<(), String> {
-    match run.device().map_err(|e| e.message)? {
+    match run.device() {
         DeviceKind::Cpu => Ok(()),
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda(_) => Err(NO_CUDA.into()),
@@ -216,10 +212,26 @@ fn train<D: Backend>(
     let plugin = rnnlab_data::find(&config.dataset.plugin)
         .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
     let data = plugin.build(&config.dataset.keys, config.seed)?;
+    data.check(plugin.name())?;
+    let shape = memory::DataShape {
+        input_size: data.input_size(),
+        output_size: data.task.output_size(),
+        steps: data.train.steps.max(data.test.steps),
+        train_len: data.train.len,
+        test_len: data.test.len,
+    };
+    let bytes = memory::trial_bytes(&config.model, &config.optimizer, &config.train, shape.output_size, Some(shape));
+    memory::check_fits(bytes, "this trial").map_err(TrainError::Memory)?;
+    if !memory::can_allocate(bytes) {
+        return Err(TrainError::Memory(format!(
+            "cannot allocate the {} this trial needs by rnnlab's estimate (too little memory left now)",
+            memory::human(bytes)
+        )));
+    }
     let mut init_rng = StdRng::seed_from_u64(config.seed);
     let mut net = Network::new(&dev, &config.model, data.input_size(), data.task, &mut init_rng)?;
-    let param_count = params::count(&mut net);
-    let mut flat = params::flat_values(&mut net);
+    let param_count = params::count(&net);
+    let mut flat = params::flat_values(&net);
     let mut opt = optim::build(&config.optimizer, flat.len());
 
     let train = &config.train;
@@ -286,7 +298,7 @@ fn train<D: Backend>(
         steps_done: total_steps,
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
-        checkpoint: config.train.save_checkpoint.then(|| checkpoint::checkpoint(config, &mut net)),
+        checkpoint: config.train.save_checkpoint.then(|| checkpoint::checkpoint(config, &net)),
     };
     Ok((result, (net, data)))
 }

@@ -2,6 +2,7 @@
 
 use rnnlab_data::{Dataset, Targets, Task};
 use rnnlab_nn::{Backend, Network};
+use rnnlab_spec::vocab::{find_metric, Metric};
 
 use crate::batches::gather;
 
@@ -18,13 +19,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The metric that ranks trials: accuracy, else MSE, else NLL.
+    /// The metric that ranks trials: accuracy, else MSE, else NLL (else the test loss).
     pub fn main(&self) -> f64 {
         self.accuracy.or(self.mse).or(self.nll).unwrap_or(self.loss)
     }
 
-    pub fn higher_is_better(&self) -> bool {
-        self.accuracy.is_some()
+    /// Which metric [`Metrics::main`] is.
+    pub fn main_metric(&self) -> &'static Metric {
+        let name = if self.accuracy.is_some() {
+            "test_accuracy"
+        } else if self.mse.is_some() {
+            "test_mse"
+        } else if self.nll.is_some() {
+            "test_nll"
+        } else {
+            "test_loss"
+        };
+        find_metric(name).expect("a metric of the vocabulary")
     }
 }
 

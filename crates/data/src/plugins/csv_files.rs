@@ -137,8 +137,8 @@ impl Plugin for CsvFiles {
     }
 }
 
-/// One CSV row: its step, features and targets.
-type Row = (usize, Vec<f32>, Vec<f64>);
+/// One CSV row: its line in the file, step, features and targets.
+type Row = (u64, usize, Vec<f32>, Vec<f64>);
 
 /// Reads one file; without `need_targets`, target columns may be absent (targets are zeros).
 fn read_set(path: &Path, c: &Config, need_targets: bool) -> Result<Input, DataError> {
@@ -146,12 +146,20 @@ fn read_set(path: &Path, c: &Config, need_targets: bool) -> Result<Input, DataEr
         let what = if need_targets { " (the `train`/`test` keys of [dataset])" } else { "" };
         return Err(DataError::Missing(format!("{} not found{what}", path.display())));
     }
-    let err = |line: u64, what: String| DataError::Other(format!("{}:{line}: {what}", path.display()));
-    let mut reader = csv::Reader::from_path(path).map_err(|e| err(1, e.to_string()))?;
-    let header = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    // `file:line: what`, or `file: what` where no line applies (an I/O error).
+    let err = |line: Option<u64>, what: String| match line {
+        Some(l) => DataError::Other(format!("{}:{l}: {what}", path.display())),
+        None => DataError::Other(format!("{}: {what}", path.display())),
+    };
+    let csv_err = |e: csv::Error| crate::files::csv_error(path, &e);
+    let mut reader = csv::Reader::from_reader(crate::files::open(path)?);
+    let header = reader.headers().map_err(csv_err)?.clone();
     let column = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
-            err(1, format!("no column `{name}` (the header has: {})", header.iter().collect::<Vec<_>>().join(", ")))
+            err(
+                Some(1),
+                format!("no column `{name}` (the header has: {})", header.iter().collect::<Vec<_>>().join(", ")),
+            )
         })
     };
     let (seq_col, step_col) = (column("sequence")?, column("step")?);
@@ -159,46 +167,72 @@ fn read_set(path: &Path, c: &Config, need_targets: bool) -> Result<Input, DataEr
     let labelled = need_targets || c.targets.iter().all(|t| header.iter().any(|h| h == t));
     let target_cols: Vec<usize> =
         if labelled { c.targets.iter().map(|t| column(t)).collect::<Result<_, _>>()? } else { Vec::new() };
+    let classes = (c.task == Kind::Classify).then(|| c.classes.unwrap_or(2));
     // Rows per sequence, in order of first appearance.
     let mut order: Vec<String> = Vec::new();
     let mut rows: HashMap<String, Vec<Row>> = HashMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map_or(1, |p| p.line());
+        // `file:line:column` for a value: 1-based field number, as editors count columns.
+        let at = |i: usize, what: String| err(Some(line), format!("column {} (`{}`): {what}", i + 1, &header[i]));
         let num = |i: usize| -> Result<f64, DataError> {
             let v = record.get(i).unwrap_or("");
-            v.trim().parse::<f64>().map_err(|_| err(line, format!("`{}` = `{v}` is not a number", &header[i])))
+            match v.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                Ok(_) => Err(at(i, format!("`{v}` is not a finite number (NaN and infinities are not data)"))),
+                Err(_) => Err(at(i, format!("`{v}` is not a number"))),
+            }
         };
         let id = record.get(seq_col).unwrap_or("").to_string();
         let step = num(step_col)?;
         if step < 0.0 || step.fract() != 0.0 {
-            return Err(err(line, format!("step `{step}` is not a whole number ≥ 0")));
+            return Err(at(step_col, format!("step `{step}` is not a whole number ≥ 0")));
         }
         let features = feature_cols.iter().map(|&i| num(i).map(|v| v as f32)).collect::<Result<_, _>>()?;
-        let targets = match labelled {
+        let targets: Vec<f64> = match labelled {
             true => target_cols.iter().map(|&i| num(i)).collect::<Result<_, _>>()?,
             false => vec![0.0; c.targets.len()],
         };
+        if let (Some(k), true) = (classes, labelled) {
+            let v = targets[0];
+            if v < 0.0 || v >= k as f64 || v.fract() != 0.0 {
+                return Err(at(target_cols[0], format!("label {v} is not a class 0..{}", k - 1)));
+            }
+        }
         if !rows.contains_key(&id) {
             order.push(id.clone());
         }
-        rows.entry(id).or_default().push((step as usize, features, targets));
+        rows.entry(id).or_default().push((line, step as usize, features, targets));
     }
     if order.is_empty() {
-        return Err(err(1, "no rows".into()));
+        return Err(err(Some(1), "no rows".into()));
     }
     let mut lengths = Vec::with_capacity(order.len());
     for id in &order {
         let seq = rows.get_mut(id).expect("listed");
-        seq.sort_by_key(|r| r.0);
-        if seq.iter().enumerate().any(|(i, r)| r.0 != i) {
-            return Err(err(0, format!("sequence `{id}`: steps must be 0, 1, 2, … without gaps or repeats")));
+        let first_line = seq[0].0;
+        seq.sort_by_key(|r| r.1);
+        if let Some((i, r)) = seq.iter().enumerate().find(|(i, r)| r.1 != *i) {
+            return Err(err(
+                Some(r.0),
+                format!("sequence `{id}` (first row on line {first_line}): step {} where step {i} was expected; steps must be 0, 1, 2, … without gaps or repeats", r.1),
+            ));
         }
         lengths.push(seq.len());
     }
     let steps = lengths.iter().copied().max().unwrap_or(0);
-    if !c.per_step && lengths.iter().any(|&l| l != steps) {
-        return Err(err(0, "a last-step task needs sequences of equal length".into()));
+    if !c.per_step {
+        if let Some(n) = lengths.iter().position(|&l| l != steps) {
+            let id = &order[n];
+            return Err(err(
+                Some(rows[id][0].0),
+                format!(
+                    "sequence `{id}` has {} steps, others {steps}: a last-step task (`per_step = false`) needs sequences of equal length",
+                    lengths[n]
+                ),
+            ));
+        }
     }
     let (nf, nt) = (c.features.len(), c.targets.len());
     let per_row = if c.task == Kind::Classify { 1 } else { nt };
@@ -207,7 +241,7 @@ fn read_set(path: &Path, c: &Config, need_targets: bool) -> Result<Input, DataEr
     let mut values = vec![0.0f64; order.len() * target_rows * per_row];
     for (n, id) in order.iter().enumerate() {
         let seq = &rows[id];
-        for (t, (_, f, y)) in seq.iter().enumerate() {
+        for (t, (_, _, f, y)) in seq.iter().enumerate() {
             inputs[(n * steps + t) * nf..(n * steps + t + 1) * nf].copy_from_slice(f);
             if c.per_step || t + 1 == seq.len() {
                 let r = if c.per_step { t } else { 0 };
@@ -217,13 +251,7 @@ fn read_set(path: &Path, c: &Config, need_targets: bool) -> Result<Input, DataEr
     }
     let targets = match c.task {
         Kind::Regress => Targets::Values(values.into_iter().map(|v| v as f32).collect()),
-        Kind::Classify => {
-            let k = c.classes.unwrap_or(2);
-            if let Some(bad) = values.iter().find(|&&v| v < 0.0 || v >= k as f64 || v.fract() != 0.0) {
-                return Err(err(0, format!("label {bad} in `{}` is not a class 0..{}", c.targets[0], k - 1)));
-            }
-            Targets::Classes(values.into_iter().map(|v| v as u32).collect())
-        }
+        Kind::Classify => Targets::Classes(values.into_iter().map(|v| v as u32).collect()),
     };
     let varied = lengths.iter().any(|&l| l != steps);
     let set =
@@ -260,15 +288,29 @@ mod tests {
 
     #[test]
     fn bad_files_name_the_line_and_column() {
+        let (_dir, mut keys) = setup("sequence,step,x,y\na,0,1,1\n");
+        keys.insert("train".into(), "/dev/zero".into());
+        let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero: is not a regular file"), "{e}");
         let (_dir, keys) = setup("sequence,step,x,y\na,0,zero,1\n");
         let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
-        assert!(e.contains("train.csv:2") && e.contains("`x` = `zero`"), "{e}");
+        assert!(e.contains("train.csv:2: column 3 (`x`): `zero` is not a number"), "{e}");
         let (_dir, keys) = setup("sequence,step,x\na,0,1\n");
         assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("no column `y`"));
         let (_dir, keys) = setup("sequence,step,x,y\na,0,1,1\na,2,1,1\n");
-        assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("without gaps"));
-        let (_dir, keys) = setup("sequence,step,x,y\na,0,1,5\n");
-        assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("label 5"));
+        let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
+        assert!(e.contains("train.csv:3:") && e.contains("without gaps"), "{e}");
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,1,1\na,1,1,5\n");
+        let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
+        assert!(e.contains("train.csv:3: column 4 (`y`): label 5 is not a class 0..1"), "{e}");
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,1,1\na,1,NaN,0\n");
+        let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
+        assert!(e.contains("train.csv:3: column 3 (`x`): `NaN` is not a finite number"), "{e}");
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,inf,1\n");
+        assert!(CsvFiles.build(&keys, 0).unwrap_err().to_string().contains("train.csv:2: column 3"));
+        let (_dir, keys) = setup("sequence,step,x,y\na,0,1,1\nb,0,1\n");
+        let e = CsvFiles.build(&keys, 0).unwrap_err().to_string();
+        assert!(e.contains("train.csv:3:") && !e.contains(":0:"), "{e}");
         let err = |s: &str| CsvFiles.check(&s.parse().unwrap()).unwrap_err();
         assert_eq!(err("train = 'a'\ntest = 'b'\nfeatures = []\ntargets = ['y']\ntask = 'regress'").path, ["features"]);
         assert_eq!(

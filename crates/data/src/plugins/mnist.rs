@@ -178,6 +178,7 @@ impl Plugin for Mnist {
         for (images, labels, n) in [(&train_x, &train_y, TRAIN_SIZE), (&test_x, &test_y, TEST_SIZE)] {
             images.expect(&[n, 28, 28], hint)?;
             labels.expect(&[n], hint)?;
+            labels.expect_labels(hint)?;
         }
         let start = c.n_validation;
         let end = c.n_train.map_or(TRAIN_SIZE, |n| start + n);
@@ -208,6 +209,7 @@ impl Plugin for Mnist {
         let labels = if name.contains("images-idx3") && label_path.exists() {
             let labels = read_idx_file(&label_path, hint)?;
             labels.expect(&[n], hint)?;
+            labels.expect_labels(hint)?;
             Some(labels)
         } else {
             None
@@ -255,6 +257,18 @@ struct Idx {
 }
 
 impl Idx {
+    /// Every byte a digit class 0..9.
+    fn expect_labels(&self, hint: &str) -> Result<(), DataError> {
+        match self.data.iter().position(|&l| l >= 10) {
+            Some(i) => Err(DataError::Other(format!(
+                "{}: label {} of item {i} is not a class 0..9 (a damaged or different file: {hint} again)",
+                self.path.display(),
+                self.data[i]
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn expect(&self, dims: &[usize], hint: &str) -> Result<(), DataError> {
         if self.dims != dims {
             return Err(DataError::Other(format!(
@@ -282,17 +296,11 @@ fn read_idx(dir: &Path, name: &str, hint: &str) -> Result<Idx, DataError> {
 
 /// Reads one IDX file, gunzipping it when its name ends in `.gz`.
 fn read_idx_file(path: &Path, hint: &str) -> Result<Idx, DataError> {
-    let io = |e: std::io::Error| DataError::Other(format!("{}: {e}", path.display()));
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        let file = std::fs::File::open(path).map_err(io)?;
-        let mut bytes = Vec::new();
-        flate2::read::GzDecoder::new(file).read_to_end(&mut bytes).map_err(|e| {
-            DataError::Other(format!("{}: not a readable gzip file ({e}); {hint} again", path.display()))
-        })?;
-        bytes
-    } else {
-        std::fs::read(path).map_err(io)?
-    };
+    let mut bytes = Vec::new();
+    crate::files::open(path)?.read_to_end(&mut bytes).map_err(|e| {
+        let what = if path.extension().is_some_and(|e| e == "gz") { "not a readable gzip file" } else { "unreadable" };
+        DataError::Other(format!("{}: {what} ({e}); {hint} again", path.display()))
+    })?;
     parse_idx(path.to_path_buf(), bytes, hint)
 }
 
@@ -393,6 +401,11 @@ mod tests {
         std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx(&[10_000], &[1, 2, 3])).unwrap();
         let err = Mnist.build(&k, 0).unwrap_err().to_string();
         assert!(err.contains("3 data bytes"), "{err}");
+        let mut bad = (0..10_000).map(|i| (i % 10) as u8).collect::<Vec<_>>();
+        bad[17] = 200;
+        std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx(&[10_000], &bad)).unwrap();
+        let err = Mnist.build(&k, 0).unwrap_err().to_string();
+        assert!(err.contains("t10k-labels-idx1-ubyte: label 200 of item 17 is not a class 0..9"), "{err}");
         let fashion = keys("variant = 'fashion'\ndata_dir = '/nonexistent'");
         assert!(Mnist.build(&fashion, 0).unwrap_err().to_string().contains("just data fashion-mnist"));
     }

@@ -132,10 +132,14 @@ impl Plugin for PolyMusic {
             Split::Valid => "valid",
         };
         let read = |split: &str| -> Result<SequenceSet, DataError> {
-            let path = dir.join(format!("{split}.csv"));
-            if !path.exists() {
-                return Err(DataError::Missing(format!("{} not found: run `just data poly-music`", path.display())));
-            }
+            let Some(path) = crate::files::find(&dir, &format!("{split}.csv")) else {
+                return Err(DataError::Missing(format!(
+                    "{} not found (nor {split}.csv.gz): the piano rolls ship with rnnlab in data/poly_music \
+                     (`just data poly-music` checks them); run from the repository's root, or set \
+                     `data_dir` or RNNLAB_DATA",
+                    dir.join(format!("{split}.csv")).display()
+                )));
+            };
             let pieces = read_pieces(&path)?;
             Ok(to_set(&pieces, c.max_steps))
         };
@@ -146,11 +150,11 @@ impl Plugin for PolyMusic {
 /// The pieces of a split CSV, each a list of frames (88-key bit vectors).
 fn read_pieces(path: &std::path::Path) -> Result<Vec<Vec<[bool; KEYS]>>, DataError> {
     let err = |line: u64, what: String| DataError::Other(format!("{}:{line}: {what}", path.display()));
-    let mut reader = csv::Reader::from_path(path).map_err(|e| err(0, e.to_string()))?;
+    let mut reader = csv::Reader::from_reader(crate::files::open(path)?);
     let mut pieces: Vec<Vec<[bool; KEYS]>> = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| crate::files::csv_error(path, &e))?;
+        let line = record.position().map_or(1, |p| p.line());
         let field = |i: usize| record.get(i).unwrap_or("");
         let seq: usize = field(0).parse().map_err(|_| err(line, format!("sequence `{}` is not a number", field(0))))?;
         let frame: usize = field(1).parse().map_err(|_| err(line, format!("frame `{}` is not a number", field(1))))?;

@@ -4,7 +4,7 @@
 use dfdx::prelude::*;
 
 use super::{pname, LayerOutput};
-use crate::params::{HasParams, Visitor};
+use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, use_};
 
 /// One GRU layer: input `I`, hidden `H`.
@@ -64,11 +64,19 @@ impl<I: Dim, H: Dim, D: Device<f32>> GruLayer<I, H, D> {
 }
 
 impl<I: Dim, H: Dim, D: Device<f32>> HasParams<D> for GruLayer<I, H, D> {
-    fn visit_params<V: Visitor<D>>(&mut self, prefix: &str, v: &mut V) {
+    fn visit_params<V: Visitor<D>>(&self, prefix: &str, v: &mut V) {
         let l = self.index;
-        self.w_ih.iter_mut().for_each(|t| v.visit(&pname(prefix, "weight_ih", l), t));
-        self.w_hh.iter_mut().for_each(|t| v.visit(&pname(prefix, "weight_hh", l), t));
-        self.b_ih.iter_mut().for_each(|t| v.visit(&pname(prefix, "bias_ih", l), t));
-        self.b_hh.iter_mut().for_each(|t| v.visit(&pname(prefix, "bias_hh", l), t));
+        self.w_ih.iter().for_each(|t| v.visit(&pname(prefix, "weight_ih", l), t));
+        self.w_hh.iter().for_each(|t| v.visit(&pname(prefix, "weight_hh", l), t));
+        self.b_ih.iter().for_each(|t| v.visit(&pname(prefix, "bias_ih", l), t));
+        self.b_hh.iter().for_each(|t| v.visit(&pname(prefix, "bias_hh", l), t));
+    }
+
+    fn map_params<M: Mapper<D>>(&mut self, prefix: &str, m: &mut M) {
+        let l = self.index;
+        self.w_ih.iter_mut().for_each(|t| m.map(&pname(prefix, "weight_ih", l), t));
+        self.w_hh.iter_mut().for_each(|t| m.map(&pname(prefix, "weight_hh", l), t));
+        self.b_ih.iter_mut().for_each(|t| m.map(&pname(prefix, "bias_ih", l), t));
+        self.b_hh.iter_mut().for_each(|t| m.map(&pname(prefix, "bias_hh", l), t));
     }
 }

@@ -3,7 +3,7 @@
 use dfdx::prelude::*;
 
 use super::{pname, LayerOutput};
-use crate::params::{HasParams, Visitor};
+use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, matmul_t, use_};
 
 /// One simple RNN layer: input `I`, hidden `H`, tanh or relu.
@@ -51,11 +51,19 @@ impl<I: Dim, H: Dim, D: Device<f32>> RnnLayer<I, H, D> {
 }
 
 impl<I: Dim, H: Dim, D: Device<f32>> HasParams<D> for RnnLayer<I, H, D> {
-    fn visit_params<V: Visitor<D>>(&mut self, prefix: &str, v: &mut V) {
+    fn visit_params<V: Visitor<D>>(&self, prefix: &str, v: &mut V) {
         let l = self.index;
-        v.visit(&pname(prefix, "weight_ih", l), &mut self.w_ih);
-        v.visit(&pname(prefix, "weight_hh", l), &mut self.w_hh);
-        v.visit(&pname(prefix, "bias_ih", l), &mut self.b_ih);
-        v.visit(&pname(prefix, "bias_hh", l), &mut self.b_hh);
+        v.visit(&pname(prefix, "weight_ih", l), &self.w_ih);
+        v.visit(&pname(prefix, "weight_hh", l), &self.w_hh);
+        v.visit(&pname(prefix, "bias_ih", l), &self.b_ih);
+        v.visit(&pname(prefix, "bias_hh", l), &self.b_hh);
+    }
+
+    fn map_params<M: Mapper<D>>(&mut self, prefix: &str, m: &mut M) {
+        let l = self.index;
+        m.map(&pname(prefix, "weight_ih", l), &mut self.w_ih);
+        m.map(&pname(prefix, "weight_hh", l), &mut self.w_hh);
+        m.map(&pname(prefix, "bias_ih", l), &mut self.b_ih);
+        m.map(&pname(prefix, "bias_hh", l), &mut self.b_hh);
     }
 }

@@ -8,16 +8,8 @@ use dfdx::prelude::*;
 use super::act::exp_in_place;
 use super::blas::{gemm, Mat};
 use super::{add_row_sums, fill_rows, pool, CpuErr, Grads};
-use crate::model::Head;
-
-/// Targets of the stacked output rows: a class per row, `width` values per row (squared
-/// error), or `width` binary labels per row (sigmoid cross-entropy).
-#[derive(Debug, Clone)]
-pub enum RowTargets {
-    Classes(Vec<u32>),
-    Values(Vec<f32>),
-    Labels(Vec<f32>),
-}
+use crate::batch::RowTargets;
+use crate::layer::Head;
 
 /// Head outputs (logits or values) `[R, C]` of the rows `ys` `[R, F]`.
 fn logits(ys: &[f32], rows: usize, features: usize, head: Option<(&[f32], &[f32])>) -> Vec<f32> {

@@ -21,9 +21,9 @@ mod rnn;
 
 use dfdx::prelude::*;
 
-pub use head::RowTargets;
-
-use crate::model::{Batch, Layer, Network};
+use crate::batch::{row_targets, Batch};
+use crate::layer::Layer;
+use crate::network::{Backend, Network};
 use crate::params::{HasParams, Visitor};
 use blas::{gemm, Mat};
 
@@ -149,7 +149,7 @@ struct Flat {
 }
 
 impl Visitor<Cpu> for Flat {
-    fn visit<S: Shape>(&mut self, _: &str, t: &mut Tensor<S, f32, Cpu>) {
+    fn visit<S: Shape>(&mut self, _: &str, t: &Tensor<S, f32, Cpu>) {
         let start = self.values.len();
         self.values.extend(t.as_vec());
         let range = start..self.values.len();
@@ -186,7 +186,7 @@ pub fn layer_op<T: Tape<f32, Cpu> + Merge<T>>(
     acc: &mut T,
 ) -> FusedOutput {
     let mut flat = Flat { values: Vec::new(), sinks: Vec::new() };
-    layer.clone().visit_params("", &mut flat);
+    layer.visit_params("", &mut flat);
     match layer {
         Layer::Lstm(l) => {
             let (input, hidden) = (l.w_ih[0].shape().1, l.w_ih[0].shape().0);
@@ -291,11 +291,26 @@ fn top_outputs<T: Tape<f32, Cpu> + Merge<T>>(
 /// The training loss of `batch`: fused layers, then the fused head and loss.
 pub fn network_loss(net: &Network<Cpu>, batch: &Batch, acc: &mut OwnedTape<f32, Cpu>) -> Tensor<Rank0, f32, Cpu> {
     let top = top_outputs(net, batch, acc);
-    head::loss(&top, net.head.as_ref(), net.row_targets(batch), batch.mask.as_deref(), acc)
+    head::loss(&top, net.head.as_ref(), row_targets(batch, net.task), batch.mask.as_deref(), acc)
 }
 
 /// The stacked predictions `[S·B, outputs]` of `batch`, without a tape.
 pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
     let top = top_outputs(net, batch, &mut NoneTape);
     head::predict(&top, net.head.as_ref())
+}
+
+/// The CPU runs whole networks through the fused kernels.
+impl Backend for Cpu {
+    fn fused_loss(
+        net: &Network<Self>,
+        batch: &Batch,
+        acc: &mut OwnedTape<f32, Self>,
+    ) -> Option<Tensor<Rank0, f32, Self>> {
+        Some(network_loss(net, batch, acc))
+    }
+
+    fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {
+        Some(network_predict(net, batch))
+    }
 }

@@ -1,77 +1,25 @@
 //! The network a trial trains: stacked recurrent layers, a linear head, and its losses.
 //!
 //! Sizes are runtime `usize`s from the spec. Inputs arrive time-major as host buffers; on a
-//! [`Backend`] with fused kernels (the CPU) the whole network runs through `crate::fused`,
-//! otherwise (or with `kernel = "reference"`) through per-step tensors and the composite cells.
-//! Losses follow PyTorch (`CrossEntropyLoss` / `MSELoss` / `BCEWithLogitsLoss`, mean over the
-//! rows that have targets, padded rows of a masked batch excluded).
+//! [`Backend`] with fused kernels (the CPU, whose implementation sits with the kernels in
+//! `crate::fused`) the whole network runs there, otherwise (or with `kernel = "reference"`)
+//! through per-step tensors and the composite cells below. Losses follow PyTorch
+//! (`CrossEntropyLoss` / `MSELoss` / `BCEWithLogitsLoss`, mean over the rows that have targets,
+//! padded rows of a masked batch excluded).
 
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 
 use rnnlab_spec::{CellKind, HeadKind, KernelKind, ModelConfig, Nonlinearity};
 
-use crate::cells::{GruLayer, LayerOutput, LstmLayer, RnnLayer};
-use crate::fused::RowTargets;
-use crate::params::{HasParams, Visitor};
+use crate::batch::{row_targets, Batch, RowTargets};
+use crate::cells::{GruLayer, LstmLayer, RnnLayer};
+use crate::layer::{Head, Layer};
+use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, use_};
-pub use rnnlab_data::{Targets, Task};
+use crate::Task;
 
 type Seq<D> = Vec<Tensor<(usize, usize), f32, D>>;
-
-/// A batch on the host: inputs time-major `[T, B, I]`, targets batch-major (as in the dataset).
-#[derive(Debug, Clone)]
-pub struct Batch {
-    pub size: usize,
-    pub steps: usize,
-    pub input_size: usize,
-    pub inputs: Vec<f32>,
-    pub targets: Targets,
-    /// For sequences of different lengths: 1 where step t of sequence i is real, 0 where it is
-    /// padding, time-major `[T·B]` (per-step tasks only). The loss ignores padded rows.
-    pub mask: Option<Vec<f32>>,
-}
-
-/// One layer of the stack, whichever cell it is (a few per network, so size does not matter).
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)]
-pub enum Layer<D: Device<f32>> {
-    Lstm(LstmLayer<usize, usize, usize, D>),
-    Gru(GruLayer<usize, usize, D>),
-    Rnn(RnnLayer<usize, usize, D>),
-}
-
-impl<D: Device<f32>> Layer<D> {
-    /// Runs one layer over a sequence (see the cell types).
-    pub fn forward<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        xs: &[Tensor<(usize, usize), f32, D>],
-        acc: &mut T,
-    ) -> LayerOutput<usize, usize, usize, D> {
-        match self {
-            Layer::Lstm(l) => l.forward(xs, acc),
-            Layer::Gru(l) => l.forward(xs, acc),
-            Layer::Rnn(l) => l.forward(xs, acc),
-        }
-    }
-}
-
-impl<D: Device<f32>> HasParams<D> for Layer<D> {
-    fn visit_params<V: Visitor<D>>(&mut self, prefix: &str, v: &mut V) {
-        match self {
-            Layer::Lstm(l) => l.visit_params(prefix, v),
-            Layer::Gru(l) => l.visit_params(prefix, v),
-            Layer::Rnn(l) => l.visit_params(prefix, v),
-        }
-    }
-}
-
-/// The linear head `head.weight` [outputs, features], `head.bias` [outputs].
-#[derive(Debug, Clone)]
-pub struct Head<D: Device<f32>> {
-    pub weight: Tensor<(usize, usize), f32, D>,
-    pub bias: Tensor<(usize,), f32, D>,
-}
 
 /// Predictions per step that has a target: `[B, outputs]` each (host copies).
 #[derive(Debug, Clone, PartialEq)]
@@ -95,20 +43,6 @@ pub trait Backend: Device<f32> + 'static {
     /// The stacked predictions `[S·B, outputs]` of `batch` through the fused kernels.
     fn fused_predict(_net: &Network<Self>, _batch: &Batch) -> Option<Vec<f32>> {
         None
-    }
-}
-
-impl Backend for Cpu {
-    fn fused_loss(
-        net: &Network<Self>,
-        batch: &Batch,
-        acc: &mut OwnedTape<f32, Self>,
-    ) -> Option<Tensor<Rank0, f32, Self>> {
-        Some(crate::fused::network_loss(net, batch, acc))
-    }
-
-    fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {
-        Some(crate::fused::network_predict(net, batch))
     }
 }
 
@@ -227,26 +161,6 @@ impl<D: Backend> Network<D> {
         (value, crate::params::flat_grads(self, &mut grads))
     }
 
-    /// The targets of the stacked output rows `[S·B]`: row r is step r / B (or the last step)
-    /// of sequence r % B.
-    pub(crate) fn row_targets(&self, batch: &Batch) -> RowTargets {
-        let per_step = self.task.per_step();
-        let (b, width) = (batch.size, self.task.output_size());
-        let rows = if per_step { batch.steps * b } else { b };
-        let target_of = |r: usize| target_row(batch, r % b, r / b, per_step);
-        match &batch.targets {
-            Targets::Classes(labels) => RowTargets::Classes((0..rows).map(|r| labels[target_of(r)]).collect()),
-            Targets::Values(values) => {
-                let v =
-                    (0..rows).flat_map(|r| values[target_of(r) * width..(target_of(r) + 1) * width].iter().copied());
-                match self.task {
-                    Task::MultiLabel { .. } => RowTargets::Labels(v.collect()),
-                    _ => RowTargets::Values(v.collect()),
-                }
-            }
-        }
-    }
-
     /// PyTorch's loss (`CrossEntropyLoss` / `MSELoss` / `BCEWithLogitsLoss`, mean over rows and
     /// outputs) of the stacked outputs `[S·B, width]`: with equal batches per step this is the
     /// mean over steps of the per-step batch means. With a mask, the mean over real rows.
@@ -262,7 +176,7 @@ impl<D: Backend> Network<D> {
         // mean over real rows once padded rows contribute nothing (the mask multiplies them out).
         let scale = rows as f32 / real;
         let mask = || self.dev.tensor_from_vec((0..rows * width).map(|i| w(i / width)).collect(), (rows, width));
-        match self.row_targets(batch) {
+        match row_targets(batch, self.task) {
             RowTargets::Classes(labels) => {
                 let mut onehot = vec![0.0f32; rows * width];
                 for (r, &label) in labels.iter().enumerate() {
@@ -306,23 +220,24 @@ fn stack<D: Device<f32>, T: Tape<f32, D> + Merge<T>>(
     (stack::<D, T>(left), stack::<D, T>(right)).concat_along(Axis::<0>)
 }
 
-/// Where the target of sequence `i` at step `t` sits: `[N, T]` per step, `[N]` last step only.
-fn target_row(batch: &Batch, i: usize, t: usize, per_step: bool) -> usize {
-    if per_step {
-        i * batch.steps + t
-    } else {
-        i
-    }
-}
-
 impl<D: Backend> HasParams<D> for Network<D> {
-    fn visit_params<V: Visitor<D>>(&mut self, _prefix: &str, v: &mut V) {
-        for layer in &mut self.layers {
+    fn visit_params<V: Visitor<D>>(&self, _prefix: &str, v: &mut V) {
+        for layer in &self.layers {
             layer.visit_params("rnn.", v);
         }
+        if let Some(head) = &self.head {
+            v.visit("head.weight", &head.weight);
+            v.visit("head.bias", &head.bias);
+        }
+    }
+
+    fn map_params<M: Mapper<D>>(&mut self, _prefix: &str, m: &mut M) {
+        for layer in &mut self.layers {
+            layer.map_params("rnn.", m);
+        }
         if let Some(head) = &mut self.head {
-            v.visit("head.weight", &mut head.weight);
-            v.visit("head.bias", &mut head.bias);
+            m.map("head.weight", &mut head.weight);
+            m.map("head.bias", &mut head.bias);
         }
     }
 }

@@ -1,0 +1,283 @@
+//! The summary of a results folder: `runs.csv` grouped by grid point (the columns between
+//! `trial_id` and `seed`), each final metric aggregated over the ok seeds, success counts,
+//! sorting by the primary metric, and the tables made from it.
+
+use std::fmt;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use rnnlab_spec::vocab::{self, layout};
+use rnnlab_spec::{Comparison, ReportConfig, Status, SuccessRule};
+
+use crate::doc::Table;
+use crate::frame::{read_csv, text_at, Kind};
+use crate::{published, ReportError};
+
+/// One aggregated metric of one grid point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    pub n: usize,
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); NaN for one seed.
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// One grid point's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Grid values, in `Summary::grid` order.
+    pub point: Vec<String>,
+    pub trials: usize,
+    pub ok: usize,
+    pub diverged: usize,
+    pub failed: usize,
+    /// Per metric of `Summary::metrics`, over ok trials; `None` when the metric has no values.
+    pub stats: Vec<Option<Stat>>,
+    /// Ok trials that meet the success rule.
+    pub successes: Option<usize>,
+    pub mean_wall_seconds: f64,
+}
+
+/// The summary table of a results folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub grid: Vec<String>,
+    pub metrics: Vec<String>,
+    pub success: Option<SuccessRule>,
+    pub rows: Vec<Row>,
+    /// Index into `metrics` of the metric rows are sorted by.
+    pub primary: Option<usize>,
+}
+
+/// Aggregates `dir/runs.csv` per grid point.
+pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportError> {
+    let path = dir.join(layout::RUNS);
+    let input_err = |message: String| ReportError::Input { path: path.clone(), message };
+    let header_line = std::fs::read_to_string(&path)
+        .map_err(|e| input_err(format!("{e} (has a sweep run here?)")))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let header: Vec<String> = header_line.split(',').map(str::to_string).collect();
+    let seed_at = header.iter().position(|c| c == "seed").ok_or_else(|| input_err("no `seed` column".into()))?;
+    if header.first().map(String::as_str) != Some("trial_id") {
+        return Err(input_err("the first column must be `trial_id`".into()));
+    }
+    let grid: Vec<String> = header[1..seed_at].to_vec();
+    // Metrics this file has (older results folders lack later columns).
+    let present: Vec<&str> = vocab::METRICS.iter().map(|m| m.name).filter(|m| header.iter().any(|h| h == m)).collect();
+    let success = config.success_rule().map_err(|e| input_err(format!("[report] success: {}", e.message)))?;
+
+    // Grid values and text columns as strings, metrics as floats.
+    let mut columns: Vec<(&str, Kind)> = grid.iter().map(|c| (c.as_str(), Kind::Text)).collect();
+    columns.extend([("status", Kind::Text), ("message", Kind::Text)]);
+    columns.extend(present.iter().chain(&["wall_seconds"]).map(|m| (*m, Kind::Float)));
+    let lf = read_csv(&path, &columns)?;
+    let ok = col("status").eq(lit(Status::Ok.as_str()));
+    let mut aggs = vec![
+        len().alias("trials"),
+        ok.clone().cast(DataType::UInt32).sum().alias("ok"),
+        col("status").eq(lit(Status::Diverged.as_str())).cast(DataType::UInt32).sum().alias("diverged"),
+        col("status").eq(lit(Status::Failed.as_str())).cast(DataType::UInt32).sum().alias("failed"),
+        col("wall_seconds").mean().alias("wall"),
+    ];
+    for m in &present {
+        let v = col(*m).filter(ok.clone());
+        aggs.push(v.clone().count().alias(format!("{m}__n")));
+        aggs.push(v.clone().mean().alias(format!("{m}__mean")));
+        aggs.push(v.clone().std(1).alias(format!("{m}__std")));
+        aggs.push(v.clone().min().alias(format!("{m}__min")));
+        aggs.push(v.max().alias(format!("{m}__max")));
+    }
+    if let Some(rule) = &success {
+        let m = col(rule.metric.as_str());
+        let t = lit(rule.threshold);
+        let hit = match rule.op {
+            Comparison::Ge => m.gt_eq(t),
+            Comparison::Gt => m.gt(t),
+            Comparison::Le => m.lt_eq(t),
+            Comparison::Lt => m.lt(t),
+        };
+        aggs.push(hit.and(ok.clone()).cast(DataType::UInt32).sum().alias("successes"));
+    }
+    let grouped = if grid.is_empty() {
+        lf.select(aggs)
+    } else {
+        lf.group_by_stable(grid.iter().map(|c| col(c.as_str())).collect::<Vec<_>>()).agg(aggs)
+    };
+    let df = grouped.collect()?;
+
+    let metrics: Vec<String> = present
+        .iter()
+        .filter(|m| {
+            df.column(&format!("{m}__n")).ok().and_then(|c| c.u32().ok().and_then(|c| c.sum())).unwrap_or(0) > 0
+        })
+        .map(|m| m.to_string())
+        .collect();
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let text = |name: &str| text_at(&df, name, i);
+        let num = |name: &str| -> f64 {
+            df.column(name).ok().and_then(|c| c.get(i).ok()).and_then(|v| v.extract::<f64>()).unwrap_or(f64::NAN)
+        };
+        let count = |name: &str| num(name) as usize;
+        let stats = metrics
+            .iter()
+            .map(|m| {
+                let n = count(&format!("{m}__n"));
+                (n > 0).then(|| Stat {
+                    n,
+                    mean: num(&format!("{m}__mean")),
+                    std: num(&format!("{m}__std")),
+                    min: num(&format!("{m}__min")),
+                    max: num(&format!("{m}__max")),
+                })
+            })
+            .collect();
+        rows.push(Row {
+            point: grid.iter().map(|c| text(c)).collect(),
+            trials: count("trials"),
+            ok: count("ok"),
+            diverged: count("diverged"),
+            failed: count("failed"),
+            stats,
+            successes: success.as_ref().map(|_| count("successes")),
+            mean_wall_seconds: num("wall"),
+        });
+    }
+    let primary_name = config.primary.clone().or_else(|| metrics.first().cloned());
+    let primary = primary_name.and_then(|p| metrics.iter().position(|m| *m == p));
+    if let Some(k) = primary {
+        let higher = vocab::higher_is_better(&metrics[k]);
+        let key = |r: &Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
+        rows.sort_by(|a, b| {
+            let (x, y) = (key(a), key(b));
+            // NaN (no data) last.
+            match (x.is_nan(), y.is_nan()) {
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if higher => y.total_cmp(&x),
+                _ => x.total_cmp(&y),
+            }
+        });
+    }
+    Ok(Summary { grid, metrics, success, rows, primary })
+}
+
+impl Summary {
+    /// A row's grid point as `key=value` pairs (empty values left out), `(all)` without a grid.
+    pub fn label(&self, row: &Row) -> String {
+        match rnnlab_spec::point_label(self.grid.iter().zip(&row.point)) {
+            label if label.is_empty() => "(all)".into(),
+            label => label,
+        }
+    }
+
+    /// A row's aggregate of `metric`, if the metric was measured.
+    pub fn stat<'a>(&self, row: &'a Row, metric: &str) -> Option<&'a Stat> {
+        let k = self.metrics.iter().position(|m| m == metric)?;
+        row.stats[k].as_ref()
+    }
+
+    /// The main table: grid values, counts, `mean ± std` per metric, successes, wall time.
+    pub fn table(&self) -> Table {
+        let mut header = self.grid.clone();
+        header.push("n".into());
+        header.extend(self.metrics.iter().cloned());
+        if let Some(rule) = &self.success {
+            header.push(format!("{} {} {}", rule.metric, rule.op, rule.threshold));
+        }
+        header.push("not ok".into());
+        header.push("wall s".into());
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut cells = r.point.clone();
+                cells.push(r.ok.to_string());
+                cells.extend(r.stats.iter().map(|s| mean_std(s.as_ref())));
+                if let Some(k) = r.successes {
+                    cells.push(format!("{k}/{}", r.ok));
+                }
+                let bad = r.diverged + r.failed;
+                cells.push(if bad == 0 { "0".into() } else { format!("{} diverged, {} failed", r.diverged, r.failed) });
+                cells.push(format!("{:.1}", r.mean_wall_seconds));
+                cells
+            })
+            .collect();
+        Table { header, rows }
+    }
+
+    /// The main table as Markdown.
+    pub fn to_markdown(&self) -> String {
+        self.table().to_markdown()
+    }
+
+    /// The 95% confidence interval (Student t) of every metric's mean, per grid point.
+    pub fn ci_table(&self) -> Table {
+        let header = self.grid.iter().chain(&self.metrics).cloned().collect();
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut cells = r.point.clone();
+                cells.extend(r.stats.iter().map(|s| {
+                    match s.as_ref().and_then(|s| published::ci95(s).map(|h| (s.mean, h))) {
+                        Some((m, h)) => format!("[{:.4}, {:.4}]", m - h, m + h),
+                        None => "—".into(),
+                    }
+                }));
+                cells
+            })
+            .collect();
+        Table { header, rows }
+    }
+
+    /// The best grid point of each cell (rows are sorted best first by the primary metric);
+    /// `None` without a `model.cell` grid column or with a single cell.
+    pub fn best_per_cell(&self) -> Option<Table> {
+        let c = self.grid.iter().position(|g| g == "model.cell")?;
+        let k = self.primary?;
+        let mut seen: Vec<&str> = Vec::new();
+        let mut table = Table::new(vec!["cell".into(), "grid point".into(), "n".into(), self.metrics[k].clone()]);
+        for r in &self.rows {
+            if seen.contains(&r.point[c].as_str()) {
+                continue;
+            }
+            seen.push(&r.point[c]);
+            table.rows.push(vec![r.point[c].clone(), self.label(r), r.ok.to_string(), mean_std(r.stats[k].as_ref())]);
+        }
+        (seen.len() > 1).then_some(table)
+    }
+}
+
+/// `mean ± std` (just the mean for one seed, — for none).
+pub fn mean_std(stat: Option<&Stat>) -> String {
+    match stat {
+        Some(s) if s.n > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
+        Some(s) => format!("{:.4}", s.mean),
+        None => "—".into(),
+    }
+}
+
+/// The trials that did not end ok: `(trial_id, status, message)` from `runs.csv`.
+pub fn not_ok(dir: &Path) -> Result<Vec<(String, String, String)>, ReportError> {
+    let columns = [("trial_id", Kind::Text), ("status", Kind::Text), ("message", Kind::Text)];
+    let df = read_csv(&dir.join(layout::RUNS), &columns)?
+        .filter(col("status").neq(lit(Status::Ok.as_str())))
+        .select([col("trial_id"), col("status"), col("message")])
+        .collect()?;
+    let text = |name: &str, i: usize| text_at(&df, name, i);
+    Ok((0..df.height()).map(|i| (text("trial_id", i), text("status", i), text("message", i))).collect())
+}
+
+impl fmt::Display for Summary {
+    /// An aligned plain-text table for the terminal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.table().to_text())
+    }
+}

@@ -1,0 +1,158 @@
+//! Writing a report: the blocks of [`crate::doc`] built from the summary, the published
+//! comparison and the curves, rendered to `report.md`, `report.html` and `plots/*.svg`.
+
+use std::path::{Path, PathBuf};
+
+use rnnlab_spec::vocab::{layout, Meta};
+use rnnlab_spec::{files, ReportConfig};
+
+use crate::doc::{self, Block, Table};
+use crate::folder::Folder;
+use crate::summary::{not_ok, summarize, Summary};
+use crate::{curves, plots, published, ReportError};
+
+/// What [`write_report`] wrote.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub summary: Summary,
+    pub published: Vec<published::Comparison>,
+    /// `report.md`.
+    pub path: PathBuf,
+    pub html: PathBuf,
+    /// `plots/<metric>.svg`, one per curve metric with data.
+    pub plots: Vec<PathBuf>,
+}
+
+/// Writes `dir/report.md`, `dir/report.html` and `dir/plots/<metric>.svg` (each atomically):
+/// the header, the summary tables, the published comparison, the learning curves and the
+/// trials that did not end ok.
+pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportError> {
+    let folder = Folder::read(dir)?;
+    let summary = summarize(dir, config)?;
+    let comparisons = published::compare(&summary, &folder.published);
+    let curves = curves::read_curves(dir, &summary.grid)?;
+    let name = folder.name.clone();
+
+    let mut blocks = vec![Block::Heading(1, name.clone())];
+    if !folder.description.is_empty() {
+        blocks.push(Block::Paragraph(folder.description.clone()));
+    }
+    let (trials, ok) = summary.rows.iter().fold((0, 0), |(t, o), r| (t + r.trials, o + r.ok));
+    let (diverged, failed) = summary.rows.iter().fold((0, 0), |(d, f), r| (d + r.diverged, f + r.failed));
+    blocks.push(Block::Paragraph(format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.")));
+    blocks.push(Block::Table(run_table(folder.meta.as_ref(), &summary)));
+
+    blocks.push(Block::Heading(2, "Results".into()));
+    blocks.push(Block::Paragraph("Mean ± sample std over the ok seeds of each grid point.".into()));
+    blocks.push(Block::Table(summary.table()));
+    blocks.push(Block::Paragraph(
+        "95% confidence intervals of the means (Student t over seeds; — for a single seed):".into(),
+    ));
+    blocks.push(Block::Table(summary.ci_table()));
+    if let Some(best) = summary.best_per_cell() {
+        blocks.push(Block::Heading(2, "Best grid point per cell".into()));
+        blocks.push(Block::Table(best));
+    }
+    if !comparisons.is_empty() {
+        blocks.push(Block::Heading(2, "Published figures".into()));
+        blocks.push(Block::Table(published::table(&comparisons)));
+    }
+
+    let mut plots = Vec::new();
+    if !curves.lines.is_empty() && curves.lines.iter().all(|l| l.steps.len() < 2) {
+        blocks.push(Block::Heading(2, "Learning curves".into()));
+        blocks.push(Block::Paragraph(
+            "None: every trial was evaluated once, at the end (set `[train] eval_every` to get curves).".into(),
+        ));
+    } else if !curves.lines.is_empty() {
+        blocks.push(Block::Heading(2, "Learning curves".into()));
+        blocks.push(Block::Paragraph(
+            "Mean over the ok seeds of each grid point at every evaluation, shaded ±1 sample std; \
+             losses and errors on a log scale when they span more than a decade."
+                .into(),
+        ));
+        if !curves.unreadable.is_empty() {
+            blocks.push(Block::Paragraph(format!(
+                "**{} ok trials have an unreadable curve.csv** and are left out of the curves: {}.",
+                curves.unreadable.len(),
+                curves.unreadable.join("; ")
+            )));
+        }
+        if !curves.missing.is_empty() {
+            blocks.push(Block::Paragraph(format!(
+                "**{} ok trials have no curve.csv** and are left out of the curves: {}.",
+                curves.missing.len(),
+                curves.missing.join(", ")
+            )));
+        }
+        for (m, metric) in curves.metrics.iter().enumerate() {
+            let Some(svg) = plots::curve_svg(&curves, m)? else { continue };
+            let rel = format!("plots/{metric}.svg");
+            write_file(&dir.join(&rel), &svg)?;
+            plots.push(dir.join(&rel));
+            blocks.push(Block::Figure { path: rel, svg, caption: metric.clone() });
+        }
+    }
+
+    // Figures of an earlier report that this one no longer draws would mislead: remove them
+    // (only from a real folder: a link at plots/ leads nowhere rnnlab deletes in).
+    let plots_is_real = std::fs::symlink_metadata(dir.join(layout::PLOTS)).is_ok_and(|m| m.is_dir());
+    if let Some(entries) = plots_is_real.then(|| std::fs::read_dir(dir.join(layout::PLOTS)).ok()).flatten() {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "svg") && !plots.contains(&p) {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+
+    let bad = not_ok(dir)?;
+    if !bad.is_empty() {
+        blocks.push(Block::Heading(2, "Trials that did not end ok".into()));
+        let mut t = Table::new(vec!["trial".into(), "status".into(), "message".into()]);
+        t.rows = bad.into_iter().map(|(id, status, message)| vec![id, status, message]).collect();
+        blocks.push(Block::Table(t));
+    }
+
+    let path = dir.join(layout::REPORT_MD);
+    write_file(&path, &doc::to_markdown(&blocks))?;
+    let html = dir.join(layout::REPORT_HTML);
+    write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks))?;
+    Ok(Report { summary, published: comparisons, path, html, plots })
+}
+
+/// What produced the results: `meta.toml`'s fields that a reader needs, and wall times.
+fn run_table(meta: Option<&Meta>, summary: &Summary) -> Table {
+    let (trials, total) =
+        summary.rows.iter().fold((0, 0.0), |(n, t), r| (n + r.trials, t + r.mean_wall_seconds * r.trials as f64));
+    let mut t = Table::new(vec!["run".into(), "".into()]);
+    let wall = format!("{total:.1} s in trials, {:.1} s per trial", total / trials.max(1) as f64);
+    let Some(m) = meta else {
+        t.rows.push(vec!["wall time".into(), wall]);
+        t.rows.push(vec!["meta.toml".into(), "missing: where and how these results were made is unknown".into()]);
+        return t;
+    };
+
+    t.rows = vec![
+        vec!["spec".into(), format!("{} (sha256 {})", m.spec, m.spec_hash)],
+        vec!["command".into(), m.command.clone()],
+        vec!["wall time".into(), wall],
+        vec!["ran".into(), format!("{} → {} ({} trials run, {} jobs)", m.started, m.finished, m.trials_run, m.jobs)],
+        vec!["machine".into(), format!("{} cores, {} ({})", m.cores, m.cpu, m.host)],
+        vec![
+            "versions".into(),
+            format!("rnnlab {}, dfdx {}, git {}", m.rnnlab_version, m.dfdx_version, m.git_revision),
+        ],
+    ];
+    t
+}
+
+/// Writes `path` atomically (rnnlab's one writer, [`rnnlab_spec::files::write_atomic`]),
+/// creating its folder unless a link stands in its place.
+fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
+    let io = |e: std::io::Error| ReportError::Input { path: path.to_path_buf(), message: files::io_text(&e) };
+    let parent = path.parent().unwrap_or(Path::new("."));
+    files::real_dir(parent)
+        .map_err(|e| ReportError::Input { path: parent.to_path_buf(), message: files::io_text(&e) })?;
+    files::write_atomic(path, contents.as_bytes()).map_err(io)
+}

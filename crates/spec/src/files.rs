@@ -1,0 +1,184 @@
+//! Writing files the way every rnnlab writer must (results folders, reports, predictions):
+//! whole or not at all, never through a symbolic link, and without leaving litter behind.
+//!
+//! - [`write_atomic`] creates a temporary file with `O_CREAT | O_EXCL` under an unpredictable
+//!   name in the destination folder (`.<name>.tmp-<pid>-<random>`, by the `tempfile` crate),
+//!   writes and fsyncs it, then renames it over the destination. A link planted at the
+//!   destination is replaced, not followed; one planted at a temporary name cannot be guessed.
+//! - [`real_dir`] creates a folder, or accepts an existing one only if it is not a link.
+//! - [`remove_stale_temps`] removes temporary files and folders whose owning process is gone.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// The marker in every temporary name: `.<name>.tmp-<pid>-<random>` (files) and
+/// `.tmp-<trial id>-<pid>-<random>` (trial folders).
+pub const TMP_MARK: &str = ".tmp-";
+
+/// Writes `path` atomically: a new temporary file in the same folder, fsync, rename.
+/// The folder must exist.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}{TMP_MARK}{}-", std::process::id()))
+        .rand_bytes(8)
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Creates a new folder `<parent>/.tmp-<tag>-<pid>-<random>` (with `mkdir`, which never
+/// follows a link) and returns its path; the caller renames it into place or leaves it for
+/// [`remove_stale_temps`].
+pub fn temp_dir_in(parent: &Path, tag: &str) -> io::Result<std::path::PathBuf> {
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("{TMP_MARK}{tag}-{}-", std::process::id()))
+        .rand_bytes(8)
+        .tempdir_in(parent)?
+        .keep())
+}
+
+/// Makes sure `path` is a real folder: creates it (and missing parents) when absent, refuses a
+/// symbolic link (or anything else) standing in its place.
+pub fn real_dir(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Err(io::Error::other("is a symbolic link; rnnlab writes no results through links (remove the link)"))
+        }
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::other("exists but is not a folder")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir_all(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// The process id in a temporary name made by this module (or by rnnlab before it, which named
+/// them `.<name>.tmp-<pid>` and `.tmp-<id>-<pid>`), if `name` is one.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    if !name.starts_with('.') || !name.contains(TMP_MARK) {
+        return None;
+    }
+    let after = &name[name.rfind(TMP_MARK)? + TMP_MARK.len()..];
+    let parts: Vec<&str> = after.split('-').collect();
+    // Files: `<pid>-<random>` (or the older `<pid>`); trial folders, named `.tmp-…`:
+    // `<id>-<pid>-<random>` (or the older `<id>-<pid>`).
+    let at = usize::from(name.starts_with(TMP_MARK));
+    if parts.len() > at + 2 {
+        return None;
+    }
+    parts.get(at)?.parse().ok()
+}
+
+/// Whether process `pid` is running on this machine (`/proc/<pid>`); where that cannot be
+/// told, every process counts as running, so nothing is removed.
+pub fn pid_alive(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the temporary files and folders in `dir` whose owning process is gone (left by a
+/// killed run). Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_owner(&name) else { continue };
+        if pid == std::process::id() || pid_alive(pid) {
+            continue;
+        }
+        // `file_type` does not follow links: a planted link is removed, never its target.
+        let path = entry.path();
+        let result = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        match result {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// An I/O error's text without the `(os error N)` suffix the standard library appends.
+pub fn io_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_planted_at_any_name_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, "precious").unwrap();
+        let results = dir.path().join("results");
+        std::fs::create_dir(&results).unwrap();
+        // At the destination: the link is replaced, its target untouched.
+        std::os::unix::fs::symlink(&outside, results.join("runs.csv")).unwrap();
+        // At the name the old writer used.
+        std::os::unix::fs::symlink(&outside, results.join(format!(".runs.csv.tmp-{}", std::process::id()))).unwrap();
+        write_atomic(&results.join("runs.csv"), b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(results.join("runs.csv")).unwrap(), "new");
+        assert!(!std::fs::symlink_metadata(results.join("runs.csv")).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn linked_folders_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("plots")).unwrap();
+        let e = real_dir(&dir.path().join("plots")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        real_dir(&dir.path().join("a/b")).unwrap();
+        real_dir(&dir.path().join("a/b")).unwrap();
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // A pid above the kernel's limit (4194304) is never alive.
+        let dead = 4_194_305;
+        for name in [
+            format!(".runs.csv.tmp-{dead}-Ab12Cd34"),
+            format!(".runs.csv.tmp-{dead}"),
+            format!(".meta.toml.tmp-{me}-Ab12Cd34"),
+            "notes.txt".to_string(),
+        ] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join(format!(".tmp-0a1b2c3d4e-{dead}-Zz99Yy88"))).unwrap();
+        std::fs::write(dir.path().join(format!(".tmp-0a1b2c3d4e-{dead}-Zz99Yy88/result.toml")), "x").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 3);
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, [format!(".meta.toml.tmp-{me}-Ab12Cd34"), "notes.txt".to_string()]);
+        assert_eq!(temp_owner(".tmp-0a1b2c3d4e-77"), Some(77));
+        assert_eq!(temp_owner(".lock"), None);
+    }
+
+    #[test]
+    fn io_errors_read_once() {
+        let e = std::fs::read_dir("/nonexistent/x").unwrap_err();
+        assert_eq!(io_text(&e), "No such file or directory");
+    }
+}

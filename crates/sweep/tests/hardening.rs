@@ -1,0 +1,126 @@
+//! A results folder under hostile conditions: planted links, litter from killed runs, a second
+//! sweep on the same folder, damaged result files.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use rnnlab_spec::{Override, Plan};
+use rnnlab_sweep::{Builtin, Quiet, ResultsDir, ResultsError, SweepError, SweepOptions};
+
+fn smoke(sets: &[&str]) -> Plan {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/smoke.toml");
+    let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+    rnnlab_spec::load(&spec, &overrides, &Builtin).unwrap()
+}
+
+fn options(out: &Path) -> SweepOptions {
+    SweepOptions { out_root: out.to_path_buf(), jobs: 1, fresh: false, wait: false, command: "test".into() }
+}
+
+fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<rnnlab_sweep::SweepOutcome, SweepError> {
+    rnnlab_sweep::run(plan, opts, &AtomicBool::new(false), &Quiet)
+}
+
+/// A pid that no process has (above the kernel's maximum, 2^22).
+const DEAD: u32 = 4_194_305;
+
+#[test]
+fn links_planted_in_a_results_folder_never_lead_writes_outside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let dir = tmp.path().join("out/smoke");
+    std::fs::create_dir_all(&dir).unwrap();
+    // At every name the old writer used (`.<name>.tmp-<pid>` for a guessable pid) and at the
+    // destinations themselves.
+    for name in ["runs.csv", "spec.toml", "meta.toml", "report.md", "report.html"] {
+        symlink(&victim, dir.join(name)).unwrap();
+        for pid in std::process::id()..std::process::id() + 50 {
+            let _ = symlink(&victim, dir.join(format!(".{name}.tmp-{pid}")));
+        }
+    }
+    let plan = smoke(&["train.steps=2"]);
+    sweep(&plan, &options(&tmp.path().join("out"))).unwrap();
+    rnnlab_report::write_report(&dir, &plan.report).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    for name in ["runs.csv", "spec.toml", "meta.toml", "report.md", "report.html"] {
+        let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
+        assert!(meta.is_file(), "{name} is a regular file again");
+    }
+}
+
+#[test]
+fn linked_trials_or_plots_folders_are_refused_and_nothing_outside_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("keep.svg"), "<svg/>").unwrap();
+    let dir = tmp.path().join("out/smoke");
+    std::fs::create_dir_all(&dir).unwrap();
+    symlink(&elsewhere, dir.join("trials")).unwrap();
+    let plan = smoke(&["train.steps=2"]);
+    let e = sweep(&plan, &options(&tmp.path().join("out"))).unwrap_err().to_string();
+    assert!(e.contains("trials") && e.contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 1);
+
+    // A real trials/ but plots/ linked: the report (with curves to draw) neither writes nor
+    // deletes through it.
+    std::fs::remove_file(dir.join("trials")).unwrap();
+    let plan = smoke(&["train.steps=20"]);
+    sweep(&plan, &options(&tmp.path().join("out"))).unwrap();
+    symlink(&elsewhere, dir.join("plots")).unwrap();
+    let e = rnnlab_report::write_report(&dir, &plan.report).unwrap_err().to_string();
+    assert!(e.contains("plots") && e.contains("symbolic link"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["keep.svg"]);
+}
+
+#[test]
+fn litter_of_killed_runs_is_removed_by_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("smoke");
+    std::fs::create_dir_all(dir.join("trials")).unwrap();
+    let half = dir.join(format!("trials/.tmp-0123456789-{DEAD}"));
+    std::fs::create_dir(&half).unwrap();
+    std::fs::write(half.join("trial.toml"), "half").unwrap();
+    std::fs::write(dir.join(format!(".runs.csv.tmp-{DEAD}")), "half").unwrap();
+    std::fs::write(dir.join(format!(".meta.toml.tmp-{DEAD}-a1B2c3D4")), "half").unwrap();
+    sweep(&smoke(&["train.steps=2"]), &options(tmp.path())).unwrap();
+    let names = |p: &Path| -> Vec<String> {
+        std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    assert!(names(&dir).iter().all(|n| !n.contains(".tmp-")), "{:?}", names(&dir));
+    assert!(names(&dir.join("trials")).iter().all(|n| !n.starts_with('.')), "{:?}", names(&dir.join("trials")));
+}
+
+#[test]
+fn a_held_folder_is_refused_with_its_holder_and_fresh_deletes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["train.steps=2"]);
+    sweep(&plan, &options(tmp.path())).unwrap();
+    let dir = ResultsDir::new(tmp.path().join("smoke"));
+    let held = dir.lock(false).unwrap();
+    for fresh in [false, true] {
+        let e = sweep(&plan, &SweepOptions { fresh, ..options(tmp.path()) }).unwrap_err();
+        let SweepError::Results(ResultsError::Locked { holder, .. }) = &e else { panic!("{e}") };
+        assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+        assert!(e.to_string().contains("in use by another sweep"), "{e}");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path().join("smoke/trials")).unwrap().count(), 6, "--fresh deleted nothing");
+    drop(held);
+    let again = sweep(&plan, &SweepOptions { fresh: true, ..options(tmp.path()) }).unwrap();
+    assert_eq!(again.ran, 6);
+}
+
+#[test]
+fn a_result_with_an_unknown_status_is_not_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["train.steps=2"]);
+    sweep(&plan, &options(tmp.path())).unwrap();
+    let result = tmp.path().join("smoke/trials").join(&plan.trials[0].id).join("result.toml");
+    let text = std::fs::read_to_string(&result).unwrap().replace("status = \"ok\"", "status = \"exploded\"");
+    std::fs::write(&result, text).unwrap();
+    let again = sweep(&plan, &options(tmp.path())).unwrap();
+    assert_eq!((again.ran, again.skipped), (1, 5));
+}
