@@ -374,7 +374,6 @@ pub struct RunConfig {
     pub device: Device,
 }
 
-
 /// `[run] device`: the parsed device, serialised as the spec spelled it (`cuda` stays `cuda`,
 /// so trial ids — hashes of the serialised config — do not depend on this type).
 #[derive(Debug, Clone, PartialEq, Eq)]

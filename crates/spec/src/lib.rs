@@ -9,17 +9,22 @@
 mod config;
 mod decode;
 mod error;
+mod expand;
 pub mod files;
-mod grid;
+mod load;
+mod locate;
 mod overrides;
+mod plan;
+mod published;
 mod source;
 pub mod vocab;
 
 pub use config::*;
 pub use decode::decode;
 pub use error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
-pub use grid::{load, load_str, point_label, Plan, Trial};
+pub use load::{load, load_str};
 pub use overrides::Override;
+pub use plan::{point_label, trial_id, Plan, Trial};
 pub use source::{KeyPath, SourceMap};
 pub use vocab::{Comparison, Metric, MetricKind, Status};
 

@@ -11,12 +11,12 @@
 //! (PyTorch's layout, e.g. `weight_ih_l0` `[4H, I]` then `weight_hh_l0` ...) and returns its
 //! gradient in the same layout.
 
-pub mod act;
+mod act;
 pub mod blas;
 mod gru;
 mod head;
 mod lstm;
-pub mod pool;
+mod pool;
 mod rnn;
 
 use dfdx::prelude::*;

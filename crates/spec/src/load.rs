@@ -1,0 +1,268 @@
+//! Loading a spec: parse, apply `--set` overrides, check the sections, expand the grid
+//! ([`crate::expand`]), decode and check every trial, and place every error
+//! ([`crate::locate`]).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use toml_edit::ImDocument;
+
+use crate::config::*;
+use crate::decode::decode;
+use crate::error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
+use crate::expand::{grid_columns, odometer, point_cells, read_axes, set_path};
+use crate::locate::Locator;
+use crate::overrides::Override;
+use crate::plan::{point_label, short_hash, trial_id, Plan, Trial};
+use crate::published::{check_published_points, decode_published};
+use crate::source::SourceMap;
+use crate::Catalog;
+
+const SECTIONS: &[&str] =
+    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid"];
+const REQUIRED: &[&str] = &["experiment", "dataset", "model", "optimizer", "train"];
+
+/// Reads and checks the spec at `path`.
+pub fn load(path: &Path, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read { path: path.to_path_buf(), error })?;
+    Ok(load_str(path, &text, overrides, catalog)?)
+}
+
+/// Checks spec `text` (read from `path`, which errors name) and expands it into trials.
+pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, SpecErrors> {
+    let doc = ImDocument::parse(text).map_err(|e| {
+        let sources = SourceMap::new(path, text, &ImDocument::parse("").expect("empty document parses"));
+        let location = sources.at_offset(e.span().map_or(0, |s| s.start));
+        SpecErrors(vec![SpecError {
+            location,
+            key: String::new(),
+            message: format!("not valid TOML: {}", e.message().trim()),
+            help: Some("see https://toml.io for the syntax".into()),
+            context: None,
+        }])
+    })?;
+    let sources = SourceMap::new(path, text, &doc);
+    let mut root: toml::Table = text.parse().expect("toml_edit accepted it, so toml does");
+    let no_axes = [];
+    let base = Locator { sources: &sources, overrides, axes: &no_axes };
+
+    let mut errors = Vec::new();
+    for o in overrides {
+        if let Err(e) = o.apply(&mut root) {
+            errors
+                .push(SpecError { location: Location::Override { text: o.text.clone() }, ..base.error(e, &[], None) });
+        }
+    }
+    check_sections(&root, &base, &mut errors);
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
+
+    let section = |name: &str| match root.get(name) {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => toml::Table::new(),
+    };
+    let experiment: Option<ExperimentConfig> =
+        decode(&section("experiment")).map_err(|e| errors.push(base.error(e.within(&["experiment"]), &[], None))).ok();
+    if let Some(x) = &experiment {
+        let mut seen = HashSet::new();
+        if let Some(dup) = x.seeds.iter().find(|s| !seen.insert(**s)) {
+            errors.push(
+                base.error(
+                    FieldError::new(&["experiment", "seeds"], format!("lists seed {dup} twice"))
+                        .with_help("each seed runs once per grid point; remove the repeat"),
+                    &[],
+                    None,
+                ),
+            );
+        }
+        if x.seeds.is_empty() {
+            errors.push(base.error(
+                FieldError::new(&["experiment", "seeds"], "lists no seeds").with_help("e.g. `seeds = [0, 1, 2]`"),
+                &[],
+                None,
+            ));
+        }
+        if x.name.is_empty() || x.name.contains(['/', '\\']) || x.name.starts_with('.') {
+            errors.push(base.error(
+                FieldError::new(&["experiment", "name"], "must be a plain folder name (no slashes, not empty)"),
+                &[],
+                None,
+            ));
+        }
+    }
+    let report: Option<ReportConfig> = decode(&section("report"))
+        .and_then(|r: ReportConfig| r.success_rule().map(|_| r))
+        .map_err(|e| errors.push(base.error(e.within(&["report"]), &[], None)))
+        .ok();
+    let published = decode_published(&root, &base, &mut errors);
+
+    let axes = read_axes(&root, &sources, overrides, &base, &mut errors);
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
+    let columns = grid_columns(&axes);
+    let locator = Locator { sources: &sources, overrides, axes: &axes };
+    let experiment = experiment.expect("no errors");
+    let mut trials = Vec::new();
+    let mut seen_errors = HashSet::new();
+    // Fingerprint of each resolved grid point → its label (a map: a plan is linear in trials).
+    let mut seen_points: HashMap<String, String> = HashMap::new();
+    for point in odometer(&axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
+        let mut table = root.clone();
+        for (axis, &vi) in axes.iter().zip(&point) {
+            set_path(&mut table, &axis.path, &axis.values[vi]);
+        }
+        let cells = point_cells(&axes, &point, &columns);
+        let label = point_label(cells.iter().map(|(k, v)| (k, v)));
+        let context = (!axes.is_empty()).then(|| label.clone());
+        match resolve(&table, catalog, experiment.seeds[0]) {
+            Ok(config) => {
+                let fingerprint = toml::to_string(&config).expect("serialisable");
+                if let Some(other) = seen_points.get(&fingerprint) {
+                    errors.push(SpecError {
+                        location: sources.locate(&["grid".to_string()], true),
+                        key: "grid".into(),
+                        message: format!("grid points `{other}` and `{label}` resolve to the same trial"),
+                        help: Some("remove the duplicate values, or the axis that a section axis overwrites".into()),
+                        context: None,
+                    });
+                    continue;
+                }
+                seen_points.insert(fingerprint, label);
+                for &seed in &experiment.seeds {
+                    let config = TrialConfig { seed, ..config.clone() };
+                    let id = trial_id(&config);
+                    trials.push(Trial { id, point: cells.clone(), config });
+                }
+            }
+            Err(e) => {
+                let err = locator.error(e, &point, context);
+                if seen_errors.insert((err.location.to_string(), err.key.clone(), err.message.clone())) {
+                    errors.push(err);
+                }
+            }
+        }
+    }
+    let published = published.expect("no errors");
+    check_published_points(&published, &columns, &trials, &base, &mut errors);
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
+    let effective_spec = effective_text(text, overrides);
+    Ok(Plan {
+        spec_path: path.to_path_buf(),
+        spec_hash: short_hash(&effective_spec),
+        experiment,
+        report: report.expect("no errors"),
+        published,
+        columns,
+        trials,
+        effective_spec,
+    })
+}
+
+fn check_sections(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError>) {
+    for (key, value) in root {
+        let path = vec![key.clone()];
+        if !SECTIONS.contains(&key.as_str()) {
+            let help = match closest(key, SECTIONS.iter().copied()) {
+                Some(c) => format!("did you mean `[{c}]`?"),
+                None => format!("valid sections: {}", SECTIONS.join(", ")),
+            };
+            errors.push(SpecError {
+                location: base.locate_base(&path, true),
+                key: key.clone(),
+                message: format!("unknown section `{key}`"),
+                help: Some(help),
+                context: None,
+            });
+        } else if key == "published" {
+            if !value.is_array() {
+                errors.push(
+                    base.error(
+                        FieldError::new(&["published"], "must be an array of tables")
+                            .with_help("write each entry as `[[published]]`"),
+                        &[],
+                        None,
+                    ),
+                );
+            }
+        } else if !value.is_table() {
+            errors.push(base.error(
+                FieldError::new(&[key.as_str()], format!("`{key}` must be a section (`[{key}]`)")),
+                &[],
+                None,
+            ));
+        }
+    }
+    for name in REQUIRED {
+        if !root.contains_key(*name) {
+            errors.push(SpecError {
+                location: base.sources.at_offset(0),
+                key: name.to_string(),
+                message: format!("missing section `[{name}]`"),
+                help: Some("see the spec reference in README.md".into()),
+                context: None,
+            });
+        }
+    }
+}
+
+/// Decodes and checks one grid point's sections into a trial config.
+fn resolve(root: &toml::Table, catalog: &dyn Catalog, seed: u64) -> Result<TrialConfig, FieldError> {
+    let section = |name: &str| root.get(name).and_then(toml::Value::as_table).cloned().unwrap_or_default();
+    let mut dataset = section("dataset");
+    let plugin = match dataset.remove("plugin") {
+        Some(toml::Value::String(p)) => p,
+        Some(_) => return Err(FieldError::new(&["dataset", "plugin"], "must be a string (a plugin name)")),
+        None => {
+            return Err(FieldError::new(&["dataset"], "missing required key `plugin`")
+                .with_help(format!("add `plugin = \"...\"`; plugins: {}", catalog.dataset_plugins().join(", "))))
+        }
+    };
+    let plugins = catalog.dataset_plugins();
+    if !plugins.contains(&plugin.as_str()) {
+        let help = match closest(&plugin, plugins.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`? (plugins: {})", plugins.join(", ")),
+            None => format!("plugins: {} (`rnnlab plugins` describes them)", plugins.join(", ")),
+        };
+        return Err(
+            FieldError::new(&["dataset", "plugin"], format!("unknown dataset plugin `{plugin}`")).with_help(help)
+        );
+    }
+    let config = TrialConfig {
+        seed,
+        dataset: DatasetConfig { plugin, keys: dataset },
+        model: decode(&section("model")).map_err(|e| e.within(&["model"]))?,
+        optimizer: decode(&section("optimizer")).map_err(|e| e.within(&["optimizer"]))?,
+        train: decode(&section("train")).map_err(|e| e.within(&["train"]))?,
+        run: decode(&section("run")).map_err(|e| e.within(&["run"]))?,
+    };
+    config.check()?;
+    catalog.check_trial(&config)?;
+    Ok(config)
+}
+
+/// The spec text with overrides applied in place (comments kept) and listed at the top.
+fn effective_text(text: &str, overrides: &[Override]) -> String {
+    if overrides.is_empty() {
+        return text.to_string();
+    }
+    let mut doc: toml_edit::DocumentMut = text.parse().expect("already parsed");
+    for o in overrides {
+        let item: toml_edit::DocumentMut = format!("v = {}", o.value).parse().expect("toml values print as toml");
+        let value = item["v"].clone();
+        let mut cursor = doc.as_item_mut();
+        let (last, parents) = o.path.split_last().expect("non-empty");
+        for seg in parents {
+            if cursor.get(seg).is_none() {
+                cursor[seg.as_str()] = toml_edit::table();
+            }
+            cursor = &mut cursor[seg.as_str()];
+        }
+        cursor[last.as_str()] = value;
+    }
+    let header: String = overrides.iter().map(|o| format!("# rnnlab: --set {}\n", o.text)).collect();
+    format!("# rnnlab: this copy of the spec has the command line's overrides applied:\n{header}\n{doc}")
+}

@@ -1,0 +1,71 @@
+//! What a spec expands to: the [`Plan`] and its [`Trial`]s, each named by its id.
+//!
+//! Architecture invariant: a trial id is a hash of the trial's resolved config (seed
+//! included), serialised as TOML, so it changes iff the trial changes; a new option is not
+//! serialised at its default, so adding one keeps every existing id.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::*;
+
+/// A validated spec, expanded into trials.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub spec_path: PathBuf,
+    pub experiment: ExperimentConfig,
+    pub report: ReportConfig,
+    pub published: Vec<Published>,
+    /// Grid columns in spec order (a section axis contributes one column per key it sets).
+    pub columns: Vec<String>,
+    pub trials: Vec<Trial>,
+    /// The spec text with the overrides applied and listed in a header comment.
+    pub effective_spec: String,
+    /// Short hash of `effective_spec`.
+    pub spec_hash: String,
+}
+
+/// One trial: a grid point and a seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    /// Short stable hash of the resolved config: changes iff the trial changes.
+    pub id: String,
+    /// `(column, value)` for every grid column, in `Plan::columns` order ("" where unset).
+    pub point: Vec<(String, String)>,
+    pub config: TrialConfig,
+}
+
+impl Trial {
+    /// The resolved config as TOML (what the id hashes).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.config).expect("trial configs serialise to TOML")
+    }
+
+    /// `model.cell=lstm, optimizer.lr=0.1` (empty when the grid is empty).
+    pub fn point_label(&self) -> String {
+        point_label(self.point.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// A grid point as rnnlab writes it everywhere (plan, progress, errors, reports):
+/// `column=value` for every column that has a value, comma-separated.
+pub fn point_label<K: AsRef<str>, V: AsRef<str>>(cells: impl IntoIterator<Item = (K, V)>) -> String {
+    cells
+        .into_iter()
+        .filter(|(_, v)| !v.as_ref().is_empty())
+        .map(|(k, v)| format!("{}={}", k.as_ref(), v.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The id of a trial: the first 5 bytes of the SHA-256 of its resolved config as TOML, in hex.
+pub fn trial_id(config: &TrialConfig) -> String {
+    short_hash(&toml::to_string(config).expect("trial configs serialise to TOML"))
+}
+
+/// The first 5 bytes of the SHA-256 of `text`, in hex.
+pub(crate) fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+}

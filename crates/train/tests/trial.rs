@@ -1,0 +1,83 @@
+//! The training loop through its public entry point: evaluation schedule, learning, stopping,
+//! divergence, and the checks that run before anything is allocated.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use rnnlab_spec::{Status, TrialConfig};
+use rnnlab_train::{run_trial, TrainError};
+
+fn config(optimizer: &str, train: &str) -> TrialConfig {
+    toml::from_str(&format!(
+        "seed = 1\n\
+         [dataset]\nplugin = 'parity'\nlength = 4\n\
+         [model]\ncell = 'gru'\nhidden_size = 8\n\
+         [optimizer]\n{optimizer}\n\
+         [train]\n{train}\n\
+         [run]\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn evaluations_follow_the_schedule_and_training_lowers_the_loss() {
+    rnnlab_train::set_threads(1);
+    let c = config("name = 'adam'\nlr = 0.05", "steps = 120\nbatch_size = 16\neval_every = 40");
+    let seen = Mutex::new(Vec::new());
+    let r = run_trial(&c, &AtomicBool::new(false), &|p, total| seen.lock().unwrap().push((p.step, total))).unwrap();
+    assert_eq!(r.status, Status::Ok);
+    assert_eq!(r.steps_done, 120);
+    assert_eq!(seen.into_inner().unwrap(), [(40, 120), (80, 120), (120, 120)]);
+    let steps: Vec<usize> = r.curve.iter().map(|p| p.step).collect();
+    assert_eq!(steps, [40, 80, 120]);
+    // Epochs count passes over the 16 training strings of length 4.
+    assert_eq!(r.curve[0].epoch, 40.0);
+    let (first, last) = (r.curve[0].train_loss, r.curve[2].train_loss);
+    assert!(last < first, "train loss {first} -> {last}");
+    assert!(r.curve[2].test.accuracy.unwrap() > r.curve[0].test.accuracy.unwrap() - 1e-9);
+    assert!(r.param_count > 0 && r.wall_seconds > 0.0);
+    // The same config and seed give the same curve.
+    let again = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    let losses = |r: &rnnlab_train::TrialResult| r.curve.iter().map(|p| p.train_loss).collect::<Vec<_>>();
+    assert_eq!(losses(&r), losses(&again));
+}
+
+#[test]
+fn a_stop_request_interrupts_at_the_next_step() {
+    let c = config("name = 'adam'\nlr = 0.05", "steps = 100000\nbatch_size = 16\neval_every = 10");
+    let stop = AtomicBool::new(false);
+    let evals = AtomicUsize::new(0);
+    let r = run_trial(&c, &stop, &|_, _| {
+        if evals.fetch_add(1, Ordering::SeqCst) == 1 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+    assert!(matches!(r, Err(TrainError::Interrupted)), "{r:?}");
+    assert_eq!(evals.into_inner(), 2, "no evaluation after the stop");
+}
+
+#[test]
+fn a_loss_that_blows_up_ends_the_trial_as_diverged_with_its_step() {
+    // A ReLU RNN (unbounded activations) with an absurd learning rate overflows f32.
+    let mut c = config("name = 'sgd'\nlr = 1e30", "steps = 50\nbatch_size = 16\neval_every = 5");
+    c.model.cell = rnnlab_spec::CellKind::Rnn;
+    c.model.nonlinearity = rnnlab_spec::Nonlinearity::Relu;
+    let r = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    assert_eq!(r.status, Status::Diverged, "{r:?}");
+    assert!(r.message.contains("at step") && r.steps_done < 50, "{}", r.message);
+    assert!(r.checkpoint.is_none());
+}
+
+#[test]
+fn a_trial_too_large_for_this_machine_fails_before_allocating() {
+    let Some(total) = rnnlab_data::files::memory_total() else { return };
+    // A GRU's 3·H·(1 + H) weights, ×6 copies (values, flat, gradients, Adam's two moments) of
+    // 4 bytes: a hidden size twice the largest that fits.
+    let mut c = config("name = 'adam'\nlr = 0.05", "steps = 1\nbatch_size = 16");
+    c.model.hidden_size = 2 * (total as f64 / 72.0).sqrt() as usize;
+    let r = run_trial(&c, &AtomicBool::new(false), &|_, _| {});
+    match r {
+        Err(TrainError::Memory(m)) => assert!(m.contains("GiB") && m.contains("estimate"), "{m}"),
+        other => panic!("expected a memory error, got {other:?}"),
+    }
+}
