@@ -239,28 +239,35 @@ fn load(args: &SpecArgs) -> anyhow::Result<Option<Plan>> {
 }
 
 fn print_plan(plan: &Plan) {
+    use std::io::Write;
     let mut header = vec!["trial".to_string()];
     header.extend(plan.columns.iter().cloned());
     header.push("seed".into());
-    let rows: Vec<Vec<String>> = plan
-        .trials
-        .iter()
-        .map(|t| {
-            let mut r = vec![t.id.clone()];
-            r.extend(t.point.iter().map(|(_, v)| v.clone()));
-            r.push(t.config.seed.to_string());
-            r
-        })
-        .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
-        .collect();
-    let line =
-        |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
-    println!("{}", line(&header));
-    for r in &rows {
-        println!("{}", line(r));
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
+    for t in &plan.trials {
+        widths[0] = widths[0].max(t.id.len());
+        for (i, (_, v)) in t.point.iter().enumerate() {
+            widths[i + 1] = widths[i + 1].max(v.len());
+        }
+        let last = widths.len() - 1;
+        widths[last] = widths[last].max(t.config.seed.to_string().len());
     }
+    // One buffered writer: a plan of a million trials prints in a second, not a minute.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let text: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        writeln!(out, "{}", text.join("  ").trim_end())
+    };
+    let mut ok = line(&mut header.iter().map(String::as_str));
+    for t in &plan.trials {
+        let seed = t.config.seed.to_string();
+        let mut cells = std::iter::once(t.id.as_str())
+            .chain(t.point.iter().map(|(_, v)| v.as_str()))
+            .chain(std::iter::once(seed.as_str()));
+        ok = ok.and_then(|_| line(&mut cells));
+    }
+    drop(line);
+    let _ = ok.and_then(|_| out.flush());
     let points = plan.trials.len() / plan.experiment.seeds.len();
     println!(
         "{} trials: {points} grid points × {} seeds; results in results/{}/",

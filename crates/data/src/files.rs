@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 
 use crate::base::DataError;
 
-/// Bytes of memory this machine has (`MemTotal` of /proc/meminfo), if known.
+/// Bytes of memory this machine has (`MemTotal` of /proc/meminfo), if known; read once per
+/// process (a plan checks it for every grid point).
 pub fn memory_total() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    static TOTAL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    })
 }
 
 /// The most bytes one data file may hold (after gunzipping): the machine's memory, or 64 GiB

@@ -13,7 +13,7 @@ use crate::error::{closest, FieldError, LoadError, Location, SpecError, SpecErro
 use crate::expand::{grid_columns, odometer, point_cells, read_axes, set_path};
 use crate::locate::Locator;
 use crate::overrides::Override;
-use crate::plan::{point_label, short_hash, trial_id, Plan, Trial};
+use crate::plan::{config_tail, point_label, short_hash, trial_id_from_tail, Plan, Trial};
 use crate::published::{check_published_points, decode_published};
 use crate::source::SourceMap;
 use crate::Catalog;
@@ -108,8 +108,15 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     let mut seen_errors = HashSet::new();
     // Fingerprint of each resolved grid point → its label (a map: a plan is linear in trials).
     let mut seen_points: HashMap<String, String> = HashMap::new();
+    // What a trial is decoded from: the sections that make a trial (not [grid], [report],
+    // [[published]]), copied once per grid point.
+    let trial_sections: toml::Table = root
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "dataset" | "model" | "optimizer" | "train" | "run"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for point in odometer(&axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
-        let mut table = root.clone();
+        let mut table = trial_sections.clone();
         for (axis, &vi) in axes.iter().zip(&point) {
             set_path(&mut table, &axis.path, &axis.values[vi]);
         }
@@ -118,8 +125,11 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         let context = (!axes.is_empty()).then(|| label.clone());
         match resolve(&table, catalog, experiment.seeds[0]) {
             Ok(config) => {
-                let fingerprint = toml::to_string(&config).expect("serialisable");
-                if let Some(other) = seen_points.get(&fingerprint) {
+                // The config's TOML after its `seed = …` line: the grid point's fingerprint, and
+                // what every seed's id hashes after its own seed line (one serialisation per
+                // grid point, not one per trial).
+                let tail = config_tail(&config);
+                if let Some(other) = seen_points.get(&tail) {
                     errors.push(SpecError {
                         location: sources.locate(&["grid".to_string()], true),
                         key: "grid".into(),
@@ -129,12 +139,11 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
                     });
                     continue;
                 }
-                seen_points.insert(fingerprint, label);
                 for &seed in &experiment.seeds {
-                    let config = TrialConfig { seed, ..config.clone() };
-                    let id = trial_id(&config);
-                    trials.push(Trial { id, point: cells.clone(), config });
+                    let id = trial_id_from_tail(seed, &tail);
+                    trials.push(Trial { id, point: cells.clone(), config: TrialConfig { seed, ..config.clone() } });
                 }
+                seen_points.insert(tail, label);
             }
             Err(e) => {
                 let err = locator.error(e, &point, context);

@@ -64,8 +64,38 @@ pub fn trial_id(config: &TrialConfig) -> String {
     short_hash(&toml::to_string(config).expect("trial configs serialise to TOML"))
 }
 
+/// A config's TOML without its first line, `seed = N` (`seed` is the first field of
+/// `TrialConfig`): the same for every seed of a grid point.
+pub(crate) fn config_tail(config: &TrialConfig) -> String {
+    let text = toml::to_string(&TrialConfig { seed: 0, ..config.clone() }).expect("trial configs serialise to TOML");
+    text.strip_prefix("seed = 0\n").expect("`seed` is serialised first").to_string()
+}
+
+/// [`trial_id`] of the config whose [`config_tail`] is `tail`, with `seed`.
+pub(crate) fn trial_id_from_tail(seed: u64, tail: &str) -> String {
+    short_hash(&format!("seed = {seed}\n{tail}"))
+}
+
 /// The first 5 bytes of the SHA-256 of `text`, in hex.
 pub(crate) fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_the_shared_tail_equal_ids_from_the_whole_config() {
+        let config: TrialConfig = toml::from_str(
+            "seed = 0\n[dataset]\nplugin = 'parity'\nlength = 4\n[model]\ncell = 'gru'\nhidden_size = 8\n\
+             [optimizer]\nname = 'adam'\nlr = 0.1\n[train]\nsteps = 3\nbatch_size = 2\n[run]\n",
+        )
+        .unwrap();
+        let tail = config_tail(&config);
+        for seed in [0, 1, 42, 1 << 40, u64::MAX >> 1] {
+            assert_eq!(trial_id_from_tail(seed, &tail), trial_id(&TrialConfig { seed, ..config.clone() }), "{seed}");
+        }
+    }
 }
