@@ -254,19 +254,18 @@ fn print_plan(plan: &Plan) {
     }
     // One buffered writer: a plan of a million trials prints in a second, not a minute.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| {
         let text: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         writeln!(out, "{}", text.join("  ").trim_end())
     };
-    let mut ok = line(&mut header.iter().map(String::as_str));
+    let mut ok = line(&mut out, &mut header.iter().map(String::as_str));
     for t in &plan.trials {
         let seed = t.config.seed.to_string();
         let mut cells = std::iter::once(t.id.as_str())
             .chain(t.point.iter().map(|(_, v)| v.as_str()))
             .chain(std::iter::once(seed.as_str()));
-        ok = ok.and_then(|_| line(&mut cells));
+        ok = ok.and_then(|_| line(&mut out, &mut cells));
     }
-    drop(line);
     let _ = ok.and_then(|_| out.flush());
     let points = plan.trials.len() / plan.experiment.seeds.len();
     println!(
