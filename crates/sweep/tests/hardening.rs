@@ -124,3 +124,18 @@ fn a_result_with_an_unknown_status_is_not_final() {
     let again = sweep(&plan, &options(tmp.path())).unwrap();
     assert_eq!((again.ran, again.skipped), (1, 5));
 }
+
+#[test]
+fn a_damaged_curve_is_listed_by_the_report_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["train.steps=20"]);
+    sweep(&plan, &options(tmp.path())).unwrap();
+    let dir = tmp.path().join("smoke");
+    let curve = dir.join("trials").join(&plan.trials[0].id).join("curve.csv");
+    let text = std::fs::read_to_string(&curve).unwrap();
+    std::fs::write(&curve, text.replacen("\n10,", "\nten,", 1)).unwrap();
+    let report = rnnlab_report::write_report(&dir, &plan.report).unwrap();
+    assert_eq!(report.plots.len(), 3, "the other trials still have curves");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("unreadable curve.csv") && md.contains("`step`): `ten` is not a number"), "{md}");
+}
