@@ -5,6 +5,8 @@
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use rnnlab_spec::files::io_text;
+
 use crate::base::DataError;
 
 /// Bytes of memory this machine has (`MemTotal` of /proc/meminfo), if known; read once per
@@ -33,7 +35,7 @@ pub fn find(dir: &Path, name: &str) -> Option<PathBuf> {
 /// Opens `path` for reading (see the module doc); `.gz` files are decompressed on the fly.
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     let fail = |what: String| DataError::Other(format!("{}: {what}", path.display()));
-    let meta = std::fs::metadata(path).map_err(|e| fail(io_message(&e)))?;
+    let meta = std::fs::metadata(path).map_err(|e| fail(io_text(&e)))?;
     if !meta.is_file() {
         let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a device, FIFO or socket)" };
         return Err(fail(format!("is {kind}; give the path of a data file")));
@@ -43,7 +45,7 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
     if !gz && meta.len() > limit {
         return Err(fail(too_large(limit)));
     }
-    let file = std::fs::File::open(path).map_err(|e| fail(io_message(&e)))?;
+    let file = std::fs::File::open(path).map_err(|e| fail(io_text(&e)))?;
     let reader: Box<dyn Read + Send> =
         if gz { Box::new(flate2::read::GzDecoder::new(BufReader::new(file))) } else { Box::new(BufReader::new(file)) };
     Ok(Box::new(Bounded { inner: reader, left: limit }))
@@ -64,7 +66,7 @@ pub fn csv_error(path: &Path, e: &csv::Error) -> DataError {
         None => path.display().to_string(),
     };
     let what = match e.kind() {
-        csv::ErrorKind::Io(io) => io_message(io),
+        csv::ErrorKind::Io(io) => io_text(io),
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("a row with {len} fields where the header has {expected_len}")
         }
@@ -79,15 +81,6 @@ fn too_large(limit: u64) -> String {
         "holds more than {:.1} GiB, this machine's memory; rnnlab reads a data file whole, so split it or use a larger machine",
         limit as f64 / (1u64 << 30) as f64
     )
-}
-
-/// An I/O error's text without the `(os error N)` suffix.
-fn io_message(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
 }
 
 /// A reader that fails once more than `left` bytes were read (a gzip bomb, a huge file).

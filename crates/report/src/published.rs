@@ -1,13 +1,11 @@
 //! `[[published]]` figures against what the sweep measured: a verdict per entry.
 
 use std::fmt;
-use std::path::Path;
 
 use rnnlab_spec::Published;
 
 use crate::doc::Table;
 use crate::summary::{Stat, Summary};
-use crate::ReportError;
 
 /// How a measured mean compares with a published figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +73,6 @@ pub struct Comparison {
     pub point: String,
     pub ours: Option<Stat>,
     pub verdict: Verdict,
-}
-
-/// Reads the `[[published]]` entries of the folder's `spec.toml` (none when absent).
-pub fn read_published(dir: &Path) -> Result<Vec<Published>, ReportError> {
-    Ok(crate::folder::Folder::read(dir)?.published)
 }
 
 /// A TOML value as it appears in a grid column of runs.csv.

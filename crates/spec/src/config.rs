@@ -440,10 +440,6 @@ impl RunConfig {
     pub fn device(&self) -> DeviceKind {
         self.device.kind
     }
-
-    fn check(&self) -> Result<(), FieldError> {
-        Ok(())
-    }
 }
 
 /// `[report]`: how results are summarised.
@@ -527,7 +523,6 @@ impl TrialConfig {
         self.model.check().map_err(|e| e.within(&["model"]))?;
         self.optimizer.check().map_err(|e| e.within(&["optimizer"]))?;
         self.train.check().map_err(|e| e.within(&["train"]))?;
-        self.run.check().map_err(|e| e.within(&["run"]))?;
         Ok(())
     }
 }

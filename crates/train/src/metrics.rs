@@ -21,21 +21,19 @@ pub struct Metrics {
 impl Metrics {
     /// The metric that ranks trials: accuracy, else MSE, else NLL (else the test loss).
     pub fn main(&self) -> f64 {
-        self.accuracy.or(self.mse).or(self.nll).unwrap_or(self.loss)
+        self.main_pair().1
     }
 
     /// Which metric [`Metrics::main`] is.
     pub fn main_metric(&self) -> &'static Metric {
-        let name = if self.accuracy.is_some() {
-            "test_accuracy"
-        } else if self.mse.is_some() {
-            "test_mse"
-        } else if self.nll.is_some() {
-            "test_nll"
-        } else {
-            "test_loss"
-        };
-        find_metric(name).expect("a metric of the vocabulary")
+        find_metric(self.main_pair().0).expect("a metric of the vocabulary")
+    }
+
+    fn main_pair(&self) -> (&'static str, f64) {
+        [("test_accuracy", self.accuracy), ("test_mse", self.mse), ("test_nll", self.nll)]
+            .into_iter()
+            .find_map(|(name, v)| v.map(|v| (name, v)))
+            .unwrap_or(("test_loss", self.loss))
     }
 }
 
