@@ -6,17 +6,16 @@
 mod bench;
 mod predict;
 mod progress;
+mod sweep;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use rnnlab_spec::{LoadError, Override, Plan};
-use rnnlab_sweep::{Builtin, SweepOptions};
+use rnnlab_sweep::Builtin;
 
 #[derive(Parser)]
 #[command(name = "rnnlab", version, about = "Declarative experiments with recurrent neural networks")]
@@ -31,23 +30,16 @@ enum Command {
     Validate(SpecArgs),
     /// List the trials a spec expands to, without running them.
     Plan(SpecArgs),
-    /// Run every trial of a spec that has no result yet, then print the summary.
-    Sweep {
-        #[command(flatten)]
-        spec: SpecArgs,
-        /// Trials to run at once [default: number of cores].
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        /// Write results under this folder instead of `results/`.
-        #[arg(long, default_value = "results")]
-        out: PathBuf,
-        /// Delete this experiment's earlier results and run every trial again.
-        #[arg(long)]
-        fresh: bool,
-        /// If another sweep holds the results folder, wait for it instead of exiting.
-        #[arg(long)]
-        wait: bool,
-    },
+    /// Run every trial of a spec that has no result yet (joining any other workers on its
+    /// results folder), then print the summary; `--slurm` submits them as Slurm job arrays.
+    Sweep(sweep::SweepArgs),
+    /// Show a results folder's trials: done, running (where, how long, which step), pending,
+    /// failed, stale claims.
+    Status(sweep::StatusArgs),
+    /// Rebuild runs.csv and the report of a results folder from its trial folders.
+    Collect { dir: PathBuf },
+    /// Run one trial of a Slurm manifest (what `--slurm`'s job script runs).
+    Worker(sweep::WorkerArgs),
     /// Write report.md, report.html and plots/ for a results folder (e.g. results/parity) and
     /// print its summary table.
     Report { dir: PathBuf },
@@ -91,13 +83,15 @@ struct SpecArgs {
 }
 
 /// Exit codes (README, "Exit codes"): 0 done, 1 some trial failed, 2 invalid spec or input,
-/// 3 the results folder could not be read or written, 4 another sweep holds the results folder,
-/// 128 + N interrupted by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+/// 3 the results folder could not be read or written, 4 the results folder is busy (`--fresh`
+/// beside running workers, or joining them with other trials), 5 Slurm refused or is missing,
+/// 128 + N interrupted by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 138 SIGUSR1).
 mod exit {
     pub const TRIAL_FAILED: u8 = 1;
     pub const INVALID: u8 = 2;
     pub const RESULTS_IO: u8 = 3;
-    pub const LOCKED: u8 = 4;
+    pub const BUSY: u8 = 4;
+    pub const SLURM: u8 = 5;
 }
 
 fn main() -> ExitCode {
@@ -113,14 +107,20 @@ fn main() -> ExitCode {
 
 /// The exit code for an error that stopped a command.
 fn exit_code(e: &anyhow::Error) -> u8 {
+    use rnnlab_sweep::slurm::SlurmError;
     use rnnlab_sweep::{ResultsError, SweepError};
     let results = e.downcast_ref::<ResultsError>().or_else(|| match e.downcast_ref::<SweepError>() {
         Some(SweepError::Results(r)) => Some(r),
         _ => None,
     });
+    let results = results.or_else(|| match e.downcast_ref::<SlurmError>() {
+        Some(SlurmError::Results(r)) => Some(r),
+        _ => None,
+    });
     match results {
-        Some(ResultsError::Locked { .. }) => exit::LOCKED,
+        Some(ResultsError::Busy { .. } | ResultsError::SpecChanged { .. }) => exit::BUSY,
         Some(_) => exit::RESULTS_IO,
+        None if e.downcast_ref::<SlurmError>().is_some() => exit::SLURM,
         None => exit::INVALID,
     }
 }
@@ -143,7 +143,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_plan(&plan);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sweep { spec, jobs, out, fresh, wait } => sweep(&spec, jobs, out, fresh, wait),
+        Command::Sweep(args) => sweep::sweep(&args),
+        Command::Status(args) => sweep::show_status(&args),
+        Command::Collect { dir } => sweep::collect(&dir),
+        Command::Worker(args) => sweep::worker(&args),
         Command::Report { dir } => {
             let config = rnnlab_report::report_config(&dir)?;
             let report = rnnlab_report::write_report(&dir, &config)?;
@@ -276,85 +279,16 @@ fn print_plan(plan: &Plan) {
     );
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-/// The first stop signal received (0: none).
-static SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-/// SIGINT (Ctrl-C), SIGTERM (Slurm's preemption and time limit, `kill`) and SIGHUP (a closed
-/// terminal) all stop a sweep the same way: no new trials, running ones dropped, finished
-/// ones kept, the report written, exit 128 + the signal. A second signal exits at once.
-fn handle_stop_signals() -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing the signal handlers")?;
-    std::thread::spawn(move || {
-        for sig in signals.forever() {
-            let name = match sig {
-                SIGINT => "Ctrl-C",
-                SIGTERM => "SIGTERM",
-                _ => "SIGHUP",
-            };
-            if STOP.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond stop signal ({name}): exiting now");
-                std::process::exit(128 + SIGNAL.load(Ordering::SeqCst).max(sig));
-            }
-            SIGNAL.store(sig, Ordering::SeqCst);
-            eprintln!(
-                "\n{name}: starting no further trials; running trials are dropped, finished ones kept (again to exit now)"
-            );
-        }
-    });
-    Ok(())
-}
-
-fn sweep(args: &SpecArgs, jobs: Option<usize>, out: PathBuf, fresh: bool, wait: bool) -> anyhow::Result<ExitCode> {
-    let Some(plan) = load(args)? else { return Ok(ExitCode::from(exit::INVALID)) };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let opts = SweepOptions {
-        out_root: out,
-        jobs: jobs.unwrap_or(cores).max(1),
-        fresh,
-        wait,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-    };
-    handle_stop_signals()?;
-    let progress = progress::Bar::new(std::io::stderr().is_terminal());
-    let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &progress)?;
-    progress.finish();
-    let dir = outcome.dir.display();
-    if outcome.ran == 0 && !outcome.interrupted {
-        println!(
-            "nothing to do: all {} trials already have results in {dir} (use --fresh to run them again)",
-            outcome.total
-        );
-    } else {
-        println!(
-            "ran {} trials in {:.1} s ({} ok, {} diverged, {} failed; {} already done) → {dir}",
-            outcome.ran, outcome.wall_seconds, outcome.ok, outcome.diverged, outcome.failed, outcome.skipped
-        );
-    }
-    print_summary(&outcome.dir, &plan)?;
-    if outcome.interrupted {
-        eprintln!(
-            "interrupted: {} of {} trials have results; run the same command again to finish",
-            outcome.skipped + outcome.ran,
-            outcome.total
-        );
-        let sig = SIGNAL.load(Ordering::SeqCst);
-        return Ok(ExitCode::from(128 + if sig > 0 { sig as u8 } else { 2 }));
-    }
-    if outcome.failed > 0 {
-        eprintln!("{} trials failed; their messages are in {dir}/runs.csv", outcome.failed);
-        return Ok(ExitCode::from(exit::TRIAL_FAILED));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
+/// Writes the report (under the folder lock: other workers may write it too) and prints its
+/// summary.
 fn print_summary(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
     if !dir.join("runs.csv").exists() {
         return Ok(());
     }
-    let report = rnnlab_report::write_report(dir, &plan.report)?;
+    let report = {
+        let _lock = rnnlab_sweep::ResultsDir::new(dir.to_path_buf()).lock()?;
+        rnnlab_report::write_report(dir, &plan.report)?
+    };
     println!("\n{}", plan.experiment.name);
     print_report(&report);
     Ok(())

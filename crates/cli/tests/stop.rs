@@ -1,5 +1,6 @@
-//! How `rnnlab` stops and fails as a process: signals, a busy results folder, sizes that
-//! cannot fit, and the exit codes README lists.
+//! How `rnnlab` runs, stops and fails as processes: workers sharing a results folder, killed
+//! workers, signals, `--fresh` beside running work, sizes that cannot fit, and the exit codes
+//! README lists.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -64,11 +65,89 @@ fn sigterm_and_sighup_stop_like_ctrl_c_and_keep_finished_trials() {
     }
 }
 
+/// The `ran N trials` count a sweep printed.
+fn ran(o: &Output) -> usize {
+    let t = String::from_utf8_lossy(&o.stdout);
+    t.split("ran ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Trial ids of runs.csv, in order.
+fn run_ids(runs: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(runs).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect()
+}
+
+/// `(trial id, pid)` of every claim file in a results folder.
+fn claims(dir: &Path) -> Vec<(String, u32)> {
+    let Ok(entries) = std::fs::read_dir(dir.join("claims")) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.strip_suffix(".toml")?.to_string();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let pid = text.lines().find_map(|l| l.strip_prefix("pid = "))?.trim().parse().ok()?;
+            Some((id, pid))
+        })
+        .collect()
+}
+
 #[test]
-fn a_second_sweep_on_a_busy_folder_names_the_holder_or_waits() {
+fn three_workers_on_one_folder_run_each_trial_once() {
     let tmp = tempfile::tempdir().unwrap();
+    let workers: Vec<Child> = (0..3).map(|_| slow_sweep(tmp.path(), &[])).collect();
+    let outputs: Vec<Output> = workers.into_iter().map(|w| w.wait_with_output().unwrap()).collect();
+    for o in &outputs {
+        assert!(o.status.success(), "{}", text(o));
+    }
+    let total: usize = outputs.iter().map(ran).sum();
+    assert_eq!(total, 6, "each trial ran once between the three: {:?}", outputs.iter().map(ran).collect::<Vec<_>>());
+    let mut ids = run_ids(&tmp.path().join("smoke/runs.csv"));
+    assert_eq!(ids.len(), 6);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "no trial twice in runs.csv");
+    assert!(claims(&tmp.path().join("smoke")).is_empty(), "every claim released");
+}
+
+#[test]
+fn a_killed_workers_trial_is_taken_over_and_status_shows_who_runs_what() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("smoke");
+    let mut a = slow_sweep(tmp.path(), &[]);
+    let b = slow_sweep(tmp.path(), &[]);
+    wait_for("a claim of worker A", || claims(&dir).iter().any(|(_, pid)| *pid == a.id()));
+    let o = bin().args(["status", dir.to_str().unwrap()]).output().unwrap();
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("running:") && t.contains(&format!("pid {}", a.id())), "{t}");
+    assert!(t.contains("6 trials:") && t.contains("seed"), "{t}");
+    let (taken, _) = claims(&dir).into_iter().find(|(_, pid)| *pid == a.id()).unwrap();
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let o = b.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let ids = run_ids(&dir.join("runs.csv"));
+    assert_eq!(ids.len(), 6, "worker B finished every trial, A's too");
+    assert!(ids.contains(&taken));
+    let result = std::fs::read_to_string(dir.join("trials").join(&taken).join("result.toml")).unwrap();
+    assert!(result.contains("status = \"ok\""), "{result}");
+    assert!(claims(&dir).is_empty());
+
+    // `collect` rebuilds runs.csv from the trial folders; `status` then says all is done.
+    std::fs::remove_file(dir.join("runs.csv")).unwrap();
+    let o = bin().args(["collect", dir.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success() && text(&o).contains("6 of 6 trials have results"), "{}", text(&o));
+    assert_eq!(run_ids(&dir.join("runs.csv")).len(), 6);
+    let o = bin().args(["status", dir.to_str().unwrap(), "--watch"]).output().unwrap();
+    assert!(text(&o).contains("6 done (6 ok, 0 diverged), 0 running, 0 pending, 0 failed"), "{}", text(&o));
+}
+
+#[test]
+fn fresh_beside_a_running_worker_names_it_and_deletes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("smoke");
     let first = slow_sweep(tmp.path(), &[]);
-    wait_for("the lock", || std::fs::read_to_string(tmp.path().join("smoke/.lock")).is_ok_and(|t| !t.is_empty()));
+    wait_for("a claim", || !claims(&dir).is_empty());
     let o = bin()
         .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap(), "--fresh"])
         .args(["--set", "train.steps=20000", "--set", "train.eval_every=5000"])
@@ -76,13 +155,17 @@ fn a_second_sweep_on_a_busy_folder_names_the_holder_or_waits() {
         .unwrap();
     let t = text(&o);
     assert_eq!(o.status.code(), Some(4), "{t}");
-    assert!(t.contains("in use by another sweep") && t.contains(&format!("pid {}", first.id())), "{t}");
-    // `--wait` queues behind it and then finds every trial done.
-    let second = slow_sweep(tmp.path(), &["--wait"]);
+    assert!(t.contains("--fresh would delete their work") && t.contains(&format!("pid {}", first.id())), "{t}");
+    // Another spec cannot join it either.
+    let o = bin()
+        .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap()])
+        .args(["--set", "train.steps=20001", "--set", "train.eval_every=5000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("with a different spec.toml"), "{}", text(&o));
     let o = first.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let o = second.wait_with_output().unwrap();
-    assert!(o.status.success() && text(&o).contains("nothing to do"), "{}", text(&o));
+    assert!(o.status.success() && ran(&o) == 6, "{}", text(&o));
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! whole or not at all, never through a symbolic link, and without leaving litter behind.
 //!
 //! - [`write_atomic`] creates a temporary file with `O_CREAT | O_EXCL` under an unpredictable
-//!   name in the destination folder (`.<name>.tmp-<pid>-<random>`, by the `tempfile` crate),
+//!   name in the destination folder (`.<name>.tmp-<pid>.<host>-<random>`, by the `tempfile`
+//!   crate; `<host>` is a short hash of the host name, so that workers on several hosts
+//!   sharing a folder tell their litter apart),
 //!   writes and fsyncs it, then renames it over the destination. A link planted at the
 //!   destination is replaced, not followed; one planted at a temporary name cannot be guessed.
 //! - [`real_dir`] creates a folder, or accepts an existing one only if it is not a link.
@@ -10,10 +12,45 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
-/// The marker in every temporary name: `.<name>.tmp-<pid>-<random>` (files) and
-/// `.tmp-<trial id>-<pid>-<random>` (trial folders).
+/// The marker in every temporary name: `.<name>.tmp-<pid>.<host>-<random>` (files) and
+/// `.tmp-<trial id>-<pid>.<host>-<random>` (trial folders).
 pub const TMP_MARK: &str = ".tmp-";
+
+/// How old a temporary of another host must be before it counts as litter (its owner cannot
+/// be asked whether it is alive; no rnnlab write takes this long).
+pub const FOREIGN_TEMP_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// This machine's name (`/proc/sys/kernel/hostname`, else `/etc/hostname`, else `$HOSTNAME`).
+pub fn hostname() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|s| s.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".into())
+    })
+}
+
+/// Eight hex digits naming this host in temporary names (FNV-1a of the host name).
+pub fn host_tag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| format!("{:08x}", fnv1a(hostname().as_bytes()) as u32))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `<pid>.<host tag>`: who owns a temporary name.
+fn owner_tag() -> String {
+    format!("{}.{}", std::process::id(), host_tag())
+}
 
 /// Writes `path` atomically: a new temporary file in the same folder, fsync, rename.
 /// The folder must exist.
@@ -24,8 +61,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}{TMP_MARK}{}-", std::process::id()))
+        .prefix(&format!(".{name}{TMP_MARK}{}-", owner_tag()))
         .rand_bytes(8)
+        // What `File::create` would give (0666 less the umask), not tempfile's private 0600:
+        // collaborators on a shared filesystem read results like any other file.
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -33,12 +73,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates a new folder `<parent>/.tmp-<tag>-<pid>-<random>` (with `mkdir`, which never
+/// Creates a new folder `<parent>/.tmp-<tag>-<pid>.<host>-<random>` (with `mkdir`, which never
 /// follows a link) and returns its path; the caller renames it into place or leaves it for
 /// [`remove_stale_temps`].
 pub fn temp_dir_in(parent: &Path, tag: &str) -> io::Result<std::path::PathBuf> {
     Ok(tempfile::Builder::new()
-        .prefix(&format!("{TMP_MARK}{tag}-{}-", std::process::id()))
+        .prefix(&format!("{TMP_MARK}{tag}-{}-", owner_tag()))
         .rand_bytes(8)
         .tempdir_in(parent)?
         .keep())
@@ -58,27 +98,49 @@ pub fn real_dir(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The process id in a temporary name made by this module (or by rnnlab before it, which named
-/// them `.<name>.tmp-<pid>` and `.tmp-<id>-<pid>`), if `name` is one.
-pub fn temp_owner(name: &str) -> Option<u32> {
+/// Who made a temporary name: a process id, and the host tag when the name has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempOwner {
+    pub pid: u32,
+    /// `None` in names made before host tags (rnnlab 0.1 wrote only on one host).
+    pub host: Option<String>,
+}
+
+/// The owner in a temporary name made by this module (or by rnnlab before it, which named
+/// them `.<name>.tmp-<pid>[-<random>]` and `.tmp-<id>-<pid>[-<random>]`), if `name` is one.
+pub fn temp_owner(name: &str) -> Option<TempOwner> {
     if !name.starts_with('.') || !name.contains(TMP_MARK) {
         return None;
     }
     let after = &name[name.rfind(TMP_MARK)? + TMP_MARK.len()..];
     let parts: Vec<&str> = after.split('-').collect();
-    // Files: `<pid>-<random>` (or the older `<pid>`); trial folders, named `.tmp-…`:
-    // `<id>-<pid>-<random>` (or the older `<id>-<pid>`).
+    // Files: `<owner>-<random>` (or the older `<pid>`); trial folders, named `.tmp-…`:
+    // `<id>-<owner>-<random>` (or the older `<id>-<pid>`), where `<owner>` is `<pid>.<host>`.
     let at = usize::from(name.starts_with(TMP_MARK));
     if parts.len() > at + 2 {
         return None;
     }
-    parts.get(at)?.parse().ok()
+    let owner = parts.get(at)?;
+    let (pid, host) = match owner.split_once('.') {
+        Some((pid, host)) => (pid, Some(host.to_string())),
+        None => (*owner, None),
+    };
+    Some(TempOwner { pid: pid.parse().ok()?, host })
 }
 
 /// Whether process `pid` is running on this machine (`/proc/<pid>`); where that cannot be
 /// told, every process counts as running, so nothing is removed.
 pub fn pid_alive(pid: u32) -> bool {
     !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// When process `pid` started, in clock ticks since boot (`/proc/<pid>/stat`, field 22): with
+/// the pid it names one process, even after the pid is reused.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
 }
 
 /// Removes the temporary files and folders in `dir` whose owning process is gone (left by a
@@ -92,8 +154,20 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_owner(&name) else { continue };
-        if pid == std::process::id() || pid_alive(pid) {
+        let Some(owner) = temp_owner(&name) else { continue };
+        let gone = match &owner.host {
+            Some(h) if h != host_tag() => {
+                // Another host's: only when it is far older than any write takes.
+                let age = entry
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| SystemTime::now().duration_since(t).ok());
+                age.is_some_and(|a| a > FOREIGN_TEMP_AGE)
+            }
+            _ => owner.pid != std::process::id() && !pid_alive(owner.pid),
+        };
+        if !gone {
             continue;
         }
         // `file_type` does not follow links: a planted link is removed, never its target.
@@ -142,6 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn written_files_have_the_permissions_of_the_umask_not_private_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.csv");
+        write_atomic(&path, b"x").unwrap();
+        let umask = {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap().to_string();
+            u32::from_str_radix(line.split_whitespace().nth(1).unwrap(), 8).unwrap()
+        };
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o666 & !umask);
+    }
+
+    #[test]
     fn linked_folders_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(dir.path(), dir.path().join("plots")).unwrap();
@@ -157,23 +245,46 @@ mod tests {
         let me = std::process::id();
         // A pid above the kernel's limit (4194304) is never alive.
         let dead = 4_194_305;
+        let host = host_tag();
         for name in [
-            format!(".runs.csv.tmp-{dead}-Ab12Cd34"),
+            format!(".runs.csv.tmp-{dead}.{host}-Ab12Cd34"),
             format!(".runs.csv.tmp-{dead}"),
-            format!(".meta.toml.tmp-{me}-Ab12Cd34"),
+            format!(".meta.toml.tmp-{me}.{host}-Ab12Cd34"),
+            // Another host's, just written: its pid means nothing here.
+            format!(".spec.toml.tmp-{dead}.0badc0de-Ab12Cd34"),
             "notes.txt".to_string(),
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
-        std::fs::create_dir(dir.path().join(format!(".tmp-0a1b2c3d4e-{dead}-Zz99Yy88"))).unwrap();
-        std::fs::write(dir.path().join(format!(".tmp-0a1b2c3d4e-{dead}-Zz99Yy88/result.toml")), "x").unwrap();
+        std::fs::create_dir(dir.path().join(format!(".tmp-0a1b2c3d4e-{dead}.{host}-Zz99Yy88"))).unwrap();
+        std::fs::write(dir.path().join(format!(".tmp-0a1b2c3d4e-{dead}.{host}-Zz99Yy88/result.toml")), "x").unwrap();
         assert_eq!(remove_stale_temps(dir.path()).unwrap(), 3);
         let mut left: Vec<String> =
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         left.sort();
-        assert_eq!(left, [format!(".meta.toml.tmp-{me}-Ab12Cd34"), "notes.txt".to_string()]);
-        assert_eq!(temp_owner(".tmp-0a1b2c3d4e-77"), Some(77));
+        assert_eq!(
+            left,
+            [
+                format!(".meta.toml.tmp-{me}.{host}-Ab12Cd34"),
+                format!(".spec.toml.tmp-{dead}.0badc0de-Ab12Cd34"),
+                "notes.txt".to_string()
+            ]
+        );
+        assert_eq!(temp_owner(".tmp-0a1b2c3d4e-77"), Some(TempOwner { pid: 77, host: None }));
+        assert_eq!(
+            temp_owner(".tmp-0a1b2c3d4e-77.0badc0de-x"),
+            Some(TempOwner { pid: 77, host: Some("0badc0de".into()) })
+        );
         assert_eq!(temp_owner(".lock"), None);
+    }
+
+    #[test]
+    fn a_process_is_named_by_its_pid_and_start_time() {
+        let me = std::process::id();
+        let start = process_start(me).unwrap();
+        assert_eq!(process_start(me), Some(start));
+        assert_eq!(process_start(4_194_305), None);
+        assert_eq!(host_tag().len(), 8);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! and a hint. This crate knows nothing of tensors or dataframes; dataset keys are checked
 //! through the [`Catalog`] the caller passes in.
 
+pub mod cluster;
 mod config;
 mod decode;
 mod error;
@@ -19,12 +20,13 @@ mod published;
 mod source;
 pub mod vocab;
 
+pub use cluster::SlurmConfig;
 pub use config::*;
 pub use decode::decode;
 pub use error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
 pub use load::{load, load_str};
 pub use overrides::Override;
-pub use plan::{point_label, trial_id, Plan, Trial};
+pub use plan::{point_label, short_hash, trial_id, Plan, Trial};
 pub use source::{KeyPath, SourceMap};
 pub use vocab::{Comparison, Metric, MetricKind, Status};
 

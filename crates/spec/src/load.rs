@@ -7,6 +7,7 @@ use std::path::Path;
 
 use toml_edit::ImDocument;
 
+use crate::cluster::SlurmConfig;
 use crate::config::*;
 use crate::decode::decode;
 use crate::error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
@@ -19,7 +20,7 @@ use crate::source::SourceMap;
 use crate::Catalog;
 
 const SECTIONS: &[&str] =
-    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid"];
+    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid", "slurm"];
 const REQUIRED: &[&str] = &["experiment", "dataset", "model", "optimizer", "train"];
 
 /// Reads and checks the spec at `path`.
@@ -95,6 +96,10 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         .and_then(|r: ReportConfig| r.success_rule().map(|_| r))
         .map_err(|e| errors.push(base.error(e.within(&["report"]), &[], None)))
         .ok();
+    let slurm: Option<SlurmConfig> = decode(&section("slurm"))
+        .and_then(|c: SlurmConfig| c.check().map(|_| c))
+        .map_err(|e| errors.push(base.error(e.within(&["slurm"]), &[], None)))
+        .ok();
     let published = decode_published(&root, &base, &mut errors);
 
     let axes = read_axes(&root, &sources, overrides, &base, &mut errors);
@@ -164,6 +169,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         spec_hash: short_hash(&effective_spec),
         experiment,
         report: report.expect("no errors"),
+        slurm: slurm.expect("no errors"),
         published,
         columns,
         trials,

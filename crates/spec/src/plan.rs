@@ -16,6 +16,8 @@ pub struct Plan {
     pub spec_path: PathBuf,
     pub experiment: ExperimentConfig,
     pub report: ReportConfig,
+    /// `[slurm]`, for `rnnlab sweep --slurm`.
+    pub slurm: crate::cluster::SlurmConfig,
     pub published: Vec<Published>,
     /// Grid columns in spec order (a section axis contributes one column per key it sets).
     pub columns: Vec<String>,
@@ -76,8 +78,8 @@ pub(crate) fn trial_id_from_tail(seed: u64, tail: &str) -> String {
     short_hash(&format!("seed = {seed}\n{tail}"))
 }
 
-/// The first 5 bytes of the SHA-256 of `text`, in hex.
-pub(crate) fn short_hash(text: &str) -> String {
+/// Ten hex digits of the SHA-256 of `text` (trial ids, spec hashes).
+pub fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
 }

@@ -197,6 +197,10 @@ pub mod layout {
     pub const PLOTS: &str = "plots";
     pub const TRIALS: &str = "trials";
     pub const LOCK: &str = ".lock";
+    /// `claims/<id>.toml`: the worker running trial `<id>` (see `rnnlab_sweep::claims`).
+    pub const CLAIMS: &str = "claims";
+    /// `slurm/`: job script, manifests, submissions and logs of `rnnlab sweep --slurm`.
+    pub const SLURM: &str = "slurm";
     /// In `trials/<id>/`:
     pub const TRIAL: &str = "trial.toml";
     pub const CURVE: &str = "curve.csv";

@@ -1,31 +1,34 @@
-//! Running a plan: trials in parallel on a rayon pool, results written as they finish, resume
-//! by skipping trials that already have a result.
+//! Running a plan: workers claim trials, run them and commit their results into the results
+//! folder. Any number of workers (threads of one process, processes on one or many hosts,
+//! Slurm array elements) share one sweep through that folder alone: see `claims` for the
+//! protocol and ARCHITECTURE.md for its invariants.
 //!
-//! Architecture invariant: a trial's files appear whole or not at all, and `runs.csv` is
-//! rewritten atomically after every trial, so a crash or Ctrl-C loses at most the trials
-//! that were running.
+//! Architecture invariant: a trial's files appear whole or not at all, a trial that has a
+//! final result is never written again, and `runs.csv` is rewritten atomically after every
+//! trial, so a crash, kill or preemption loses at most the trials that were running.
 
 pub mod catalog;
+pub mod claims;
+pub mod cost;
 mod meta;
 pub mod results;
+pub mod slurm;
+pub mod status;
+mod worker;
 
-use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Instant;
-
-use rayon::prelude::*;
+use std::time::Duration;
 
 use rnnlab_spec::vocab::layout;
-use rnnlab_spec::{Plan, Status, Trial};
-use rnnlab_train::{run_trial, TrainError};
+use rnnlab_spec::{Plan, Trial};
 
 pub use catalog::Builtin;
+pub use claims::Claims;
 pub use results::{ResultsDir, ResultsError, TrialRecord};
 pub use rnnlab_spec::vocab::Meta;
 pub use rnnlab_train::CurvePoint;
+pub use worker::run;
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
@@ -36,10 +39,31 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Forget earlier results of this experiment.
     pub fresh: bool,
-    /// Wait for another sweep holding the results folder instead of failing.
+    /// When no trial is left to claim, wait for the trials other workers are running (and take
+    /// over any whose worker dies) instead of returning.
     pub wait: bool,
+    /// Run only these trial ids (a Slurm array element runs one); `None`: every trial.
+    pub only: Option<HashSet<String>>,
+    /// A claim without a heartbeat for this long is taken over.
+    pub claim_timeout: Duration,
     /// The command line, recorded in meta.toml.
     pub command: String,
+}
+
+impl SweepOptions {
+    /// Options with the defaults of `rnnlab sweep`: no `--fresh`, no `--wait`, every trial,
+    /// the default claim timeout.
+    pub fn new(out_root: PathBuf, jobs: usize, command: String) -> Self {
+        SweepOptions {
+            out_root,
+            jobs,
+            fresh: false,
+            wait: false,
+            only: None,
+            claim_timeout: claims::DEFAULT_TIMEOUT,
+            command,
+        }
+    }
 }
 
 /// Hooks for showing progress (the CLI draws a bar; tests record calls).
@@ -61,11 +85,17 @@ pub struct SweepOutcome {
     pub total: usize,
     /// Trials that already had a result.
     pub skipped: usize,
+    /// Trials this process ran.
     pub ran: usize,
+    /// Trials other workers finished while this one ran.
+    pub by_others: usize,
+    /// Trials still without a final result when this worker stopped (running elsewhere, or
+    /// left by an interruption).
+    pub missing: usize,
     pub ok: usize,
     pub diverged: usize,
     pub failed: usize,
-    /// Stopped by Ctrl-C before every trial ran.
+    /// Stopped by a signal before every trial ran.
     pub interrupted: bool,
     pub wall_seconds: f64,
 }
@@ -85,129 +115,51 @@ pub fn threads_per_trial(jobs: usize, pending: usize) -> usize {
     (jobs / pending.clamp(1, jobs.max(1))).max(1)
 }
 
-/// Runs every trial of `plan` that has no result yet.
-pub fn run(
-    plan: &Plan,
-    opts: &SweepOptions,
-    stop: &AtomicBool,
-    progress: &dyn Progress,
-) -> Result<SweepOutcome, SweepError> {
-    let started = Instant::now();
+/// Readies `plan`'s results folder for a worker, under the folder lock: `--fresh` clears it
+/// (refused while other workers hold live claims), litter of dead processes is removed, and
+/// `spec.toml` is written (refused if live workers run a plan with other trials).
+pub fn prepare(plan: &Plan, opts: &SweepOptions) -> Result<Claims, SweepError> {
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
-    // Held until this function returns: no other sweep runs, clears or rewrites this folder.
-    let _lock = dir.lock(opts.wait)?;
+    let _lock = dir.lock()?;
+    let live: Vec<claims::ClaimView> =
+        Claims::open(&dir, opts.claim_timeout)?.list().into_iter().filter(|c| !c.stale).collect();
     if opts.fresh {
+        if !live.is_empty() {
+            return Err(ResultsError::Busy { dir: dir.root.clone(), running: status::describe(&live) }.into());
+        }
         dir.clear()?;
     }
     dir.create()?;
-    dir.write_file(layout::SPEC, &plan.effective_spec)?;
-    // Each result file is read once here; runs.csv is rebuilt from this map after every trial.
-    let mut records = HashMap::new();
-    let mut pending = Vec::new();
-    for trial in &plan.trials {
-        let record = dir.record(&trial.id)?;
-        if !record.as_ref().is_some_and(TrialRecord::is_final) {
-            pending.push(trial);
+    let claims = Claims::open(&dir, opts.claim_timeout)?;
+    let spec_path = dir.root.join(layout::SPEC);
+    let current = std::fs::read_to_string(&spec_path).ok();
+    if current.as_deref() == Some(plan.effective_spec.as_str()) {
+        return Ok(claims);
+    }
+    if let (Some(_), false) = (&current, live.is_empty()) {
+        // Live workers run the folder's spec: joining them needs the same trials.
+        let theirs = rnnlab_spec::load(&spec_path, &[], &Builtin).ok();
+        let same = theirs.is_some_and(|p| {
+            p.trials.iter().map(|t| &t.id).collect::<HashSet<_>>() == plan.trials.iter().map(|t| &t.id).collect()
+        });
+        if !same {
+            return Err(ResultsError::SpecChanged { dir: dir.root.clone(), running: status::describe(&live) }.into());
         }
-        if let Some(r) = record {
+    }
+    dir.write_file(layout::SPEC, &plan.effective_spec)?;
+    Ok(claims)
+}
+
+/// Rebuilds `runs.csv` from the trial folders (under the folder lock); returns its rows.
+pub fn collect(plan: &Plan, dir: &ResultsDir) -> Result<usize, ResultsError> {
+    let _lock = dir.lock()?;
+    let mut records = HashMap::new();
+    for trial in &plan.trials {
+        if let Some(r) = dir.record(&trial.id)? {
             records.insert(trial.id.clone(), r);
         }
     }
-    let skipped = plan.trials.len() - pending.len();
-    progress.start(plan.trials.len(), skipped, pending.len());
-    if pending.is_empty() {
-        // Nothing to run: keep meta.toml as the run that produced these results left it.
-        dir.write_runs(&plan.columns, &plan.trials, &records)?;
-        return Ok(SweepOutcome {
-            dir: dir.root,
-            total: plan.trials.len(),
-            skipped,
-            ran: 0,
-            ok: 0,
-            diverged: 0,
-            failed: 0,
-            interrupted: false,
-            wall_seconds: started.elapsed().as_secs_f64(),
-        });
-    }
-    let mut meta = meta::start(plan, opts);
-    dir.write_file(layout::META, &meta.to_toml())?;
-
-    let jobs = opts.jobs.max(1);
-    // Trials fill the pool's threads; when fewer trials than threads are pending, each trial's
-    // matrix products share the spare ones.
-    rnnlab_train::set_threads(threads_per_trial(jobs, pending.len()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
-    let records = Mutex::new(records);
-    let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-    let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
-    let run_one = |trial: &&Trial| {
-        if stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let t0 = Instant::now();
-        let on_eval = |p: &CurvePoint, total: usize| progress.trial_eval(trial, p, total);
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_trial(&trial.config, stop, &on_eval)));
-        let (record, curve, checkpoint) = match outcome {
-            Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve, result.checkpoint),
-            Ok(Err(TrainError::Interrupted)) => return,
-            Ok(Err(e)) => (TrialRecord::failed(e.to_string(), t0.elapsed().as_secs_f64()), Vec::new(), None),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new(), None)
-            }
-        };
-        let slot = match record.status {
-            Status::Ok => 0,
-            Status::Diverged => 1,
-            _ => 2,
-        };
-        counts[slot].fetch_add(1, Ordering::Relaxed);
-        let written = dir.write_trial(trial, &curve, &record, checkpoint.as_ref()).and_then(|_| {
-            let mut records = records.lock().unwrap_or_else(|p| p.into_inner());
-            records.insert(trial.id.clone(), record.clone());
-            dir.write_runs(&plan.columns, &plan.trials, &records).map(|_| ())
-        });
-        if let Err(e) = written {
-            first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-            stop.store(true, Ordering::Relaxed);
-        }
-        progress.trial_done(trial, &record);
-    };
-    pool.install(|| {
-        if jobs.min(pending.len()) > 1 {
-            pending.par_iter().for_each(run_one);
-        } else {
-            pending.iter().for_each(run_one);
-        }
-    });
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e.into());
-    }
-    let records = records.into_inner().unwrap_or_else(|p| p.into_inner());
-    dir.write_runs(&plan.columns, &plan.trials, &records)?;
-    let [ok, diverged, failed] = counts.map(|c| c.into_inner());
-    let ran = ok + diverged + failed;
-    meta::finish(&mut meta, ran);
-    dir.write_file(layout::META, &meta.to_toml())?;
-    Ok(SweepOutcome {
-        dir: dir.root,
-        total: plan.trials.len(),
-        skipped,
-        ran,
-        ok,
-        diverged,
-        failed,
-        interrupted: ran < pending.len(),
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
+    dir.write_runs(&plan.columns, &plan.trials, &records)
 }
 
 #[cfg(test)]

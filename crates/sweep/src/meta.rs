@@ -11,22 +11,13 @@ use crate::SweepOptions;
 /// The dfdx release rnnlab is built against (checked against Cargo.lock in a test).
 pub const DFDX_VERSION: &str = "0.13.0";
 
-/// This machine's name (`/etc/hostname`, else `$HOSTNAME`).
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 /// The `meta.toml` of a sweep that starts now.
 pub fn start(plan: &Plan, opts: &SweepOptions) -> Meta {
     Meta {
         rnnlab_version: env!("CARGO_PKG_VERSION").into(),
         dfdx_version: DFDX_VERSION.into(),
         git_revision: git_revision(),
-        host: hostname(),
+        host: rnnlab_spec::files::hostname().to_string(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu: cpu_model(),
         jobs: opts.jobs,

@@ -5,6 +5,8 @@
 //!   spec.toml            the spec as run (overrides applied and listed)
 //!   meta.toml            versions, machine, start and end of the last run
 //!   runs.csv             one row per trial of the current plan, rewritten after every trial
+//!   claims/<id>.toml     the worker running trial <id> (see `claims`)
+//!   slurm/               with `--slurm`: job script, manifests, submissions, logs
 //!   trials/<id>/         appears whole (built in a temporary folder, then renamed)
 //!     trial.toml         grid point, seed and the resolved config
 //!     curve.csv          step, epoch, train_loss, test metrics at every evaluation
@@ -15,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{Read, Seek, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -103,20 +105,26 @@ pub enum ResultsError {
     Io { path: PathBuf, error: std::io::Error },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
-    /// Another process holds the folder's lock.
+    /// `--fresh` while other workers run trials here.
     #[error(
-        "{} is in use by another sweep ({holder}); wait for it to finish (or add --wait), or stop it first",
+        "{} has trials running in other workers ({running}); --fresh would delete their work: stop them first (see `rnnlab status {}`)",
+        dir.display(), dir.display()
+    )]
+    Busy { dir: PathBuf, running: String },
+    /// Joining workers that run a different spec.
+    #[error(
+        "{} is being swept by other workers ({running}) with a different spec.toml; join with the same spec and --set options, or wait for them to finish",
         dir.display()
     )]
-    Locked { dir: PathBuf, holder: String },
+    SpecChanged { dir: PathBuf, running: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
     move |error| ResultsError::Io { path: path.to_path_buf(), error }
 }
 
-/// Ownership of a results folder, released when dropped (or when the process ends, however it
-/// ends: the lock is the kernel's `flock`, not the file's existence).
+/// The folder lock, released when dropped (or when the process ends, however it ends: the
+/// lock is the kernel's `flock`, not the file's existence).
 #[derive(Debug)]
 pub struct FolderLock {
     _file: fs::File,
@@ -137,12 +145,13 @@ impl ResultsDir {
         self.root.join(layout::TRIALS).join(id)
     }
 
-    /// Takes the folder's lock (creating the folder), or fails with [`ResultsError::Locked`]
-    /// naming the holder; with `wait`, blocks until the holder lets go.
-    pub fn lock(&self, wait: bool) -> Result<FolderLock, ResultsError> {
+    /// Takes the folder's lock (creating the folder), waiting while another worker holds it.
+    /// Workers hold it only for short changes to the folder (set-up, a takeover, a commit and
+    /// the rebuild of runs.csv, the report), never while a trial runs.
+    pub fn lock(&self) -> Result<FolderLock, ResultsError> {
         fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let path = self.root.join(layout::LOCK);
-        let mut file = {
+        let file = {
             use std::os::unix::fs::OpenOptionsExt;
             // O_NOFOLLOW: a link planted at .lock is an error, not a file written elsewhere.
             fs::OpenOptions::new()
@@ -154,22 +163,7 @@ impl ResultsDir {
                 .open(&path)
                 .map_err(io(&path))?
         };
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) if wait => file.lock().map_err(io(&path))?,
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() { "holder unknown".to_string() } else { holder.to_string() };
-                return Err(ResultsError::Locked { dir: self.root.clone(), holder });
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-        }
-        let host = crate::meta::hostname();
-        let since = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-        let me = format!("pid {} on {host}, since {since}\n", std::process::id());
-        file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(me.as_bytes())).map_err(io(&path))?;
+        file.lock().map_err(io(&path))?;
         Ok(FolderLock { _file: file })
     }
 
@@ -187,7 +181,7 @@ impl ResultsDir {
     /// Removes everything a previous sweep wrote here (for `--fresh`). Call with the lock held.
     pub fn clear(&self) -> Result<(), ResultsError> {
         use layout::*;
-        for name in [TRIALS, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
+        for name in [TRIALS, CLAIMS, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
             let p = self.root.join(name);
             // symlink_metadata: a link is removed itself, never what it points to.
             let r = match fs::symlink_metadata(&p) {

@@ -1,12 +1,13 @@
-//! A results folder under hostile conditions: planted links, litter from killed runs, a second
-//! sweep on the same folder, damaged result files.
+//! A results folder under hostile conditions: planted links, litter from killed runs, `--fresh`
+//! beside a running worker, damaged result files.
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use rnnlab_spec::{Override, Plan};
-use rnnlab_sweep::{Builtin, Quiet, ResultsDir, ResultsError, SweepError, SweepOptions};
+use rnnlab_sweep::claims::DEFAULT_TIMEOUT;
+use rnnlab_sweep::{Builtin, Claims, Quiet, ResultsDir, ResultsError, SweepError, SweepOptions};
 
 fn smoke(sets: &[&str]) -> Plan {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/smoke.toml");
@@ -15,7 +16,7 @@ fn smoke(sets: &[&str]) -> Plan {
 }
 
 fn options(out: &Path) -> SweepOptions {
-    SweepOptions { out_root: out.to_path_buf(), jobs: 1, fresh: false, wait: false, command: "test".into() }
+    SweepOptions::new(out.to_path_buf(), 1, "test".into())
 }
 
 fn sweep(plan: &Plan, opts: &SweepOptions) -> Result<rnnlab_sweep::SweepOutcome, SweepError> {
@@ -82,6 +83,8 @@ fn litter_of_killed_runs_is_removed_by_the_next_run() {
     let dir = tmp.path().join("smoke");
     std::fs::create_dir_all(dir.join("trials")).unwrap();
     let half = dir.join(format!("trials/.tmp-0123456789-{DEAD}"));
+    let tagged = dir.join(format!("trials/.tmp-0123456789-{DEAD}.{}-Ab12Cd34", rnnlab_spec::files::host_tag()));
+    std::fs::create_dir(&tagged).unwrap();
     std::fs::create_dir(&half).unwrap();
     std::fs::write(half.join("trial.toml"), "half").unwrap();
     std::fs::write(dir.join(format!(".runs.csv.tmp-{DEAD}")), "half").unwrap();
@@ -95,20 +98,25 @@ fn litter_of_killed_runs_is_removed_by_the_next_run() {
 }
 
 #[test]
-fn a_held_folder_is_refused_with_its_holder_and_fresh_deletes_nothing() {
+fn fresh_beside_a_live_worker_deletes_nothing_and_a_plain_sweep_joins_it() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = smoke(&["train.steps=2"]);
-    sweep(&plan, &options(tmp.path())).unwrap();
     let dir = ResultsDir::new(tmp.path().join("smoke"));
-    let held = dir.lock(false).unwrap();
-    for fresh in [false, true] {
-        let e = sweep(&plan, &SweepOptions { fresh, ..options(tmp.path()) }).unwrap_err();
-        let SweepError::Results(ResultsError::Locked { holder, .. }) = &e else { panic!("{e}") };
-        assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
-        assert!(e.to_string().contains("in use by another sweep"), "{e}");
-    }
-    assert_eq!(std::fs::read_dir(tmp.path().join("smoke/trials")).unwrap().count(), 6, "--fresh deleted nothing");
-    drop(held);
+    std::fs::create_dir_all(&dir.root).unwrap();
+    // Another worker (here: claims of this process, alive) runs the first trial.
+    let other = Claims::open(&dir, DEFAULT_TIMEOUT).unwrap();
+    let busy = &plan.trials[0].id;
+    assert!(other.try_claim(busy, &dir).unwrap());
+    let joined = sweep(&plan, &options(tmp.path())).unwrap();
+    assert_eq!((joined.ran, joined.missing, joined.total), (5, 1, 6), "the claimed trial is left to its worker");
+    let e = sweep(&plan, &SweepOptions { fresh: true, ..options(tmp.path()) }).unwrap_err();
+    let SweepError::Results(ResultsError::Busy { running, .. }) = &e else { panic!("{e}") };
+    assert!(running.contains(busy.as_str()) && running.contains(&format!("pid {}", std::process::id())), "{running}");
+    assert!(e.to_string().contains("--fresh would delete their work"), "{e}");
+    assert_eq!(std::fs::read_dir(tmp.path().join("smoke/trials")).unwrap().count(), 5, "--fresh deleted nothing");
+    other.release(busy);
+    let rest = sweep(&plan, &options(tmp.path())).unwrap();
+    assert_eq!((rest.ran, rest.skipped, rest.missing), (1, 5, 0));
     let again = sweep(&plan, &SweepOptions { fresh: true, ..options(tmp.path()) }).unwrap();
     assert_eq!(again.ran, 6);
 }

@@ -13,7 +13,7 @@ fn smoke(sets: &[&str]) -> Plan {
 }
 
 fn options(out: &Path, jobs: usize) -> SweepOptions {
-    SweepOptions { out_root: out.to_path_buf(), jobs, fresh: false, wait: false, command: "test".into() }
+    SweepOptions::new(out.to_path_buf(), jobs, "test".into())
 }
 
 fn runs(dir: &Path) -> Vec<csv::StringRecord> {

@@ -1,0 +1,376 @@
+//! The commands that run and watch sweeps: `sweep` (here, or `--slurm`), `worker` (one trial
+//! of a Slurm manifest), `status` and `collect`. Stop signals are handled here too.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use rnnlab_spec::Plan;
+use rnnlab_sweep::status::{self, SweepStatus};
+use rnnlab_sweep::{slurm, Builtin, ResultsDir, SweepOptions};
+
+use crate::{exit, load, print_summary, SpecArgs};
+
+#[derive(Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Trials to run at once [default: number of cores].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Write results under this folder instead of `results/`.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Delete this experiment's earlier results and run every trial again (refused while
+    /// other workers run trials in the folder).
+    #[arg(long)]
+    fresh: bool,
+    /// Here: when no trial is left to claim, wait for the trials other workers run (taking over
+    /// any whose worker dies). With --slurm: wait until the job arrays have finished.
+    #[arg(long)]
+    wait: bool,
+    /// Submit the trials as Slurm job arrays (options from the spec's `[slurm]` section) instead
+    /// of running them here.
+    #[arg(long)]
+    slurm: bool,
+    #[command(flatten)]
+    claims: ClaimArgs,
+}
+
+#[derive(Args)]
+pub struct ClaimArgs {
+    /// Seconds without a heartbeat after which a worker's claim on a trial is taken over by
+    /// another worker (a worker on this host that is gone is detected at once).
+    #[arg(long, value_name = "SECS", default_value_t = rnnlab_sweep::claims::DEFAULT_TIMEOUT.as_secs())]
+    claim_timeout: u64,
+}
+
+impl ClaimArgs {
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.claim_timeout.max(1))
+    }
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// The results folder (e.g. results/parity).
+    dir: PathBuf,
+    /// A manifest in the folder's `slurm/` (trial ids, one per line).
+    #[arg(long)]
+    manifest: String,
+    /// The line of the manifest to run (the array index, from 0).
+    #[arg(long)]
+    index: usize,
+    /// Threads for the trial.
+    #[arg(long, short, default_value_t = 1)]
+    jobs: usize,
+    #[command(flatten)]
+    claims: ClaimArgs,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The results folder (e.g. results/parity).
+    dir: PathBuf,
+    /// Refresh every two seconds until no trial is running or pending (Ctrl-C to leave).
+    #[arg(long)]
+    watch: bool,
+    #[command(flatten)]
+    claims: ClaimArgs,
+}
+
+pub static STOP: AtomicBool = AtomicBool::new(false);
+/// The first stop signal received (0: none).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// SIGUSR1 (Slurm's warning before the time limit): stop, then requeue this array element.
+static REQUEUE: AtomicBool = AtomicBool::new(false);
+
+/// SIGINT (Ctrl-C), SIGTERM (Slurm's preemption and scancel, `kill`), SIGHUP (a closed
+/// terminal) and SIGUSR1 (Slurm's `--signal` before the time limit) all stop a sweep the same
+/// way: no new trials, running ones dropped and their claims released, finished ones kept, the
+/// report written, exit 128 + the signal. A second signal exits at once.
+pub fn handle_stop_signals() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
+        .context("installing the signal handlers")?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let name = match sig {
+                SIGINT => "Ctrl-C",
+                SIGTERM => "SIGTERM",
+                SIGUSR1 => "SIGUSR1 (time limit near)",
+                _ => "SIGHUP",
+            };
+            if sig == SIGUSR1 {
+                REQUEUE.store(true, Ordering::SeqCst);
+            }
+            if STOP.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond stop signal ({name}): exiting now");
+                std::process::exit(128 + SIGNAL.load(Ordering::SeqCst).max(sig));
+            }
+            SIGNAL.store(sig, Ordering::SeqCst);
+            eprintln!(
+                "\n{name}: starting no further trials; running trials are dropped, finished ones kept (again to exit now)"
+            );
+        }
+    });
+    Ok(())
+}
+
+fn interrupted_code() -> ExitCode {
+    let sig = SIGNAL.load(Ordering::SeqCst);
+    ExitCode::from(128 + if sig > 0 { sig as u8 } else { 2 })
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
+    let Some(plan) = load(&args.spec)? else { return Ok(ExitCode::from(exit::INVALID)) };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let opts = SweepOptions {
+        fresh: args.fresh,
+        wait: args.wait,
+        claim_timeout: args.claims.timeout(),
+        ..SweepOptions::new(args.out.clone(), args.jobs.unwrap_or(cores).max(1), command_line())
+    };
+    if args.slurm {
+        return submit(&plan, &opts);
+    }
+    handle_stop_signals()?;
+    let progress = crate::progress::Bar::new(std::io::stderr().is_terminal());
+    let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &progress)?;
+    progress.finish();
+    let dir = outcome.dir.display();
+    if outcome.ran == 0 && outcome.missing == 0 && !outcome.interrupted {
+        println!(
+            "nothing to do: all {} trials already have results in {dir} (use --fresh to run them again)",
+            outcome.total
+        );
+    } else {
+        let others =
+            if outcome.by_others > 0 { format!("; {} by other workers", outcome.by_others) } else { String::new() };
+        println!(
+            "ran {} trials in {:.1} s ({} ok, {} diverged, {} failed; {} already done{others}) → {dir}",
+            outcome.ran, outcome.wall_seconds, outcome.ok, outcome.diverged, outcome.failed, outcome.skipped
+        );
+    }
+    print_summary(&outcome.dir, &plan)?;
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: {} of {} trials have results; run the same command again to finish",
+            outcome.total - outcome.missing,
+            outcome.total
+        );
+        return Ok(interrupted_code());
+    }
+    if outcome.missing > 0 {
+        println!(
+            "{} trials are running in other workers (`rnnlab status {dir}`); the report is complete once the last of them finishes",
+            outcome.missing
+        );
+    }
+    if outcome.failed > 0 {
+        eprintln!("{} trials failed; their messages are in {dir}/runs.csv", outcome.failed);
+        return Ok(ExitCode::from(exit::TRIAL_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--slurm`: submits what is missing, then returns or (with `--wait`) follows the arrays.
+fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
+    let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
+    let name = slurm::job_name(&dir.root);
+    if opts.fresh && !slurm::queued_elements(&name)?.is_empty() {
+        anyhow::bail!(
+            "{} still has Slurm elements queued or running (job name {name}); --fresh would delete their work: scancel them first",
+            dir.root.display()
+        );
+    }
+    let claims = rnnlab_sweep::prepare(plan, opts)?;
+    let exe = std::env::current_exe().context("finding the rnnlab binary for the job script")?;
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let submitted = {
+        let _lock = dir.lock()?;
+        slurm::submit(plan, &dir, &claims, &exe, &cwd)?
+    };
+    let shown = dir.root.display();
+    for (job, manifest, n) in &submitted.arrays {
+        println!("submitted {n} trials as job array {job} (slurm/{manifest})");
+    }
+    match &submitted.collect {
+        Some(job) => println!("collection job {job} rebuilds runs.csv and the report after them"),
+        None if submitted.queued > 0 => {
+            println!("nothing to submit: {} trials are queued or running, {} done", submitted.queued, submitted.done)
+        }
+        None => println!("nothing to submit: all {} trials have results in {shown}", submitted.done),
+    }
+    if !opts.wait {
+        if submitted.collect.is_some() || submitted.queued > 0 {
+            println!("watch with `rnnlab status {shown} --watch`; logs in {shown}/slurm/logs/");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let collect = format!("{name}-collect");
+    let mut last = String::new();
+    loop {
+        let queued = slurm::queued_elements(&name)?.len() + slurm::queued_elements(&collect)?.len();
+        let s = status::read(&dir, plan, opts.claim_timeout)?;
+        let line = format!("{}; {queued} Slurm jobs queued or running", one_line(&s));
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+        if queued == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    rnnlab_sweep::collect(plan, &dir)?;
+    print_summary(&dir.root, plan)?;
+    let s = status::read(&dir, plan, opts.claim_timeout)?;
+    let missing = s.total - s.done() - s.failed;
+    if missing > 0 {
+        eprintln!(
+            "{missing} trials have no result (cancelled or preempted): run the same command again to submit them"
+        );
+        return Ok(ExitCode::from(exit::TRIAL_FAILED));
+    }
+    if s.failed > 0 {
+        eprintln!("{} trials failed; their messages are in {shown}/runs.csv", s.failed);
+        return Ok(ExitCode::from(exit::TRIAL_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan a results folder was swept with (its `spec.toml`), and the folder's root.
+fn folder_plan(dir: &Path) -> anyhow::Result<(Plan, PathBuf)> {
+    let spec = dir.join(rnnlab_spec::vocab::layout::SPEC);
+    if !spec.is_file() {
+        anyhow::bail!("{} has no spec.toml: it is not a results folder (e.g. results/parity)", dir.display());
+    }
+    let plan = match rnnlab_spec::load(&spec, &[], &Builtin) {
+        Ok(p) => p,
+        Err(e) => anyhow::bail!("{} no longer loads: {e}", spec.display()),
+    };
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if plan.experiment.name != name {
+        anyhow::bail!(
+            "{} holds experiment `{}`, not `{name}`: a results folder must keep its experiment's name",
+            dir.display(),
+            plan.experiment.name
+        );
+    }
+    let root = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    Ok((plan, root))
+}
+
+/// `rnnlab worker`: one trial of a manifest, as a Slurm array element runs it.
+pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    let (plan, root) = folder_plan(&args.dir)?;
+    let dir = ResultsDir::new(args.dir.clone());
+    let id = slurm::manifest_trial(&dir, &args.manifest, args.index)?;
+    let opts = SweepOptions {
+        only: Some(HashSet::from([id.clone()])),
+        claim_timeout: args.claims.timeout(),
+        ..SweepOptions::new(root, args.jobs.max(1), command_line())
+    };
+    handle_stop_signals()?;
+    let restart = std::env::var("SLURM_RESTART_COUNT").unwrap_or_else(|_| "0".into());
+    println!(
+        "trial {id} ({} line {}; restart {restart}) on {}",
+        args.manifest,
+        args.index,
+        rnnlab_spec::files::hostname()
+    );
+    let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &rnnlab_sweep::Quiet)?;
+    if outcome.interrupted {
+        if REQUEUE.load(Ordering::SeqCst) {
+            slurm::requeue_self()?;
+            println!("trial {id}: stopped before the time limit; requeued");
+        } else {
+            println!("trial {id}: stopped by a signal; its claim is released");
+        }
+        return Ok(interrupted_code());
+    }
+    let line = match (outcome.ran, outcome.skipped, outcome.missing) {
+        (1, _, _) if outcome.failed > 0 => "failed (see runs.csv)",
+        (1, _, _) => "done",
+        (_, 1, _) => "already has a result",
+        _ => "is being run by another worker",
+    };
+    println!("trial {id}: {line}");
+    Ok(if outcome.failed > 0 { ExitCode::from(exit::TRIAL_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// `rnnlab collect`: runs.csv and the report rebuilt from the trial folders.
+pub fn collect(dir: &Path) -> anyhow::Result<ExitCode> {
+    let (plan, _) = folder_plan(dir)?;
+    let rows = rnnlab_sweep::collect(&plan, &ResultsDir::new(dir.to_path_buf()))?;
+    println!("{rows} of {} trials have results in {}", plan.trials.len(), dir.display());
+    print_summary(dir, &plan)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn one_line(s: &SweepStatus) -> String {
+    format!(
+        "{} trials: {} done ({} ok, {} diverged{}), {} running, {} pending, {} failed",
+        s.total,
+        s.done(),
+        s.ok,
+        s.diverged,
+        if s.other > 0 { format!(", {} other", s.other) } else { String::new() },
+        s.running.len(),
+        s.pending,
+        s.failed
+    )
+}
+
+/// `rnnlab status`: the folder's trials, and who runs what.
+pub fn show_status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let (plan, _) = folder_plan(&args.dir)?;
+    let dir = ResultsDir::new(args.dir.clone());
+    let terminal = std::io::stdout().is_terminal();
+    loop {
+        let s = status::read(&dir, &plan, args.claims.timeout())?;
+        let mut text = format!("{} ({}): {}\n", plan.experiment.name, args.dir.display(), one_line(&s));
+        let label = |id: &str| {
+            plan.trials.iter().find(|t| t.id == id).map(|t| {
+                let p = t.point_label();
+                if p.is_empty() {
+                    format!("seed {}", t.config.seed)
+                } else {
+                    format!("{p}, seed {}", t.config.seed)
+                }
+            })
+        };
+        for (title, list) in [("running", &s.running), ("stale claims (claimable by any worker)", &s.stale)] {
+            if !list.is_empty() {
+                text.push_str(&format!("{title}:\n"));
+                for c in list {
+                    let what = label(&c.id).unwrap_or_default();
+                    text.push_str(&format!(
+                        "  {}  ({what}; heartbeat {} s ago)\n",
+                        status::describe_claim(c),
+                        c.age.as_secs()
+                    ));
+                }
+            }
+        }
+        if args.watch && terminal {
+            print!("\x1b[2J\x1b[H");
+        }
+        print!("{text}");
+        if !args.watch || (s.running.is_empty() && s.pending == 0) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}

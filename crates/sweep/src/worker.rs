@@ -1,0 +1,288 @@
+//! One worker's loop: claim the next trial (longest first), run it, commit its result under
+//! the folder lock, until no trial is left to claim.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rnnlab_spec::vocab::layout;
+use rnnlab_spec::{Plan, Status, Trial};
+use rnnlab_train::{run_trial, TrainError};
+
+use crate::{cost, meta, prepare, threads_per_trial, Claims, CurvePoint, Progress, ResultsDir, ResultsError};
+use crate::{SweepError, SweepOptions, SweepOutcome, TrialRecord};
+
+/// Runs, as one worker, the trials of `plan` that have no result and no live claim, longest
+/// first, until none is left (or `stop` is set).
+pub fn run(
+    plan: &Plan,
+    opts: &SweepOptions,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<SweepOutcome, SweepError> {
+    let started = Instant::now();
+    let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
+    let claims = prepare(plan, opts)?;
+    let wanted = |t: &Trial| opts.only.as_ref().is_none_or(|only| only.contains(&t.id));
+    // Every result file is read once here, then only those of trials not yet final.
+    let mut records = HashMap::new();
+    for trial in &plan.trials {
+        if let Some(r) = dir.record(&trial.id)? {
+            records.insert(trial.id.clone(), r);
+        }
+    }
+    let is_final =
+        |records: &HashMap<String, TrialRecord>, id: &str| records.get(id).is_some_and(TrialRecord::is_final);
+    let order: Vec<&Trial> = cost::longest_first(plan.trials.iter().map(|t| &t.config))
+        .into_iter()
+        .map(|i| &plan.trials[i])
+        .filter(|t| wanted(t))
+        .collect();
+    let pending: Vec<&Trial> = order.iter().copied().filter(|t| !is_final(&records, &t.id)).collect();
+    let total = order.len();
+    let skipped = total - pending.len();
+    progress.start(total, skipped, pending.len());
+    if pending.is_empty() {
+        // Nothing to run: keep meta.toml as the run that produced these results left it.
+        let _lock = dir.lock()?;
+        dir.write_runs(&plan.columns, &plan.trials, &records)?;
+        return Ok(SweepOutcome {
+            dir: dir.root,
+            total,
+            skipped,
+            ran: 0,
+            by_others: 0,
+            missing: 0,
+            ok: 0,
+            diverged: 0,
+            failed: 0,
+            interrupted: false,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let mut meta = meta::start(plan, opts);
+    dir.write_file(layout::META, &meta.to_toml())?;
+
+    let jobs = opts.jobs.max(1);
+    // Trials fill the pool's threads; when fewer trials than threads are pending, each trial's
+    // matrix products share the spare ones.
+    rnnlab_train::set_threads(threads_per_trial(jobs, pending.len()));
+    // Trials run on this pool (each worker thread hands its trial to it), so a trial's
+    // multi-threaded products use the sweep's threads, not rayon's global pool.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
+    let queue = Queue { order: &pending, records: Mutex::new(records), tried: Mutex::new(HashSet::new()) };
+    let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+    let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
+    let fail = |e: ResultsError| {
+        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        stop.store(true, Ordering::Relaxed);
+    };
+    let run_one = |trial: &Trial| {
+        let t0 = Instant::now();
+        let on_eval = |p: &CurvePoint, total: usize| {
+            claims.progress(&trial.id, p.step, total);
+            progress.trial_eval(trial, p, total)
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| run_trial(&trial.config, stop, &on_eval)));
+        let (record, curve, checkpoint) = match outcome {
+            Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve, result.checkpoint),
+            Ok(Err(TrainError::Interrupted)) => {
+                claims.release(&trial.id);
+                return;
+            }
+            Ok(Err(e)) => (TrialRecord::failed(e.to_string(), t0.elapsed().as_secs_f64()), Vec::new(), None),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new(), None)
+            }
+        };
+        match queue.commit(&dir, &claims, plan, trial, &curve, &record, checkpoint.as_ref()) {
+            Ok(true) => {
+                let slot = match record.status {
+                    Status::Ok => 0,
+                    Status::Diverged => 1,
+                    _ => 2,
+                };
+                counts[slot].fetch_add(1, Ordering::Relaxed);
+                progress.trial_done(trial, &record);
+            }
+            Ok(false) => {}
+            Err(e) => fail(e),
+        }
+    };
+    let worker = || loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        match queue.next(&dir, &claims, opts.wait) {
+            Ok(Next::Run(trial)) => pool.install(|| run_one(trial)),
+            Ok(Next::Wait) => std::thread::sleep(Duration::from_millis(500)),
+            Ok(Next::Done) => return,
+            Err(e) => fail(e),
+        }
+    };
+    let beating = AtomicBool::new(true);
+    std::thread::scope(|s| {
+        // The heartbeat: every held claim rewritten while its trial runs.
+        s.spawn(|| {
+            let mut last = Instant::now();
+            while beating.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+                if last.elapsed() >= claims.beat_every() {
+                    claims.beat();
+                    last = Instant::now();
+                }
+            }
+        });
+        let workers: Vec<_> = (0..jobs.min(pending.len())).map(|_| s.spawn(worker)).collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        beating.store(false, Ordering::Relaxed);
+    });
+    claims.release_all();
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e.into());
+    }
+    let mut records = queue.records.into_inner().unwrap_or_else(|p| p.into_inner());
+    let missing = {
+        let _lock = dir.lock()?;
+        refresh(&dir, &pending, &mut records)?;
+        dir.write_runs(&plan.columns, &plan.trials, &records)?;
+        pending.iter().filter(|t| !is_final(&records, &t.id)).count()
+    };
+    let [ok, diverged, failed] = counts.map(|c| c.into_inner());
+    let ran = ok + diverged + failed;
+    meta::finish(&mut meta, ran);
+    dir.write_file(layout::META, &meta.to_toml())?;
+    let finished_now = pending.len() - missing;
+    Ok(SweepOutcome {
+        dir: dir.root,
+        total,
+        skipped,
+        ran,
+        by_others: finished_now.saturating_sub(ok + diverged),
+        missing,
+        ok,
+        diverged,
+        failed,
+        interrupted: stop.load(Ordering::Relaxed) && missing > 0,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Reads the results of `trials` that are not final in `records` (other workers may have
+/// committed them).
+fn refresh(
+    dir: &ResultsDir,
+    trials: &[&Trial],
+    records: &mut HashMap<String, TrialRecord>,
+) -> Result<(), ResultsError> {
+    for t in trials {
+        if !records.get(&t.id).is_some_and(TrialRecord::is_final) {
+            if let Some(r) = dir.record(&t.id)? {
+                records.insert(t.id.clone(), r);
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Next<'a> {
+    Run(&'a Trial),
+    /// Nothing to claim now, but other workers run trials that may yet be left to us.
+    Wait,
+    Done,
+}
+
+/// The trials a worker may run, longest first, and what it knows of their results.
+struct Queue<'a> {
+    order: &'a [&'a Trial],
+    records: Mutex<HashMap<String, TrialRecord>>,
+    /// Trials this process has run (or seen finished): not tried again in this run, even if
+    /// they failed.
+    tried: Mutex<HashSet<String>>,
+}
+
+impl<'a> Queue<'a> {
+    /// The next trial this worker claims.
+    fn next(&self, dir: &ResultsDir, claims: &Claims, wait: bool) -> Result<Next<'a>, ResultsError> {
+        let mut tried = self.tried.lock().unwrap_or_else(|p| p.into_inner());
+        let mut others = false;
+        for &trial in self.order {
+            if tried.contains(&trial.id) {
+                continue;
+            }
+            if self.final_on_disk(dir, &trial.id)? {
+                tried.insert(trial.id.clone());
+                continue;
+            }
+            if !claims.try_claim(&trial.id, dir)? {
+                others = true;
+                continue;
+            }
+            // Committed by another worker between the look above and the claim.
+            if self.final_on_disk(dir, &trial.id)? {
+                claims.release(&trial.id);
+                tried.insert(trial.id.clone());
+                continue;
+            }
+            tried.insert(trial.id.clone());
+            return Ok(Next::Run(trial));
+        }
+        Ok(if others && wait { Next::Wait } else { Next::Done })
+    }
+
+    fn final_on_disk(&self, dir: &ResultsDir, id: &str) -> Result<bool, ResultsError> {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        if records.get(id).is_some_and(TrialRecord::is_final) {
+            return Ok(true);
+        }
+        match dir.record(id)? {
+            Some(r) => {
+                let done = r.is_final();
+                records.insert(id.to_string(), r);
+                Ok(done)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Writes a trial's result under the folder lock unless another worker committed a final
+    /// one first (then this one is dropped: a result is never written twice); releases the
+    /// claim and rebuilds runs.csv. `Ok(false)`: dropped.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        dir: &ResultsDir,
+        claims: &Claims,
+        plan: &Plan,
+        trial: &Trial,
+        curve: &[CurvePoint],
+        record: &TrialRecord,
+        checkpoint: Option<&rnnlab_train::checkpoint::Checkpoint>,
+    ) -> Result<bool, ResultsError> {
+        let _lock = dir.lock()?;
+        let kept = !self.final_on_disk(dir, &trial.id)?;
+        if kept {
+            dir.write_trial(trial, curve, record, checkpoint)?;
+        }
+        claims.release(&trial.id);
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        if kept {
+            records.insert(trial.id.clone(), record.clone());
+        }
+        refresh(dir, self.order, &mut records)?;
+        dir.write_runs(&plan.columns, &plan.trials, &records)?;
+        Ok(kept)
+    }
+}
