@@ -24,6 +24,18 @@ plan SPEC *ARGS: build
 validate SPEC *ARGS: build
     {{rnnlab}} validate {{SPEC}} {{ARGS}}
 
+# What a results folder's sweep is doing: done, running (where, which step), pending, failed; add --watch to follow it.
+status DIR *ARGS: build
+    {{rnnlab}} status {{DIR}} {{ARGS}}
+
+# Rebuild runs.csv and the report of a results folder from its trial folders (after workers or Slurm jobs).
+collect DIR: build
+    {{rnnlab}} collect {{DIR}}
+
+# A one-node Slurm on this machine (root; Debian packages): `just slurm start`, `just slurm stop`.
+slurm ACTION="start":
+    scripts/slurm-local.sh {{ACTION}}
+
 # Rebuild report.md, report.html and plots/ of a results folder and print its table, e.g. `just report results/parity`.
 report DIR: build
     {{rnnlab}} report {{DIR}}
@@ -56,7 +68,7 @@ build-cuda:
 check-cuda:
     RUSTFLAGS="-D warnings" cargo check -p rnnlab-nn -p rnnlab-train --features cuda,ci-check --all-targets
 
-# Formatting, lints and every test (what CI runs).
+# Formatting, lints and every test (what CI runs; the Slurm tests need `just slurm start` and RNNLAB_SLURM=1).
 test: lint
     cargo test --workspace --all-targets
 

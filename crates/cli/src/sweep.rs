@@ -293,8 +293,9 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &rnnlab_sweep::Quiet)?;
     if outcome.interrupted {
         if REQUEUE.load(Ordering::SeqCst) {
+            // Said first: the requeue sends this process SIGTERM.
+            println!("trial {id}: stopped before the time limit; its claim is released; requeued");
             slurm::requeue_self()?;
-            println!("trial {id}: stopped before the time limit; requeued");
         } else {
             println!("trial {id}: stopped by a signal; its claim is released");
         }
