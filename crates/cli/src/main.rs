@@ -4,6 +4,8 @@
 //! through `rnnlab-sweep`, shows progress, and prints the summary from `rnnlab-report`.
 
 mod bench;
+mod folder;
+mod forward;
 mod predict;
 mod progress;
 mod sweep;
@@ -11,7 +13,6 @@ mod sweep;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use rnnlab_spec::{LoadError, Override, Plan};
@@ -35,7 +36,7 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Show a results folder's trials: done, running (where, how long, which step), pending,
     /// failed, stale claims.
-    Status(sweep::StatusArgs),
+    Status(folder::StatusArgs),
     /// Rebuild runs.csv and the report of a results folder from its trial folders.
     Collect { dir: PathBuf },
     /// Run one trial of a Slurm manifest (what `--slurm`'s job script runs).
@@ -144,11 +145,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sweep(args) => sweep::sweep(&args),
-        Command::Status(args) => sweep::show_status(&args),
-        Command::Collect { dir } => sweep::collect(&dir),
+        Command::Status(args) => folder::show_status(&args),
+        Command::Collect { dir } => folder::collect(&dir),
         Command::Worker(args) => sweep::worker(&args),
         Command::Report { dir } => {
             let config = rnnlab_report::report_config(&dir)?;
+            // Workers may be writing it too.
+            let _lock = rnnlab_sweep::ResultsDir::new(dir.clone()).lock()?;
             let report = rnnlab_report::write_report(&dir, &config)?;
             print_report(&report);
             Ok(ExitCode::SUCCESS)
@@ -158,7 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", if markdown { table.to_markdown() } else { table.to_text() });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Forward { spec, seed, trial, train } => forward(&spec, seed, trial, train),
+        Command::Forward { spec, seed, trial, train } => forward::run(&spec, seed, trial, train),
         Command::Predict(args) => {
             predict::run(args)?;
             Ok(ExitCode::SUCCESS)
@@ -178,44 +181,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn forward(args: &SpecArgs, seed: Option<u64>, id: Option<String>, train: bool) -> anyhow::Result<ExitCode> {
-    let Some(plan) = load(args)? else { return Ok(ExitCode::from(exit::INVALID)) };
-    let trial = plan
-        .trials
-        .iter()
-        .find(|t| id.as_ref().is_none_or(|id| &t.id == id) && seed.is_none_or(|s| t.config.seed == s))
-        .with_context(|| "no trial matches --trial/--seed (`rnnlab plan` lists them)".to_string())?;
-    let pass = rnnlab_train::forward(&trial.config, train)?;
-    let point = trial.point_label();
-    println!(
-        "trial {} ({}seed {}), {}",
-        trial.id,
-        if point.is_empty() { point } else { format!("{point}, ") },
-        trial.config.seed,
-        if train { format!("after {} training steps", pass.steps_trained) } else { "untrained".to_string() }
-    );
-    let fmt = |xs: &[f32]| format!("[{}]", xs.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(", "));
-    let set = &pass.inputs;
-    let (steps, width, out_w) = (set.steps, set.input_size, pass.outputs.width);
-    let per_step = pass.outputs.steps.len() == steps;
-    for n in 0..set.len {
-        println!("sequence {n}:");
-        for t in 0..steps {
-            let x = &set.inputs[(n * steps + t) * width..(n * steps + t + 1) * width];
-            let out_t = if per_step { Some(t) } else { (t + 1 == steps).then_some(0) };
-            match out_t {
-                Some(s) => println!(
-                    "  input{t} {} -> output{t} {}",
-                    fmt(x),
-                    fmt(&pass.outputs.steps[s][n * out_w..(n + 1) * out_w])
-                ),
-                None => println!("  input{t} {}", fmt(x)),
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads and checks a spec; prints its errors and returns `None` when it is invalid.

@@ -1,9 +1,9 @@
-//! The commands that run and watch sweeps: `sweep` (here, or `--slurm`), `worker` (one trial
-//! of a Slurm manifest), `status` and `collect`. Stop signals are handled here too.
+//! The commands that run sweeps: `sweep` (here, or `--slurm`, following the arrays with
+//! `--wait`) and `worker` (one trial of a Slurm manifest). Stop signals are handled here too.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
@@ -12,9 +12,10 @@ use anyhow::Context;
 use clap::Args;
 
 use rnnlab_spec::Plan;
-use rnnlab_sweep::status::{self, SweepStatus};
-use rnnlab_sweep::{slurm, Builtin, ResultsDir, SweepOptions};
+use rnnlab_sweep::status;
+use rnnlab_sweep::{slurm, ResultsDir, SweepOptions};
 
+use crate::folder::{folder_plan, one_line};
 use crate::{exit, load, print_summary, SpecArgs};
 
 #[derive(Args)]
@@ -52,7 +53,7 @@ pub struct ClaimArgs {
 }
 
 impl ClaimArgs {
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.claim_timeout.max(1))
     }
 }
@@ -70,17 +71,6 @@ pub struct WorkerArgs {
     /// Threads for the trial.
     #[arg(long, short, default_value_t = 1)]
     jobs: usize,
-    #[command(flatten)]
-    claims: ClaimArgs,
-}
-
-#[derive(Args)]
-pub struct StatusArgs {
-    /// The results folder (e.g. results/parity).
-    dir: PathBuf,
-    /// Refresh every two seconds until no trial is running or pending (Ctrl-C to leave).
-    #[arg(long)]
-    watch: bool,
     #[command(flatten)]
     claims: ClaimArgs,
 }
@@ -149,7 +139,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &progress)?;
     progress.finish();
     let dir = outcome.dir.display();
-    if outcome.ran == 0 && outcome.missing == 0 && !outcome.interrupted {
+    if outcome.ran == 0 && outcome.missing == 0 && outcome.skipped == outcome.total {
         println!(
             "nothing to do: all {} trials already have results in {dir} (use --fresh to run them again)",
             outcome.total
@@ -171,10 +161,10 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(interrupted_code());
     }
-    if outcome.missing > 0 {
+    if outcome.running_elsewhere > 0 {
         println!(
             "{} trials are running in other workers (`rnnlab status {dir}`); the report is complete once the last of them finishes",
-            outcome.missing
+            outcome.running_elsewhere
         );
     }
     if outcome.failed > 0 {
@@ -250,28 +240,6 @@ fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The plan a results folder was swept with (its `spec.toml`), and the folder's root.
-fn folder_plan(dir: &Path) -> anyhow::Result<(Plan, PathBuf)> {
-    let spec = dir.join(rnnlab_spec::vocab::layout::SPEC);
-    if !spec.is_file() {
-        anyhow::bail!("{} has no spec.toml: it is not a results folder (e.g. results/parity)", dir.display());
-    }
-    let plan = match rnnlab_spec::load(&spec, &[], &Builtin) {
-        Ok(p) => p,
-        Err(e) => anyhow::bail!("{} no longer loads: {e}", spec.display()),
-    };
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if plan.experiment.name != name {
-        anyhow::bail!(
-            "{} holds experiment `{}`, not `{name}`: a results folder must keep its experiment's name",
-            dir.display(),
-            plan.experiment.name
-        );
-    }
-    let root = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    Ok((plan, root))
-}
-
 /// `rnnlab worker`: one trial of a manifest, as a Slurm array element runs it.
 pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let (plan, root) = folder_plan(&args.dir)?;
@@ -309,69 +277,4 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     };
     println!("trial {id}: {line}");
     Ok(if outcome.failed > 0 { ExitCode::from(exit::TRIAL_FAILED) } else { ExitCode::SUCCESS })
-}
-
-/// `rnnlab collect`: runs.csv and the report rebuilt from the trial folders.
-pub fn collect(dir: &Path) -> anyhow::Result<ExitCode> {
-    let (plan, _) = folder_plan(dir)?;
-    let rows = rnnlab_sweep::collect(&plan, &ResultsDir::new(dir.to_path_buf()))?;
-    println!("{rows} of {} trials have results in {}", plan.trials.len(), dir.display());
-    print_summary(dir, &plan)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn one_line(s: &SweepStatus) -> String {
-    format!(
-        "{} trials: {} done ({} ok, {} diverged{}), {} running, {} pending, {} failed",
-        s.total,
-        s.done(),
-        s.ok,
-        s.diverged,
-        if s.other > 0 { format!(", {} other", s.other) } else { String::new() },
-        s.running.len(),
-        s.pending,
-        s.failed
-    )
-}
-
-/// `rnnlab status`: the folder's trials, and who runs what.
-pub fn show_status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let (plan, _) = folder_plan(&args.dir)?;
-    let dir = ResultsDir::new(args.dir.clone());
-    let terminal = std::io::stdout().is_terminal();
-    loop {
-        let s = status::read(&dir, &plan, args.claims.timeout())?;
-        let mut text = format!("{} ({}): {}\n", plan.experiment.name, args.dir.display(), one_line(&s));
-        let label = |id: &str| {
-            plan.trials.iter().find(|t| t.id == id).map(|t| {
-                let p = t.point_label();
-                if p.is_empty() {
-                    format!("seed {}", t.config.seed)
-                } else {
-                    format!("{p}, seed {}", t.config.seed)
-                }
-            })
-        };
-        for (title, list) in [("running", &s.running), ("stale claims (claimable by any worker)", &s.stale)] {
-            if !list.is_empty() {
-                text.push_str(&format!("{title}:\n"));
-                for c in list {
-                    let what = label(&c.id).unwrap_or_default();
-                    text.push_str(&format!(
-                        "  {}  ({what}; heartbeat {} s ago)\n",
-                        status::describe_claim(c),
-                        c.age.as_secs()
-                    ));
-                }
-            }
-        }
-        if args.watch && terminal {
-            print!("\x1b[2J\x1b[H");
-        }
-        print!("{text}");
-        if !args.watch || (s.running.is_empty() && s.pending == 0) {
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
 }

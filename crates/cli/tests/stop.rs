@@ -169,6 +169,20 @@ fn fresh_beside_a_running_worker_names_it_and_deletes_nothing() {
 }
 
 #[test]
+fn slurm_missing_is_a_clear_error_with_its_own_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bin()
+        .env("PATH", tmp.path())
+        .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap(), "--slurm"])
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{t}");
+    assert!(t.contains("not found") && t.contains("sbatch, squeue, scontrol"), "{t}");
+    assert!(!tmp.path().join("smoke/slurm").exists(), "nothing submitted, nothing half-written");
+}
+
+#[test]
 fn sizes_that_cannot_fit_are_refused_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = tmp.path().join("huge.toml");

@@ -89,9 +89,11 @@ pub struct SweepOutcome {
     pub ran: usize,
     /// Trials other workers finished while this one ran.
     pub by_others: usize,
-    /// Trials still without a final result when this worker stopped (running elsewhere, or
-    /// left by an interruption).
+    /// Trials still without a final result when this worker stopped (running elsewhere,
+    /// failed, or left by an interruption).
     pub missing: usize,
+    /// Of those, trials that other live workers were running.
+    pub running_elsewhere: usize,
     pub ok: usize,
     pub diverged: usize,
     pub failed: usize,

@@ -214,6 +214,13 @@ impl ResultsDir {
         }
     }
 
+    /// Whether trial `id`'s result says `failed` and was written at or after `since`.
+    pub fn failed_since(&self, id: &str, since: std::time::SystemTime) -> bool {
+        let path = self.trial_dir(id).join(layout::RESULT);
+        let recent = fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
+        recent && matches!(self.record(id), Ok(Some(r)) if r.status == Status::Failed)
+    }
+
     /// Writes a trial's folder whole: built under a temporary name, then renamed into place.
     pub fn write_trial(
         &self,

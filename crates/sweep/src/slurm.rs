@@ -206,7 +206,8 @@ fn now() -> String {
 }
 
 /// Submits every trial of `plan` in `dir` that has no final result, no live claim and no
-/// queued element, as arrays of at most `MaxArraySize`, then a collection job after them.
+/// queued element, longest first, as arrays of at most `MaxArraySize`, then a collection job
+/// after them.
 /// Elements run `exe` in `cwd` (where the spec's relative data paths resolve). Every sbatch
 /// call is recorded in `slurm/submissions.toml` as soon as it returns.
 pub fn submit(plan: &Plan, dir: &ResultsDir, claims: &Claims, exe: &Path, cwd: &Path) -> Result<Submitted, SlurmError> {
@@ -215,7 +216,9 @@ pub fn submit(plan: &Plan, dir: &ResultsDir, claims: &Claims, exe: &Path, cwd: &
     let running: HashSet<String> = claims.list().into_iter().filter(|c| !c.stale).map(|c| c.id).collect();
     let mut out = Submitted::default();
     let mut missing = Vec::new();
-    for t in &plan.trials {
+    // Longest first, as local workers claim them: Slurm starts array elements in index order.
+    for i in crate::cost::longest_first(plan.trials.iter().map(|t| &t.config)) {
+        let t = &plan.trials[i];
         if dir.record(&t.id)?.is_some_and(|r| r.is_final()) {
             out.done += 1;
         } else if queued.contains(&t.id) || running.contains(&t.id) {

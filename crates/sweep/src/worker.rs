@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rnnlab_spec::vocab::layout;
 use rnnlab_spec::{Plan, Status, Trial};
@@ -55,6 +55,7 @@ pub fn run(
             ran: 0,
             by_others: 0,
             missing: 0,
+            running_elsewhere: 0,
             ok: 0,
             diverged: 0,
             failed: 0,
@@ -75,7 +76,12 @@ pub fn run(
         .num_threads(jobs)
         .build()
         .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
-    let queue = Queue { order: &pending, records: Mutex::new(records), tried: Mutex::new(HashSet::new()) };
+    let queue = Queue {
+        order: &pending,
+        records: Mutex::new(records),
+        tried: Mutex::new(HashSet::new()),
+        since: SystemTime::now(),
+    };
     let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
     let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
     let fail = |e: ResultsError| {
@@ -154,11 +160,13 @@ pub fn run(
         return Err(e.into());
     }
     let mut records = queue.records.into_inner().unwrap_or_else(|p| p.into_inner());
-    let missing = {
+    let (missing, running_elsewhere) = {
         let _lock = dir.lock()?;
         refresh(&dir, &pending, &mut records)?;
         dir.write_runs(&plan.columns, &plan.trials, &records)?;
-        pending.iter().filter(|t| !is_final(&records, &t.id)).count()
+        let missing: Vec<&&Trial> = pending.iter().filter(|t| !is_final(&records, &t.id)).collect();
+        let live = missing.iter().filter(|t| claims.view(&t.id).is_some_and(|c| !c.stale)).count();
+        (missing.len(), live)
     };
     let [ok, diverged, failed] = counts.map(|c| c.into_inner());
     let ran = ok + diverged + failed;
@@ -172,6 +180,7 @@ pub fn run(
         ran,
         by_others: finished_now.saturating_sub(ok + diverged),
         missing,
+        running_elsewhere,
         ok,
         diverged,
         failed,
@@ -211,6 +220,10 @@ struct Queue<'a> {
     /// Trials this process has run (or seen finished): not tried again in this run, even if
     /// they failed.
     tried: Mutex<HashSet<String>>,
+    /// When this worker started: a trial that another worker's run of this sweep recorded
+    /// `failed` after it is not retried by this one (failed trials are retried by the next
+    /// sweep, not by every worker of this one).
+    since: SystemTime,
 }
 
 impl<'a> Queue<'a> {
@@ -222,7 +235,7 @@ impl<'a> Queue<'a> {
             if tried.contains(&trial.id) {
                 continue;
             }
-            if self.final_on_disk(dir, &trial.id)? {
+            if self.final_on_disk(dir, &trial.id)? || dir.failed_since(&trial.id, self.since) {
                 tried.insert(trial.id.clone());
                 continue;
             }

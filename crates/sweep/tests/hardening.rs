@@ -134,6 +134,26 @@ fn a_result_with_an_unknown_status_is_not_final() {
 }
 
 #[test]
+fn failed_trials_are_retried_by_the_next_sweep_not_by_every_worker_of_this_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["train.steps=2"]);
+    sweep(&plan, &options(tmp.path())).unwrap();
+    let result = tmp.path().join("smoke/trials").join(&plan.trials[0].id).join("result.toml");
+    let failed = std::fs::read_to_string(&result).unwrap().replace("status = \"ok\"", "status = \"failed\"");
+    std::fs::write(&result, &failed).unwrap();
+    // Failed before this sweep started: run again.
+    let again = sweep(&plan, &options(tmp.path())).unwrap();
+    assert_eq!((again.ran, again.skipped), (1, 5));
+    // Failed while this sweep runs (another worker's result, written after this one started):
+    // left for the next sweep.
+    std::fs::write(&result, &failed).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&result).unwrap().set_modified(later).unwrap();
+    let joined = sweep(&plan, &options(tmp.path())).unwrap();
+    assert_eq!((joined.ran, joined.missing, joined.running_elsewhere), (0, 1, 0));
+}
+
+#[test]
 fn a_damaged_curve_is_listed_by_the_report_not_fatal() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = smoke(&["train.steps=20"]);
