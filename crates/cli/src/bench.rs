@@ -35,12 +35,7 @@ pub struct BenchArgs {
 }
 
 fn parse_cell(s: &str) -> anyhow::Result<CellKind> {
-    Ok(match s {
-        "lstm" => CellKind::Lstm,
-        "gru" => CellKind::Gru,
-        "rnn" => CellKind::Rnn,
-        other => bail!("unknown cell `{other}`: use lstm, gru or rnn"),
-    })
+    s.parse().map_err(anyhow::Error::msg)
 }
 
 fn parse_kernel(s: &str) -> anyhow::Result<KernelKind> {

@@ -1,6 +1,9 @@
 //! The layers and optimizers against PyTorch: tests/golden holds PyTorch 2.15's outputs,
 //! final states and gradients (float64) for every cell variant, and optimizer trajectories.
 //! Tolerances as its README: 1e-5 absolute on values, 1e-4 relative on gradients.
+//!
+//! (Over 300 lines: one case per cell variant and optimizer against one set of fixtures, sharing
+//! the loaders at the top.)
 
 use std::collections::HashMap;
 use std::path::PathBuf;

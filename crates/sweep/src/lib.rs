@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod claims;
 pub mod cost;
 mod meta;
+mod record;
 pub mod results;
 pub mod slurm;
 pub mod status;

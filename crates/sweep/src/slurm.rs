@@ -13,6 +13,9 @@
 //! learn which submitted elements are still queued or running, so that re-running the command
 //! submits exactly the trials with no result, no live claim and no queued element. A manifest
 //! holds at most `MaxArraySize` ids (the limit caps the array index, not the count).
+//!
+//! (Over 300 lines: submission, its records and the job script are one conversation with
+//! sbatch; splitting it would scatter the invariants above.)
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

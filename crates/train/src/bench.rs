@@ -36,7 +36,7 @@ pub const WORKLOADS: [Workload; 3] = [
 ];
 
 /// The cells benchmarked, in table order.
-pub const CELLS: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::Rnn];
+pub const CELLS: [CellKind; 3] = CellKind::ALL;
 
 /// One timed configuration.
 #[derive(Debug, Clone, Copy)]
@@ -48,21 +48,13 @@ pub struct Case {
     pub device: DeviceKind,
 }
 
-fn gates(cell: CellKind) -> usize {
-    match cell {
-        CellKind::Lstm => 4,
-        CellKind::Gru => 3,
-        CellKind::Rnn => 1,
-    }
-}
-
 impl Case {
     /// Floating-point operations of one training step, counting matrix products only:
     /// forward `2·B·T·(G·H·(I+H) + H·C)`, backward twice that.
     pub fn flops(&self) -> f64 {
         let w = &self.workload;
         let (b, t, i, h, c) = (w.batch as f64, w.steps as f64, w.input as f64, w.hidden as f64, w.classes as f64);
-        let forward = 2.0 * b * t * (gates(self.cell) as f64 * h * (i + h) + h * c);
+        let forward = 2.0 * b * t * (self.cell.gates() as f64 * h * (i + h) + h * c);
         3.0 * forward
     }
 

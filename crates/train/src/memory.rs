@@ -12,7 +12,7 @@ use rnnlab_spec::{CellKind, HeadKind, ModelConfig, OptimizerConfig, OptimizerKin
 /// Learnable parameters of a network of `model` on inputs of `input_size` features with a head
 /// of `output_size` outputs, counted as PyTorch counts them.
 pub fn param_count(model: &ModelConfig, input_size: usize, output_size: usize) -> u128 {
-    let gates = gates(model.cell) as u128;
+    let gates = model.cell.gates() as u128;
     let h = model.hidden_size as u128;
     let out = model.output_size() as u128;
     let mut total: u128 = 0;
@@ -27,14 +27,6 @@ pub fn param_count(model: &ModelConfig, input_size: usize, output_size: usize) -
         total += (out + 1) * output_size as u128;
     }
     total
-}
-
-fn gates(cell: CellKind) -> usize {
-    match cell {
-        CellKind::Lstm => 4,
-        CellKind::Gru => 3,
-        CellKind::Rnn => 1,
-    }
 }
 
 /// f32 buffers of optimizer state per parameter.
@@ -72,7 +64,7 @@ pub fn trial_bytes(
     // Network tensors, the flat copy, gradients (dfdx's and the flat ones), optimizer state.
     let mut floats = params * (4 + optimizer_slots(optimizer));
     if let Some(d) = data {
-        let width = (gates(model.cell) + 4) as u128 * model.hidden_size as u128 * model.layers as u128;
+        let width = (model.cell.gates() + 4) as u128 * model.hidden_size as u128 * model.layers as u128;
         let rows = |batch: usize, len: usize| batch.min(len.max(1)) as u128 * d.steps as u128;
         // Saved activations of a training batch (and their gradients), an evaluation batch.
         floats += 2 * rows(train.batch_size, d.train_len) * width;

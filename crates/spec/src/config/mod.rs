@@ -1,0 +1,173 @@
+//! The typed sections of a spec and their range checks.
+//!
+//! One resolved trial is a [`TrialConfig`]: every section with defaults filled in and one
+//! value per grid axis. Its canonical TOML form is what the trial id hashes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+mod model;
+mod optimizer;
+mod run;
+
+pub use model::*;
+pub use optimizer::*;
+pub use run::*;
+
+/// `[experiment]`: names the results folder and lists the seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Results go to `results/<name>/`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Every grid point runs once per seed.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Optimizer steps; give this or `epochs`.
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// Passes over the training set; give this or `steps`.
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    pub batch_size: usize,
+    /// Evaluate on the test set every this many steps (and always at the end); 0 = only at the end.
+    #[serde(default)]
+    pub eval_every: usize,
+    /// Batch size for evaluation (memory only; results do not depend on it).
+    #[serde(default = "default_eval_batch")]
+    pub eval_batch_size: usize,
+    /// Write the trained parameters (`model.safetensors`, PyTorch names) and `model.toml` into
+    /// the trial's folder, for `rnnlab predict` and for loading into PyTorch. Not serialised
+    /// when false, so trial ids (hashes of the serialised config) from before it existed hold.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub save_checkpoint: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+fn default_eval_batch() -> usize {
+    8192
+}
+
+impl TrainConfig {
+    fn check(&self) -> Result<(), FieldError> {
+        match (self.steps, self.epochs) {
+            (None, None) => {
+                return Err(
+                    FieldError::new(&[], "no training length").with_help("add `steps = N` or `epochs = N` to [train]")
+                )
+            }
+            (Some(_), Some(_)) => return Err(FieldError::new(&["epochs"], "give `steps` or `epochs`, not both")),
+            (Some(0), _) => return Err(FieldError::new(&["steps"], "must be at least 1")),
+            (_, Some(0)) => return Err(FieldError::new(&["epochs"], "must be at least 1")),
+            _ => {}
+        }
+        if self.batch_size == 0 {
+            return Err(FieldError::new(&["batch_size"], "must be at least 1"));
+        }
+        if self.eval_batch_size == 0 {
+            return Err(FieldError::new(&["eval_batch_size"], "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// `[report]`: how results are summarised.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Metric the summary is sorted by (default: test_accuracy, else test_mse, else test_loss).
+    #[serde(default)]
+    pub primary: Option<String>,
+    /// A seed succeeds when this holds for its final metrics, e.g. `test_accuracy >= 0.99`.
+    #[serde(default)]
+    pub success: Option<String>,
+}
+
+/// A success rule parsed from `[report] success`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuccessRule {
+    pub metric: String,
+    pub op: crate::vocab::Comparison,
+    pub threshold: f64,
+}
+
+impl ReportConfig {
+    /// Parses `success`, e.g. `test_accuracy >= 0.99`.
+    pub fn success_rule(&self) -> Result<Option<SuccessRule>, FieldError> {
+        let Some(text) = &self.success else {
+            return Ok(None);
+        };
+        let bad = || {
+            FieldError::new(&["success"], format!("cannot read `{text}`"))
+                .with_help("write `METRIC OP VALUE`, e.g. `test_accuracy >= 0.99` (OP: >=, >, <=, <)")
+        };
+        let mut parts = text.split_whitespace();
+        let (Some(metric), Some(op), Some(value), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let op = crate::vocab::Comparison::parse(op).ok_or_else(bad)?;
+        let threshold: f64 = value.parse().map_err(|_| bad())?;
+        Ok(Some(SuccessRule { metric: metric.into(), op, threshold }))
+    }
+}
+
+/// A `[[published]]` figure the experiment tries to reproduce.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    pub source: String,
+    pub metric: String,
+    pub value: f64,
+    #[serde(default)]
+    pub tolerance: f64,
+    /// Grid values that pick the matching grid point, e.g. `{ "model.cell" = "lstm" }`.
+    #[serde(default, rename = "where")]
+    pub at: toml::Table,
+}
+
+/// Everything one trial needs: the resolved sections and its seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialConfig {
+    pub seed: u64,
+    /// Dataset plugin name and its keys (validated by the plugin).
+    pub dataset: DatasetConfig,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerConfig,
+    pub train: TrainConfig,
+    pub run: RunConfig,
+}
+
+/// `[dataset]`: a plugin name plus the plugin's own keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetConfig {
+    pub plugin: String,
+    #[serde(flatten)]
+    pub keys: toml::Table,
+}
+
+impl TrialConfig {
+    /// Range checks that serde cannot express; the path names the failing key.
+    pub fn check(&self) -> Result<(), FieldError> {
+        self.model.check().map_err(|e| e.within(&["model"]))?;
+        self.optimizer.check().map_err(|e| e.within(&["optimizer"]))?;
+        self.train.check().map_err(|e| e.within(&["train"]))?;
+        Ok(())
+    }
+}

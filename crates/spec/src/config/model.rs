@@ -1,0 +1,177 @@
+//! `[model]`: the cell, its sizes, initialisation, head and kernel.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// The recurrent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    Lstm,
+    Gru,
+    Rnn,
+}
+
+impl CellKind {
+    /// Every cell, in table order (benchmarks, `rnnlab bench --cell`).
+    pub const ALL: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::Rnn];
+
+    /// The spelling in specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+            CellKind::Rnn => "rnn",
+        }
+    }
+
+    /// Gate blocks of the input and recurrent weights (PyTorch's 4H, 3H, H rows).
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+            CellKind::Rnn => 1,
+        }
+    }
+}
+
+impl std::str::FromStr for CellKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        CellKind::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = CellKind::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown cell `{s}`: use {}", names.join(", "))
+        })
+    }
+}
+
+/// Activation of the simple RNN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nonlinearity {
+    #[default]
+    Tanh,
+    Relu,
+}
+
+/// How the recurrent weights are initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
+    #[default]
+    Pytorch,
+    /// Xavier/Glorot uniform weights, zero biases.
+    Xavier,
+    /// Every recurrent weight and bias zero (the zero-initialised tanh RNN tutorial).
+    Zeros,
+    /// N(0, init_std²) weights, zero biases.
+    Normal,
+}
+
+/// What maps the recurrent output to the task's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// A linear layer (`head.weight`, `head.bias`), PyTorch's `nn.Linear` init.
+    #[default]
+    Linear,
+    /// No head: the recurrent output is the prediction (its size must match the task).
+    None,
+}
+
+/// How the recurrent layers are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelKind {
+    /// One fused op per layer and sequence on raw buffers (CPU).
+    #[default]
+    Fused,
+    /// The composite per-step dfdx ops (the reference the fused kernels are tested against).
+    Reference,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub cell: CellKind,
+    pub hidden_size: usize,
+    #[serde(default = "one")]
+    pub layers: usize,
+    /// LSTM only: size of the projected hidden state (PyTorch's `proj_size`); 0 = none.
+    #[serde(default)]
+    pub proj_size: usize,
+    /// RNN only.
+    #[serde(default)]
+    pub nonlinearity: Nonlinearity,
+    #[serde(default)]
+    pub init: Init,
+    /// Standard deviation for `init = "normal"`.
+    #[serde(default = "default_init_std")]
+    pub init_std: f64,
+    /// LSTM only: added to the forget-gate bias at init (TensorFlow's BasicLSTMCell uses 1.0).
+    #[serde(default)]
+    pub forget_bias: f64,
+    #[serde(default)]
+    pub head: HeadKind,
+    /// `fused` (default) or `reference`; both compute the same function to 1e-5.
+    #[serde(default)]
+    pub kernel: KernelKind,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_init_std() -> f64 {
+    0.1
+}
+
+impl ModelConfig {
+    /// Size of what each layer emits per step.
+    pub fn output_size(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.hidden_size
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), FieldError> {
+        if self.hidden_size == 0 {
+            return Err(FieldError::new(&["hidden_size"], "must be at least 1"));
+        }
+        if self.layers == 0 {
+            return Err(FieldError::new(&["layers"], "must be at least 1"));
+        }
+        if self.proj_size > 0 && self.cell != CellKind::Lstm {
+            return Err(FieldError::new(&["proj_size"], format!("only the LSTM has a projection, not `{}`", self.cell.name()))
+                .with_help("remove `proj_size`, or set it per cell with a section axis: \"model\" = [{cell = \"lstm\", proj_size = 2}, {cell = \"gru\"}]"));
+        }
+        if self.proj_size >= self.hidden_size && self.proj_size > 0 {
+            return Err(FieldError::new(
+                &["proj_size"],
+                format!("must be smaller than hidden_size ({})", self.hidden_size),
+            ));
+        }
+        if self.forget_bias != 0.0 && self.cell != CellKind::Lstm {
+            return Err(FieldError::new(
+                &["forget_bias"],
+                format!("only the LSTM has a forget gate, not `{}`", self.cell.name()),
+            ));
+        }
+        if self.nonlinearity != Nonlinearity::Tanh && self.cell != CellKind::Rnn {
+            return Err(FieldError::new(
+                &["nonlinearity"],
+                "only the simple RNN (`cell = \"rnn\"`) takes a nonlinearity",
+            ));
+        }
+        if !(self.init_std > 0.0 && self.init_std.is_finite()) {
+            return Err(FieldError::new(&["init_std"], "must be a positive number"));
+        }
+        Ok(())
+    }
+}

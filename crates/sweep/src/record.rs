@@ -1,0 +1,76 @@
+//! `result.toml`: what a finished (or failed) trial left, and whether it is final.
+
+use serde::{Deserialize, Serialize};
+
+use rnnlab_spec::Status;
+use rnnlab_train::TrialResult;
+
+/// What a finished (or failed) trial left in `result.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// `ok`, `diverged` or `failed` (any other text reads as `Status::Unknown`).
+    pub status: Status,
+    #[serde(default)]
+    pub message: String,
+    pub train_loss: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub test_mse: Option<f64>,
+    #[serde(default)]
+    pub test_nll: Option<f64>,
+    /// Name of the metric `best_value` is about (`test_accuracy`, `test_mse` or `test_nll`).
+    pub best_metric: Option<String>,
+    pub best_value: Option<f64>,
+    pub best_step: Option<usize>,
+    pub steps: usize,
+    pub wall_seconds: f64,
+    pub params: usize,
+}
+
+impl TrialRecord {
+    /// The record of a trial that ran to the end or diverged.
+    pub fn from_result(r: &TrialResult) -> Self {
+        let last = r.final_point();
+        let best = r.best_point();
+        TrialRecord {
+            status: r.status,
+            message: r.message.clone(),
+            train_loss: last.map(|p| p.train_loss).filter(|v| v.is_finite()),
+            test_loss: last.map(|p| p.test.loss),
+            test_accuracy: last.and_then(|p| p.test.accuracy),
+            test_mse: last.and_then(|p| p.test.mse),
+            test_nll: last.and_then(|p| p.test.nll),
+            best_metric: best.map(|p| p.test.main_metric().name.to_string()),
+            best_value: best.map(|p| p.test.main()),
+            best_step: best.map(|p| p.step),
+            steps: r.steps_done,
+            wall_seconds: r.wall_seconds,
+            params: r.param_count,
+        }
+    }
+
+    /// The record of a trial that could not run or panicked.
+    pub fn failed(message: String, wall_seconds: f64) -> Self {
+        TrialRecord {
+            status: Status::Failed,
+            message,
+            train_loss: None,
+            test_loss: None,
+            test_accuracy: None,
+            test_mse: None,
+            test_nll: None,
+            best_metric: None,
+            best_value: None,
+            best_step: None,
+            steps: 0,
+            wall_seconds,
+            params: 0,
+        }
+    }
+
+    /// Finished for good: a re-run skips it. Failed trials are retried, and so is a status
+    /// this rnnlab does not know (a damaged or foreign file).
+    pub fn is_final(&self) -> bool {
+        self.status.is_final()
+    }
+}
