@@ -114,6 +114,11 @@ fn fresh_beside_a_live_worker_deletes_nothing_and_a_plain_sweep_joins_it() {
     assert!(running.contains(busy.as_str()) && running.contains(&format!("pid {}", std::process::id())), "{running}");
     assert!(e.to_string().contains("--fresh would delete their work"), "{e}");
     assert_eq!(std::fs::read_dir(tmp.path().join("smoke/trials")).unwrap().count(), 5, "--fresh deleted nothing");
+    // Joining with other `[slurm]` options is joining the same trials; other trials are refused.
+    let same = smoke(&["train.steps=2", "slurm.partition=other"]);
+    assert_eq!(sweep(&same, &options(tmp.path())).unwrap().missing, 1);
+    let e = sweep(&smoke(&["train.steps=3"]), &options(tmp.path())).unwrap_err();
+    assert!(matches!(e, SweepError::Results(ResultsError::SpecChanged { .. })), "{e}");
     other.release(busy);
     let rest = sweep(&plan, &options(tmp.path())).unwrap();
     assert_eq!((rest.ran, rest.skipped, rest.missing), (1, 5, 0));
