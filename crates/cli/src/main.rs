@@ -276,5 +276,6 @@ fn print_report(report: &rnnlab_report::Report) {
             c.entry.metric, c.entry.value, c.entry.tolerance, c.verdict, c.entry.source
         );
     }
-    println!("report: {} and {} ({} plots)", report.path.display(), report.html.display(), report.plots.len());
+    let partial = if report.partial { " — partial: trials are still running or missing" } else { "" };
+    println!("report: {} and {} ({} plots){partial}", report.path.display(), report.html.display(), report.plots.len());
 }

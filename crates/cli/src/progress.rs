@@ -95,3 +95,52 @@ impl Progress for Bar {
         }
     }
 }
+
+/// Progress that also rewrites the report (marked partial) while a sweep runs: at most every
+/// [`Live::EVERY`], on its own thread, after a trial finished.
+pub struct Live<'a> {
+    pub inner: &'a Bar,
+    dirty: std::sync::atomic::AtomicBool,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> Live<'a> {
+    pub const EVERY: Duration = Duration::from_secs(5);
+
+    pub fn new(inner: &'a Bar) -> Self {
+        Live { inner, dirty: false.into(), done: false.into() }
+    }
+
+    /// Runs until [`Live::stop`]: writes the report through `write` whenever a trial finished
+    /// since the last write and `EVERY` has passed.
+    pub fn refresh_loop(&self, write: impl Fn()) {
+        use std::sync::atomic::Ordering;
+        let mut last = std::time::Instant::now();
+        while !self.done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if last.elapsed() >= Self::EVERY && self.dirty.swap(false, Ordering::Relaxed) {
+                write();
+                last = std::time::Instant::now();
+            }
+        }
+    }
+
+    pub fn stop(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Progress for Live<'_> {
+    fn start(&self, total: usize, skipped: usize, to_run: usize) {
+        self.inner.start(total, skipped, to_run)
+    }
+
+    fn trial_eval(&self, trial: &Trial, p: &CurvePoint, total_steps: usize) {
+        self.inner.trial_eval(trial, p, total_steps)
+    }
+
+    fn trial_done(&self, trial: &Trial, r: &TrialRecord) {
+        self.inner.trial_done(trial, r);
+        self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

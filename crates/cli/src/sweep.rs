@@ -135,9 +135,23 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         return submit(&plan, &opts);
     }
     handle_stop_signals()?;
-    let progress = crate::progress::Bar::new(std::io::stderr().is_terminal());
-    let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &progress)?;
-    progress.finish();
+    let bar = crate::progress::Bar::new(std::io::stderr().is_terminal());
+    let live = crate::progress::Live::new(&bar);
+    let dir = opts.out_root.join(&plan.experiment.name);
+    let outcome = std::thread::scope(|s| {
+        // report.md/html follow the sweep (marked partial), for a browser tab or a colleague.
+        s.spawn(|| {
+            live.refresh_loop(|| {
+                if let Ok(_lock) = ResultsDir::new(dir.clone()).lock() {
+                    let _ = rnnlab_report::write_report(&dir, &plan.report);
+                }
+            })
+        });
+        let outcome = rnnlab_sweep::run(&plan, &opts, &STOP, &live);
+        live.stop();
+        outcome
+    })?;
+    bar.finish();
     let dir = outcome.dir.display();
     if outcome.ran == 0 && outcome.missing == 0 && outcome.skipped == outcome.total {
         println!(

@@ -143,6 +143,27 @@ fn a_killed_workers_trial_is_taken_over_and_status_shows_who_runs_what() {
 }
 
 #[test]
+fn the_report_follows_a_running_sweep_and_is_complete_at_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("smoke/report.md");
+    let mut child = bin()
+        .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap(), "--jobs", "1"])
+        .args(["--set", "train.steps=40000", "--set", "train.eval_every=10000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a report written during the sweep", || report.is_file());
+    let during = std::fs::read_to_string(&report).unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "the sweep was still running");
+    assert!(during.contains("**Partial report**") && during.contains("of 6 trials have a final result"), "{during}");
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let after = std::fs::read_to_string(&report).unwrap();
+    assert!(!after.contains("Partial report") && after.contains("6 trials: 6 ok"), "{after}");
+}
+
+#[test]
 fn fresh_beside_a_running_worker_names_it_and_deletes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("smoke");

@@ -141,11 +141,13 @@ code{background:#f3f3f3;padding:0 .2em;font-size:.9em}pre{background:#f6f6f6;pad
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1em}";
 
-/// The blocks as a self-contained HTML page titled `title`. Consecutive figures share a grid.
-pub fn to_html(title: &str, blocks: &[Block]) -> String {
+/// The blocks as a self-contained HTML page titled `title`, reloading itself every `refresh`
+/// seconds when given. Consecutive figures share a grid.
+pub fn to_html(title: &str, blocks: &[Block], refresh: Option<u32>) -> String {
+    let reload = refresh.map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\"/>\n")).unwrap_or_default();
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n{reload}\
          <title>{}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n",
         escape(title)
     );
@@ -207,7 +209,7 @@ mod tests {
             caption: n.into(),
         };
         let blocks = [Block::Heading(1, "T".into()), fig("a"), fig("b"), Block::Paragraph("end".into())];
-        let html = to_html("T & co", &blocks);
+        let html = to_html("T & co", &blocks, None);
         assert!(html.contains("<title>T &amp; co</title>"));
         assert!(!html.contains("<?xml"));
         assert_eq!(html.matches("<div class=\"figures\">").count(), 1);

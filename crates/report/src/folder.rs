@@ -19,6 +19,29 @@ pub struct Folder {
     pub published: Vec<Published>,
     /// `None` when the folder has no meta.toml (copied without it).
     pub meta: Option<Meta>,
+    /// Claims in `claims/` with a recent heartbeat: trials workers are running now.
+    pub running: usize,
+}
+
+/// A claim whose heartbeat is older than this is not counted as running (the workers' default
+/// claim timeout).
+const LIVE_CLAIM: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Claim files in `dir/claims/` written within [`LIVE_CLAIM`].
+fn live_claims(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir.join(layout::CLAIMS)) else { return 0 };
+    let now = std::time::SystemTime::now();
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            !name.starts_with('.')
+                && name.ends_with(".toml")
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| now.duration_since(t).map_or(true, |age| age < LIVE_CLAIM))
+        })
+        .count()
 }
 
 impl Folder {
@@ -26,6 +49,7 @@ impl Folder {
         let mut folder = Folder {
             dir: dir.to_path_buf(),
             name: dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+            running: live_claims(dir),
             ..Folder::default()
         };
         if let Some(text) = read_optional(&dir.join(layout::SPEC))? {

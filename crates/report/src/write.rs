@@ -21,6 +21,28 @@ pub struct Report {
     pub html: PathBuf,
     /// `plots/<metric>.svg`, one per curve metric with data.
     pub plots: Vec<PathBuf>,
+    /// Written while workers run trials, or before every trial has a result.
+    pub partial: bool,
+}
+
+/// How often a partial report.html reloads itself in a browser.
+pub const REFRESH_SECONDS: u32 = 10;
+
+/// "Partial: …" when workers hold live claims or fewer trials than the plan's have a final
+/// result (`meta.toml` counts the plan's trials).
+fn partial_note(folder: &Folder, finished: usize) -> Option<String> {
+    let planned = folder.meta.as_ref().map_or(0, |m| m.trials);
+    if folder.running == 0 && finished >= planned {
+        return None;
+    }
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let of = if planned > 0 { format!(" of {planned}") } else { String::new() };
+    Some(format!(
+        "**Partial report** (written {now}): {finished}{of} trials have a final result, {} running. \
+         It is rewritten as trials finish; `rnnlab status {}` shows the workers.",
+        folder.running,
+        folder.dir.display()
+    ))
 }
 
 /// Writes `dir/report.md`, `dir/report.html` and `dir/plots/<metric>.svg` (each atomically):
@@ -39,6 +61,10 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     }
     let (trials, ok) = summary.rows.iter().fold((0, 0), |(t, o), r| (t + r.trials, o + r.ok));
     let (diverged, failed) = summary.rows.iter().fold((0, 0), |(d, f), r| (d + r.diverged, f + r.failed));
+    let partial = partial_note(&folder, ok + diverged);
+    if let Some(note) = &partial {
+        blocks.push(Block::Paragraph(note.clone()));
+    }
     blocks.push(Block::Paragraph(format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.")));
     blocks.push(Block::Table(run_table(folder.meta.as_ref(), &summary)));
 
@@ -117,8 +143,10 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     let path = dir.join(layout::REPORT_MD);
     write_file(&path, &doc::to_markdown(&blocks))?;
     let html = dir.join(layout::REPORT_HTML);
-    write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks))?;
-    Ok(Report { summary, published: comparisons, path, html, plots })
+    // A partial page reloads itself, so a browser tab follows the sweep.
+    let refresh = partial.is_some().then_some(REFRESH_SECONDS);
+    write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks, refresh))?;
+    Ok(Report { summary, published: comparisons, path, html, plots, partial: partial.is_some() })
 }
 
 /// What produced the results: `meta.toml`'s fields that a reader needs, and wall times.

@@ -125,3 +125,23 @@ fn fresh_starts_over() {
     let out = rnnlab_sweep::run(&plan, &opts, &AtomicBool::new(false), &Quiet).unwrap();
     assert_eq!((out.ran, out.skipped), (3, 0));
 }
+
+#[test]
+fn a_report_written_while_workers_run_says_it_is_partial_and_reloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["train.steps=2"]);
+    rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    let dir = tmp.path().join("smoke");
+    let report = rnnlab_report::write_report(&dir, &plan.report).unwrap();
+    assert!(!report.partial);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains("http-equiv=\"refresh\""));
+    // A worker's live claim (as rnnlab_sweep::claims writes it).
+    std::fs::write(dir.join("claims/0123456789.toml"), "host = \"h\"\n").unwrap();
+    let report = rnnlab_report::write_report(&dir, &plan.report).unwrap();
+    assert!(report.partial);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("**Partial report**") && md.contains("6 of 6 trials have a final result, 1 running"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\"/>"), "{html}");
+}
