@@ -124,6 +124,8 @@ pub fn threads_per_trial(jobs: usize, pending: usize) -> usize {
 pub fn prepare(plan: &Plan, opts: &SweepOptions) -> Result<Claims, SweepError> {
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
     let _lock = dir.lock()?;
+    // First of all: the folder and trials/ are real folders (no links), litter removed.
+    dir.create()?;
     let live: Vec<claims::ClaimView> =
         Claims::open(&dir, opts.claim_timeout)?.list().into_iter().filter(|c| !c.stale).collect();
     if opts.fresh {
@@ -131,8 +133,8 @@ pub fn prepare(plan: &Plan, opts: &SweepOptions) -> Result<Claims, SweepError> {
             return Err(ResultsError::Busy { dir: dir.root.clone(), running: status::describe(&live) }.into());
         }
         dir.clear()?;
+        dir.create()?;
     }
-    dir.create()?;
     let claims = Claims::open(&dir, opts.claim_timeout)?;
     let spec_path = dir.root.join(layout::SPEC);
     let current = std::fs::read_to_string(&spec_path).ok();
