@@ -127,6 +127,27 @@ fn fresh_beside_a_live_worker_deletes_nothing_and_a_plain_sweep_joins_it() {
 }
 
 #[test]
+fn a_waiting_worker_takes_over_the_trial_of_a_silent_worker_on_another_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["train.steps=2"]);
+    let claims = tmp.path().join("smoke/claims");
+    std::fs::create_dir_all(&claims).unwrap();
+    let silent = "host = \"elsewhere\"\npid = 1\nstarted = \"2026-01-01T00:00:00Z\"\n\
+                  heartbeat = \"2026-01-01T00:00:00Z\"\ntoken = \"theirs\"\n";
+    std::fs::write(claims.join(format!("{}.toml", plan.trials[0].id)), silent).unwrap();
+    let timeout = std::time::Duration::from_secs(5);
+    // Without --wait the worker leaves the claimed trial to its worker ...
+    let left = sweep(&plan, &SweepOptions { claim_timeout: timeout, ..options(tmp.path()) }).unwrap();
+    assert_eq!((left.ran, left.missing, left.running_elsewhere), (5, 1, 1));
+    // ... with --wait it waits until the claim's heartbeat is older than the timeout, then runs it.
+    let t0 = std::time::Instant::now();
+    let waited = sweep(&plan, &SweepOptions { wait: true, claim_timeout: timeout, ..options(tmp.path()) }).unwrap();
+    assert_eq!((waited.ran, waited.missing), (1, 0));
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(500), "it waited for the claim to go stale");
+    assert!(std::fs::read_dir(&claims).unwrap().next().is_none(), "the taken-over claim is gone");
+}
+
+#[test]
 fn a_result_with_an_unknown_status_is_not_final() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = smoke(&["train.steps=2"]);
