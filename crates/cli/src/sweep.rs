@@ -261,6 +261,10 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let id = slurm::manifest_trial(&dir, &args.manifest, args.index)?;
     let opts = SweepOptions {
         only: Some(HashSet::from([id.clone()])),
+        // An element exists to see its trial done: if another process still holds the claim
+        // (say the previous run of this very element, requeued before it has exited), wait for
+        // it to finish or to die, then take over.
+        wait: true,
         claim_timeout: args.claims.timeout(),
         ..SweepOptions::new(root, args.jobs.max(1), command_line())
     };
@@ -283,11 +287,12 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(interrupted_code());
     }
-    let line = match (outcome.ran, outcome.skipped, outcome.missing) {
+    let line = match (outcome.ran, outcome.skipped, outcome.by_others) {
         (1, _, _) if outcome.failed > 0 => "failed (see runs.csv)",
         (1, _, _) => "done",
         (_, 1, _) => "already has a result",
-        _ => "is being run by another worker",
+        (_, _, 1) => "finished by another worker",
+        _ => "left without a result (failed in another worker)",
     };
     println!("trial {id}: {line}");
     Ok(if outcome.failed > 0 { ExitCode::from(exit::TRIAL_FAILED) } else { ExitCode::SUCCESS })

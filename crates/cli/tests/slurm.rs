@@ -6,6 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// The one-node cluster has 2 CPUs: tests that need elements running at the same time would
+/// starve each other, so they take the cluster one at a time.
+static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cluster() -> std::sync::MutexGuard<'static, ()> {
+    CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn enabled() -> bool {
     let on = std::env::var("RNNLAB_SLURM").is_ok_and(|v| v == "1");
     if !on {
@@ -95,6 +103,7 @@ fn a_sweep_through_slurm_gives_the_local_sweeps_runs_number_for_number() {
     if !enabled() {
         return;
     }
+    let _cluster = cluster();
     let tmp = tempfile::tempdir().unwrap();
     let o = sweep(&tmp.path().join("slurm"), &[], &["--wait"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -126,6 +135,7 @@ fn a_cancelled_element_is_the_only_trial_submitted_again() {
     if !enabled() {
         return;
     }
+    let _cluster = cluster();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("smoke");
     let o = sweep(tmp.path(), SLOW, &[]);
@@ -167,6 +177,7 @@ fn requeued_and_self_requeued_elements_complete_their_trials() {
     if !enabled() {
         return;
     }
+    let _cluster = cluster();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("smoke");
     let o = sweep(tmp.path(), SLOW, &[]);
@@ -191,12 +202,12 @@ fn requeued_and_self_requeued_elements_complete_their_trials() {
     }
     wait_for("every element and the collection job", 300, || !job_queued("rnnlab-smoke"));
     let done = runs(&dir);
-    assert_eq!(done.len(), 3, "{done:?}");
+    let logs = dir.join("slurm/logs");
+    let log = |e: &str| std::fs::read_to_string(logs.join(format!("{e}.out"))).unwrap_or_default();
+    assert_eq!(done.len(), 3, "{done:?}\n{e1}: {}\n{e2}: {}", log(&e1), log(&e2));
     for id in [&preempted, &warned] {
         assert!(done[id.as_str()].iter().any(|c| c == "ok"), "{id}: {:?}", done[id.as_str()]);
     }
-    let logs = dir.join("slurm/logs");
-    let log = |e: &str| std::fs::read_to_string(logs.join(format!("{e}.out"))).unwrap_or_default();
     assert!(log(&e1).contains("restart 1"), "{}", log(&e1));
     assert!(log(&e2).contains("requeued") && log(&e2).contains("restart 1"), "{}", log(&e2));
 }
@@ -206,6 +217,7 @@ fn slurm_errors_are_clear_and_recorded() {
     if !enabled() {
         return;
     }
+    let _cluster = cluster();
     let tmp = tempfile::tempdir().unwrap();
     let o = sweep(tmp.path(), &["slurm.partition=nosuch"], &[]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));

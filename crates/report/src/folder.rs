@@ -23,11 +23,8 @@ pub struct Folder {
     pub running: usize,
 }
 
-/// A claim whose heartbeat is older than this is not counted as running (the workers' default
-/// claim timeout).
-const LIVE_CLAIM: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Claim files in `dir/claims/` written within [`LIVE_CLAIM`].
+/// Claim files in `dir/claims/` whose heartbeat is younger than the workers' default claim
+/// timeout.
 fn live_claims(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir.join(layout::CLAIMS)) else { return 0 };
     let now = std::time::SystemTime::now();
@@ -39,7 +36,7 @@ fn live_claims(dir: &Path) -> usize {
                 && name.ends_with(".toml")
                 && e.metadata()
                     .and_then(|m| m.modified())
-                    .is_ok_and(|t| now.duration_since(t).map_or(true, |age| age < LIVE_CLAIM))
+                    .is_ok_and(|t| now.duration_since(t).map_or(true, |age| age < layout::CLAIM_TIMEOUT))
         })
         .count()
 }

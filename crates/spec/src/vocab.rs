@@ -199,6 +199,9 @@ pub mod layout {
     pub const LOCK: &str = ".lock";
     /// `claims/<id>.toml`: the worker running trial `<id>` (see `rnnlab_sweep::claims`).
     pub const CLAIMS: &str = "claims";
+    /// How long a claim may go without a heartbeat before it counts as abandoned (workers'
+    /// default `--claim-timeout`; the report counts younger claims as running).
+    pub const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
     /// `slurm/`: job script, manifests, submissions and logs of `rnnlab sweep --slurm`.
     pub const SLURM: &str = "slurm";
     /// In `trials/<id>/`:

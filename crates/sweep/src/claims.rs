@@ -35,7 +35,7 @@ use rnnlab_spec::vocab::layout;
 use crate::results::{ResultsDir, ResultsError};
 
 /// How long a claim may go without a heartbeat before another worker takes it over.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = layout::CLAIM_TIMEOUT;
 
 /// What a claim file holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

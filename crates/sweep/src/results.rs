@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rnnlab_spec::files::{self, io_text};
 use rnnlab_spec::vocab::layout;
-use rnnlab_spec::{Status, Trial};
+use rnnlab_spec::Trial;
 use rnnlab_train::checkpoint::Checkpoint;
 use rnnlab_train::CurvePoint;
 
@@ -144,11 +144,9 @@ impl ResultsDir {
         }
     }
 
-    /// Whether trial `id`'s result says `failed` and was written at or after `since`.
-    pub fn failed_since(&self, id: &str, since: std::time::SystemTime) -> bool {
-        let path = self.trial_dir(id).join(layout::RESULT);
-        let recent = fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
-        recent && matches!(self.record(id), Ok(Some(r)) if r.status == Status::Failed)
+    /// When trial `id`'s `result.toml` was written, if it exists.
+    pub fn result_written(&self, id: &str) -> Option<std::time::SystemTime> {
+        fs::metadata(self.trial_dir(id).join(layout::RESULT)).and_then(|m| m.modified()).ok()
     }
 
     /// Writes a trial's folder whole: built under a temporary name, then renamed into place.

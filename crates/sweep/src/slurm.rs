@@ -264,24 +264,7 @@ pub fn submit(plan: &Plan, dir: &ResultsDir, claims: &Claims, exe: &Path, cwd: &
         args.extend(["--open-mode=append".into(), "--requeue".into()]);
         args.extend(options(&plan.slurm));
         args.extend([script.display().to_string(), manifest.clone()]);
-        let result = command("sbatch", &args);
-        let (job, error) = match &result {
-            Ok(o) => (o.trim().split(';').next().unwrap_or("").to_string(), String::new()),
-            Err(e) => (String::new(), e.to_string()),
-        };
-        record(
-            dir,
-            Submission {
-                submitted: now(),
-                kind: "array".into(),
-                manifest: manifest.clone(),
-                trials: ids.len(),
-                job: job.clone(),
-                error,
-                args,
-            },
-        )?;
-        result?;
+        let job = sbatch(dir, "array", &manifest, ids.len(), args)?;
         out.arrays.push((job, manifest, ids.len()));
     }
     let after: Vec<&str> = out.arrays.iter().map(|(j, _, _)| j.as_str()).collect();
@@ -294,6 +277,20 @@ pub fn submit(plan: &Plan, dir: &ResultsDir, claims: &Claims, exe: &Path, cwd: &
     }
     args.extend(plan.slurm.extra.iter().cloned());
     args.extend([script.display().to_string(), "collect".into()]);
+    let job = sbatch(dir, "collect", "", 0, args)?;
+    out.collect = Some(job);
+    Ok(out)
+}
+
+/// Runs `sbatch args` and records the call in `submissions.toml` as soon as it returns, whether
+/// it succeeded or not; returns the job id.
+fn sbatch(
+    dir: &ResultsDir,
+    kind: &str,
+    manifest: &str,
+    trials: usize,
+    args: Vec<String>,
+) -> Result<String, SlurmError> {
     let result = command("sbatch", &args);
     let (job, error) = match &result {
         Ok(o) => (o.trim().split(';').next().unwrap_or("").to_string(), String::new()),
@@ -303,17 +300,15 @@ pub fn submit(plan: &Plan, dir: &ResultsDir, claims: &Claims, exe: &Path, cwd: &
         dir,
         Submission {
             submitted: now(),
-            kind: "collect".into(),
-            manifest: String::new(),
-            trials: 0,
+            kind: kind.into(),
+            manifest: manifest.into(),
+            trials,
             job: job.clone(),
             error,
             args,
         },
     )?;
-    result?;
-    out.collect = Some(job);
-    Ok(out)
+    result.map(|_| job)
 }
 
 /// The trial id on line `index` of `manifest` (a file in the folder's `slurm/`).

@@ -235,7 +235,7 @@ impl<'a> Queue<'a> {
             if tried.contains(&trial.id) {
                 continue;
             }
-            if self.final_on_disk(dir, &trial.id)? || dir.failed_since(&trial.id, self.since) {
+            if self.final_on_disk(dir, &trial.id)? || self.failed_since_start(dir, &trial.id) {
                 tried.insert(trial.id.clone());
                 continue;
             }
@@ -253,6 +253,14 @@ impl<'a> Queue<'a> {
             return Ok(Next::Run(trial));
         }
         Ok(if others && wait { Next::Wait } else { Next::Done })
+    }
+
+    /// Whether another worker recorded trial `id` `failed` after this one started (the record
+    /// was just read by [`Queue::final_on_disk`]).
+    fn failed_since_start(&self, dir: &ResultsDir, id: &str) -> bool {
+        let failed =
+            self.records.lock().unwrap_or_else(|p| p.into_inner()).get(id).is_some_and(|r| r.status == Status::Failed);
+        failed && dir.result_written(id).is_some_and(|t| t >= self.since)
     }
 
     fn final_on_disk(&self, dir: &ResultsDir, id: &str) -> Result<bool, ResultsError> {
