@@ -60,6 +60,12 @@ golden *ARGS:
     .venv/bin/python -c "import torch; assert torch.__version__.startswith('2.15.0')" 2>/dev/null || .venv/bin/pip install "torch==2.15.0" numpy
     .venv/bin/python scripts/golden.py {{ARGS}}
 
+# Check the report statistics' fixture (crates/report/tests/fixtures) against numpy/scipy; `--write` regenerates it.
+stats-fixture *ARGS:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import scipy, numpy" 2>/dev/null || .venv/bin/pip install "scipy==1.17.1" "numpy==2.4.6"
+    .venv/bin/python scripts/stats_fixture.py {{ARGS}}
+
 # Build target/cuda/rnnlab with CUDA for a GPU machine (nvcc etc. from pip wheels; see the script).
 build-cuda:
     scripts/build-cuda.sh

@@ -262,6 +262,12 @@ fn print_summary(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
 /// The summary table, one line per published figure, and where the report files are.
 fn print_report(report: &rnnlab_report::Report) {
     print!("{}", report.summary);
+    if let Some(versus) = &report.versus {
+        println!("{} on {} (P: a seed of the first beats a seed of the second):", versus.axis, versus.metric);
+        for pair in &versus.pairs {
+            println!("  {}", versus.sentence(pair));
+        }
+    }
     for c in &report.published {
         let at = if c.point.is_empty() { String::new() } else { format!(" at {}", c.point) };
         let ours = match &c.ours {

@@ -103,7 +103,7 @@ mod tests {
     use super::*;
 
     fn s(n: usize, mean: f64, std: f64) -> Stat {
-        Stat { n, mean, std, min: mean, max: mean }
+        Stat { n, mean, std, min: mean, max: mean, values: vec![mean; n] }
     }
 
     #[test]

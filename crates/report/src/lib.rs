@@ -13,8 +13,10 @@ pub mod curves;
 pub mod doc;
 pub mod folder;
 mod frame;
+pub mod pairwise;
 pub mod plots;
 pub mod published;
+pub mod stats;
 pub mod summary;
 pub mod write;
 

@@ -110,7 +110,7 @@ pub fn table(rows: &[Comparison]) -> Table {
             "metric",
             "published",
             "± tolerance",
-            "ours (mean, 95% CI)",
+            "ours (mean, 95% t-CI)",
             "n",
             "difference",
             "verdict",
@@ -123,7 +123,12 @@ pub fn table(rows: &[Comparison]) -> Table {
         let (ours, n, diff) = match &c.ours {
             Some(s) => (
                 match ci95(s) {
-                    Some(h) => format!("{:.4} [{:.4}, {:.4}]", s.mean, s.mean - h, s.mean + h),
+                    Some(h) => {
+                        // Kept inside the metric's range (an accuracy interval ends at 1).
+                        let (min, max) = crate::pairwise::metric_range(&c.entry.metric);
+                        let (lo, hi) = ((s.mean - h).clamp(min, max), (s.mean + h).clamp(min, max));
+                        format!("{:.4} [{lo:.4}, {hi:.4}]", s.mean)
+                    }
                     None => format!("{:.4}", s.mean),
                 },
                 s.n.to_string(),
@@ -151,7 +156,7 @@ mod tests {
     use super::*;
 
     fn stat(n: usize, mean: f64, std: f64) -> Stat {
-        Stat { n, mean, std, min: mean, max: mean }
+        Stat { n, mean, std, min: mean, max: mean, values: vec![mean; n] }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `trial_id` and `seed`), each final metric aggregated over the ok seeds, success counts,
 //! sorting by the primary metric, and the tables made from it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
@@ -12,7 +13,7 @@ use rnnlab_spec::{Comparison, ReportConfig, Status, SuccessRule};
 
 use crate::doc::Table;
 use crate::frame::{read_csv, text_at, Kind};
-use crate::{published, ReportError};
+use crate::ReportError;
 
 /// One aggregated metric of one grid point.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +24,8 @@ pub struct Stat {
     pub std: f64,
     pub min: f64,
     pub max: f64,
+    /// The ok seeds' values, in `runs.csv` order (the statistics of [`crate::stats`] resample them).
+    pub values: Vec<f64>,
 }
 
 /// One grid point's row.
@@ -78,6 +81,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     columns.extend(present.iter().chain(&["wall_seconds"]).map(|m| (*m, Kind::Float)));
     let lf = read_csv(&path, &columns)?;
     let ok = col("status").eq(lit(Status::Ok.as_str()));
+    let lf_values = lf.clone().filter(ok.clone());
     let mut aggs = vec![
         len().alias("trials"),
         ok.clone().cast(DataType::UInt32).sum().alias("ok"),
@@ -110,6 +114,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         lf.group_by_stable(grid.iter().map(|c| col(c.as_str())).collect::<Vec<_>>()).agg(aggs)
     };
     let df = grouped.collect()?;
+    let values = seed_values(lf_values, &grid, &present)?;
 
     let metrics: Vec<String> = present
         .iter()
@@ -125,6 +130,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             df.column(name).ok().and_then(|c| c.get(i).ok()).and_then(|v| v.extract::<f64>()).unwrap_or(f64::NAN)
         };
         let count = |name: &str| num(name) as usize;
+        let point: Vec<String> = grid.iter().map(|c| text(c)).collect();
         let stats = metrics
             .iter()
             .map(|m| {
@@ -135,11 +141,12 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
                     std: num(&format!("{m}__std")),
                     min: num(&format!("{m}__min")),
                     max: num(&format!("{m}__max")),
+                    values: values.get(&(point.clone(), m.clone())).cloned().unwrap_or_default(),
                 })
             })
             .collect();
         rows.push(Row {
-            point: grid.iter().map(|c| text(c)).collect(),
+            point,
             trials: count("trials"),
             ok: count("ok"),
             diverged: count("diverged"),
@@ -166,6 +173,24 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         });
     }
     Ok(Summary { grid, metrics, success, rows, primary })
+}
+
+/// Every ok seed's value of a metric, keyed by (grid point, metric).
+type SeedValues = HashMap<(Vec<String>, String), Vec<f64>>;
+
+fn seed_values(ok_rows: LazyFrame, grid: &[String], metrics: &[&str]) -> Result<SeedValues, ReportError> {
+    let df = ok_rows.collect()?;
+    let mut out = SeedValues::new();
+    let columns: Vec<_> = metrics.iter().map(|m| (*m, df.column(m).ok().and_then(|c| c.f64().ok().cloned()))).collect();
+    for i in 0..df.height() {
+        let point: Vec<String> = grid.iter().map(|c| text_at(&df, c, i)).collect();
+        for (m, column) in &columns {
+            if let Some(v) = column.as_ref().and_then(|c| c.get(i)) {
+                out.entry((point.clone(), m.to_string())).or_default().push(v);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl Summary {
@@ -215,26 +240,6 @@ impl Summary {
     /// The main table as Markdown.
     pub fn to_markdown(&self) -> String {
         self.table().to_markdown()
-    }
-
-    /// The 95% confidence interval (Student t) of every metric's mean, per grid point.
-    pub fn ci_table(&self) -> Table {
-        let header = self.grid.iter().chain(&self.metrics).cloned().collect();
-        let rows = self
-            .rows
-            .iter()
-            .map(|r| {
-                let mut cells = r.point.clone();
-                cells.extend(r.stats.iter().map(|s| {
-                    match s.as_ref().and_then(|s| published::ci95(s).map(|h| (s.mean, h))) {
-                        Some((m, h)) => format!("[{:.4}, {:.4}]", m - h, m + h),
-                        None => "—".into(),
-                    }
-                }));
-                cells
-            })
-            .collect();
-        Table { header, rows }
     }
 
     /// The best grid point of each cell (rows are sorted best first by the primary metric);

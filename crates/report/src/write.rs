@@ -9,13 +9,16 @@ use rnnlab_spec::{files, ReportConfig};
 use crate::doc::{self, Block, Table};
 use crate::folder::Folder;
 use crate::summary::{not_ok, summarize, Summary};
-use crate::{curves, plots, published, ReportError};
+use crate::{curves, pairwise, plots, published, stats, ReportError};
 
 /// What [`write_report`] wrote.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub summary: Summary,
     pub published: Vec<published::Comparison>,
+    /// The pairwise comparison of `[report] compare`'s axis (default `model.cell`), if it has two
+    /// values with results.
+    pub versus: Option<pairwise::Pairwise>,
     /// `report.md`.
     pub path: PathBuf,
     pub html: PathBuf,
@@ -66,16 +69,35 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         blocks.push(Block::Paragraph(note.clone()));
     }
     blocks.push(Block::Paragraph(format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.")));
+    // The question the sweep was run for comes first.
+    let versus = pairwise::compare(&summary, config.compare.as_deref());
+    if let Some(versus) = &versus {
+        blocks.push(Block::Heading(2, format!("Which `{}` is better", versus.axis)));
+        blocks.push(Block::Table(versus.verdict_table()));
+        blocks.push(Block::Paragraph(versus.explanation()));
+        blocks.push(Block::Table(versus.contender_table()));
+    }
     blocks.push(Block::Table(run_table(folder.meta.as_ref(), &summary)));
 
     blocks.push(Block::Heading(2, "Results".into()));
     blocks.push(Block::Paragraph("Mean ± sample std over the ok seeds of each grid point.".into()));
     blocks.push(Block::Table(summary.table()));
-    blocks.push(Block::Paragraph(
-        "95% confidence intervals of the means (Student t over seeds; — for a single seed):".into(),
-    ));
-    blocks.push(Block::Table(summary.ci_table()));
-    if let Some(best) = summary.best_per_cell() {
+    blocks.push(Block::Paragraph(format!(
+        "Robust statistics over seeds: mean, median and interquartile mean (IQM: the mean of the middle \
+         half), each with a percentile-bootstrap 95% interval ({} resamples, seed {}) clipped to the \
+         metric's range; success counts with a Wilson 95% interval.",
+        stats::RESAMPLES,
+        stats::SEED
+    )));
+    for metric in &summary.metrics {
+        if let Some(table) = pairwise::robust_table(&summary, metric) {
+            blocks.push(Block::Heading(3, metric.clone()));
+            blocks.push(Block::Table(table));
+        }
+    }
+    // The comparison's contenders already are the best grid point of each cell.
+    let cells_compared = versus.as_ref().is_some_and(|v| v.axis == pairwise::DEFAULT_AXIS);
+    if let Some(best) = summary.best_per_cell().filter(|_| !cells_compared) {
         blocks.push(Block::Heading(2, "Best grid point per cell".into()));
         blocks.push(Block::Table(best));
     }
@@ -146,7 +168,7 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     // A partial page reloads itself, so a browser tab follows the sweep.
     let refresh = partial.is_some().then_some(REFRESH_SECONDS);
     write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks, refresh))?;
-    Ok(Report { summary, published: comparisons, path, html, plots, partial: partial.is_some() })
+    Ok(Report { summary, published: comparisons, versus, path, html, plots, partial: partial.is_some() })
 }
 
 /// What produced the results: `meta.toml`'s fields that a reader needs, and wall times.

@@ -14,7 +14,7 @@ fn summary(config: ReportConfig) -> rnnlab_report::Summary {
 
 #[test]
 fn aggregates_ok_trials_per_grid_point_and_counts_the_rest() {
-    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()) });
+    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()), compare: None });
     assert_eq!(s.grid, ["model.cell", "optimizer.lr"]);
     assert_eq!(s.metrics, ["test_accuracy", "test_loss", "train_loss"]);
     // Sorted by mean test accuracy, best first.
@@ -38,7 +38,7 @@ fn aggregates_ok_trials_per_grid_point_and_counts_the_rest() {
 
 #[test]
 fn primary_metric_changes_the_order() {
-    let s = summary(ReportConfig { primary: Some("train_loss".into()), success: None });
+    let s = summary(ReportConfig { primary: Some("train_loss".into()), success: None, compare: None });
     let cells: Vec<&str> = s.rows.iter().map(|r| r.point[0].as_str()).collect();
     assert_eq!(cells, ["lstm", "gru", "rnn"]);
     assert_eq!(s.rows[0].successes, None);
@@ -46,7 +46,7 @@ fn primary_metric_changes_the_order() {
 
 #[test]
 fn table_text_shows_mean_std_and_problems() {
-    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()) });
+    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()), compare: None });
     let text = s.to_string();
     assert!(text.contains("0.9500 ± 0.0707"), "{text}");
     assert!(text.contains("1 diverged, 0 failed"), "{text}");
@@ -82,8 +82,14 @@ fn report_md_compares_published_figures_and_lists_problem_trials() {
     assert!(md.contains("**no data** | Paper C |"), "{md}");
     assert!(md.contains("| b1 | failed | panicked: boom, badly |"), "{md}");
     assert!(md.contains("| a2 | diverged | loss became NaN at step 3 |"), "{md}");
-    // lstm 0.90, 1.00: mean 0.95, std 0.0707, t(1) = 12.706 → ± 0.6353.
-    assert!(md.contains("| lstm | 0.1 | [0.3147, 1.5853] |"), "{md}");
-    assert!(md.contains("## Best grid point per cell\n\n| cell | grid point | n | test_accuracy |"), "{md}");
-    assert!(md.contains("| rnn | model.cell=rnn, optimizer.lr=0.1 | 2 | 0.7500 ± 0.0707 |"), "{md}");
+    // lstm 0.90, 1.00: mean 0.95, std 0.0707, t(1) = 12.706 → ± 0.6353, shown clipped to 1.
+    assert!(md.contains("| 0.9500 [0.3147, 1.0000] | 2 |"), "{md}");
+    // The bootstrap means of two seeds are 0.9, 0.95 and 1.0 (a quarter, a half, a quarter):
+    // the interval is [0.9, 1.0], and with two values the median and IQM are the mean.
+    let robust = "| lstm | 0.1 | 2 | 0.9500 [0.9000, 1.0000] | 0.9500 [0.9000, 1.0000] | 0.9500 [0.9000, 1.0000] |";
+    // One success of two: Wilson [0.09, 0.91].
+    assert!(md.contains(&format!("{robust} 1/2 [0.09, 0.91] |")), "{md}");
+    // Each cell's best grid point is a contender of the cell comparison (no separate section).
+    assert!(!md.contains("## Best grid point per cell"), "{md}");
+    assert!(md.contains("| rnn | model.cell=rnn, optimizer.lr=0.1 | 2 | 0.7500 [0.7000, 0.8000] |"), "{md}");
 }

@@ -107,6 +107,22 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         return Err(SpecErrors(errors));
     }
     let columns = grid_columns(&axes);
+    if let Some(axis) = report.as_ref().and_then(|r| r.compare.as_ref()).filter(|a| !columns.contains(a)) {
+        let help = if columns.is_empty() {
+            "this spec has no [grid]: remove `compare`".to_string()
+        } else {
+            format!("name one of the grid's columns: {}", columns.join(", "))
+        };
+        errors.push(
+            base.error(
+                FieldError::new(&["report", "compare"], format!("`{axis}` is not a grid axis of this spec"))
+                    .with_help(help),
+                &[],
+                None,
+            ),
+        );
+        return Err(SpecErrors(errors));
+    }
     let locator = Locator { sources: &sources, overrides, axes: &axes };
     let experiment = experiment.expect("no errors");
     let mut trials = Vec::new();

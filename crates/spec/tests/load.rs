@@ -257,3 +257,18 @@ fn the_shipped_experiments_keep_their_trial_ids() {
         assert_eq!(plan.trials[0].id, first, "{file}");
     }
 }
+
+#[test]
+fn report_compare_must_name_a_grid_axis() {
+    let spec = |compare: &str| {
+        format!("{BASE}\n[report]\ncompare = \"{compare}\"\n\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\"]\n")
+    };
+    let plan = load(&spec("model.cell"), &[]).unwrap();
+    assert_eq!(plan.report.compare.as_deref(), Some("model.cell"));
+    // The comparison is a report setting: trial ids do not change with it.
+    assert_eq!(
+        plan.trials[0].id,
+        load(&format!("{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\"]\n"), &[]).unwrap().trials[0].id
+    );
+    check_error(&spec("model.hidden_size"), &[], 22, 11, &["`model.hidden_size` is not a grid axis", "model.cell"]);
+}

@@ -97,6 +97,9 @@ pub struct ReportConfig {
     /// A seed succeeds when this holds for its final metrics, e.g. `test_accuracy >= 0.99`.
     #[serde(default)]
     pub success: Option<String>,
+    /// The grid axis whose values the report compares pairwise (default `model.cell`).
+    #[serde(default)]
+    pub compare: Option<String>,
 }
 
 /// A success rule parsed from `[report] success`.
