@@ -1,6 +1,7 @@
-//! Learning curves: every ok trial's `curve.csv`, averaged over seeds per grid point and
-//! evaluation step with polars.
+//! Learning curves: every ok trial's `curve.csv`, aggregated over seeds per grid point and
+//! evaluation step with polars (median and quartiles, mean and std), and each seed's own curve.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -9,15 +10,24 @@ use polars::prelude::*;
 use crate::frame::{read_csv, text_at, Kind};
 use crate::ReportError;
 
+/// The column naming each row's trial in the concatenated curves.
+const TRIAL: &str = "__trial";
+
 /// Metrics a `curve.csv` may hold, in the order they are plotted.
 pub const CURVE_METRICS: &[&str] = &["test_accuracy", "test_loss", "test_nll", "test_mse", "train_loss"];
 
-/// The seed-mean and -std of one metric along one grid point's curve.
-#[derive(Debug, Clone, PartialEq)]
+/// One metric along one grid point's curve, over the seeds that reached each step.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Band {
     pub mean: Vec<f64>,
-    /// Sample std over the seeds that reached the step (NaN for one seed).
+    /// Sample std (NaN for one seed).
     pub std: Vec<f64>,
+    /// Median and quartiles (linear interpolation, as numpy's default): the plotted line and band.
+    pub median: Vec<f64>,
+    pub q25: Vec<f64>,
+    pub q75: Vec<f64>,
+    /// Each seed's curve as (step, value), in step order.
+    pub seeds: Vec<Vec<(f64, f64)>>,
 }
 
 /// One grid point's curve.
@@ -115,6 +125,7 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         for g in grid {
             exprs.push(lit(text_at(&runs, g, i)).alias(g.as_str()));
         }
+        exprs.push(lit(id.clone()).alias(TRIAL));
         // A damaged curve leaves its trial out of the curves (listed), not the whole report.
         match read_csv(&path, &columns) {
             Ok(lf) => frames.push(lf.select(exprs)),
@@ -129,8 +140,13 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
     for m in CURVE_METRICS {
         aggs.push(col(*m).mean().alias(format!("{m}__mean")));
         aggs.push(col(*m).std(1).alias(format!("{m}__std")));
+        aggs.push(col(*m).median().alias(format!("{m}__median")));
+        for (q, name) in [(0.25, "q25"), (0.75, "q75")] {
+            aggs.push(col(*m).quantile(lit(q), QuantileMethod::Linear).alias(format!("{m}__{name}")));
+        }
     }
-    let df = concat(frames, UnionArgs::default())?.group_by_stable(keys).agg(aggs).collect()?;
+    let all = concat(frames, UnionArgs::default())?.collect()?;
+    let df = all.clone().lazy().group_by_stable(keys).agg(aggs).collect()?;
 
     let metrics: Vec<&str> = CURVE_METRICS
         .iter()
@@ -147,7 +163,7 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         let k = match lines.iter().position(|l| l.point == point) {
             Some(k) => k,
             None => {
-                let bands = metrics.iter().map(|_| Band { mean: Vec::new(), std: Vec::new() }).collect();
+                let bands = metrics.iter().map(|_| Band::default()).collect();
                 lines.push(Line { point, steps: Vec::new(), bands });
                 lines.len() - 1
             }
@@ -157,16 +173,21 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         for (band, m) in line.bands.iter_mut().zip(&metrics) {
             band.mean.push(num(&format!("{m}__mean"), i));
             band.std.push(num(&format!("{m}__std"), i));
+            band.median.push(num(&format!("{m}__median"), i));
+            band.q25.push(num(&format!("{m}__q25"), i));
+            band.q75.push(num(&format!("{m}__q75"), i));
         }
     }
+    seed_curves(&all, grid, &metrics, &mut lines);
     // Trials of one grid point may stop at different steps; put each line in step order.
     for line in &mut lines {
         let mut order: Vec<usize> = (0..line.steps.len()).collect();
         order.sort_by(|&a, &b| line.steps[a].total_cmp(&line.steps[b]));
         line.steps = order.iter().map(|&j| line.steps[j]).collect();
         for band in &mut line.bands {
-            band.mean = order.iter().map(|&j| band.mean[j]).collect();
-            band.std = order.iter().map(|&j| band.std[j]).collect();
+            for v in [&mut band.mean, &mut band.std, &mut band.median, &mut band.q25, &mut band.q75] {
+                *v = order.iter().map(|&j| v[j]).collect();
+            }
         }
     }
     Ok(Curves {
@@ -176,4 +197,33 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         missing,
         unreadable,
     })
+}
+
+/// Adds each trial's own curve (finite values, in step order) to its grid point's bands.
+fn seed_curves(all: &DataFrame, grid: &[String], metrics: &[&str], lines: &mut [Line]) {
+    let values: Vec<_> = metrics.iter().map(|m| all.column(m).ok().and_then(|c| c.f64().ok().cloned())).collect();
+    let steps = all.column("step").ok().and_then(|c| c.f64().ok().cloned());
+    // (line, trial) → index of that trial's curve in the line's bands.
+    let mut slot: HashMap<(usize, String), usize> = HashMap::new();
+    for i in 0..all.height() {
+        let point: Vec<String> = grid.iter().map(|g| text_at(all, g, i)).collect();
+        let Some(k) = lines.iter().position(|l| l.point == point) else { continue };
+        let Some(step) = steps.as_ref().and_then(|s| s.get(i)) else { continue };
+        let trial = text_at(all, TRIAL, i);
+        let n = lines[k].bands.first().map_or(0, |b| b.seeds.len());
+        let s = *slot.entry((k, trial)).or_insert(n);
+        for (band, column) in lines[k].bands.iter_mut().zip(&values) {
+            if band.seeds.len() <= s {
+                band.seeds.resize(s + 1, Vec::new());
+            }
+            if let Some(v) = column.as_ref().and_then(|c| c.get(i)).filter(|v| v.is_finite()) {
+                band.seeds[s].push((step, v));
+            }
+        }
+    }
+    for band in lines.iter_mut().flat_map(|l| l.bands.iter_mut()) {
+        for seed in &mut band.seeds {
+            seed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod folder;
 mod frame;
 pub mod pairwise;
 pub mod plots;
+pub mod profile;
 pub mod published;
 pub mod stats;
 pub mod summary;

@@ -1,6 +1,8 @@
-//! Learning-curve figures drawn with plotters' SVG backend: one line per grid point (the mean
-//! over seeds) with a shaded ±std band; losses and errors on a log scale when they span more
-//! than a decade.
+//! Learning-curve figures drawn with plotters' SVG backend: one line per grid point (the median
+//! over seeds) with its interquartile band shaded and, up to [`MAX_SEED_LINES`] seeds, every
+//! seed's own curve as a thin line; losses and errors on a log scale when they span more than a
+//! decade. Quartiles stay inside the range the seeds' values span, so no band leaves the
+//! metric's range.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
@@ -9,7 +11,10 @@ use crate::curves::Curves;
 use crate::published::higher_is_better;
 use crate::ReportError;
 
-const SIZE: (u32, u32) = (720, 420);
+pub(crate) const SIZE: (u32, u32) = (720, 420);
+
+/// Grid points with at most this many seeds show each seed's curve.
+pub const MAX_SEED_LINES: usize = 20;
 
 /// Colours that stay apart on white and for common colour blindness (Okabe–Ito).
 const COLORS: [RGBColor; 8] = [
@@ -23,7 +28,7 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
-fn color(i: usize) -> RGBColor {
+pub(crate) fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
@@ -35,22 +40,23 @@ pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportErro
     let mut min_positive = f64::INFINITY;
     for line in &curves.lines {
         let band = &line.bands[m];
-        for (j, &x) in line.steps.iter().enumerate() {
-            let mean = band.mean[j];
-            if !mean.is_finite() {
-                continue;
-            }
-            let std = if band.std[j].is_finite() { band.std[j] } else { 0.0 };
+        let seeds = if band.seeds.len() <= MAX_SEED_LINES { band.seeds.as_slice() } else { &[] };
+        let quartiles = line.steps.iter().enumerate().flat_map(|(j, &x)| {
+            [(x, band.median[j]), (x, band.q25[j]), (x, band.q75[j])]
+                .into_iter()
+                .filter(move |_| band.median[j].is_finite())
+        });
+        for (x, y) in quartiles.chain(seeds.iter().flatten().copied()).filter(|(_, y)| y.is_finite()) {
             x_lo = x_lo.min(x);
             x_hi = x_hi.max(x);
-            y_lo = y_lo.min(mean - std);
-            y_hi = y_hi.max(mean + std);
-            if mean > 0.0 {
-                min_positive = min_positive.min(mean);
+            y_lo = y_lo.min(y);
+            y_hi = y_hi.max(y);
+            if y > 0.0 {
+                min_positive = min_positive.min(y);
             }
         }
     }
-    // x_lo moves only at a finite mean.
+    // x_lo moves only at a finite value.
     if !x_lo.is_finite() {
         return Ok(None);
     }
@@ -61,13 +67,13 @@ pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportErro
     // has a single labelled tick and a linear one reads better.
     let log = !higher_is_better(metric) && min_positive.is_finite() && y_hi > 10.0 * min_positive;
     let mut svg = String::new();
-    let title = format!("{metric}: mean ± std over seeds");
+    let title = format!("{metric}: median and interquartile range over seeds");
     let err = |e: String| ReportError::Plot { metric: metric.clone(), message: e };
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         if log {
-            // A band may reach below zero; the log axis starts a little under the smallest mean.
+            // A seed may reach 0; the log axis starts a little under the smallest positive value.
             let floor = (y_lo.max(min_positive * 0.5)).max(1e-12);
             let (lo, hi) = (floor * 0.9, y_hi.max(floor * 1.01) * 1.1);
             draw(&root, curves, m, &title, x_lo..x_hi, (lo..hi).log_scale(), floor).map_err(err)?;
@@ -141,23 +147,31 @@ where
     for (i, line) in curves.lines.iter().enumerate() {
         let band = &line.bands[m];
         let c = color(i);
-        let points: Vec<(f64, f64, f64)> = line
-            .steps
-            .iter()
-            .zip(band.mean.iter().zip(&band.std))
-            .filter(|(_, (mean, _))| mean.is_finite())
-            .map(|(&x, (&mean, &std))| (x, mean, if std.is_finite() { std } else { 0.0 }))
+        if band.seeds.len() <= MAX_SEED_LINES {
+            for seed in &band.seeds {
+                let thin = seed.iter().map(|&(x, y)| (x, y.max(floor)));
+                chart.draw_series(LineSeries::new(thin, c.mix(0.35).stroke_width(1))).map_err(e)?;
+            }
+        }
+        let points: Vec<(f64, f64, f64, f64)> = (0..line.steps.len())
+            .filter(|&j| band.median[j].is_finite())
+            .map(|j| (line.steps[j], band.median[j], band.q25[j], band.q75[j]))
             .collect();
         if points.is_empty() {
             continue;
         }
-        let mut polygon: Vec<(f64, f64)> = points.iter().map(|&(x, mean, std)| (x, mean + std)).collect();
-        polygon.extend(points.iter().rev().map(|&(x, mean, std)| (x, (mean - std).max(floor))));
+        let mut polygon: Vec<(f64, f64)> = points.iter().map(|&(x, _, _, hi)| (x, hi.max(floor))).collect();
+        polygon.extend(points.iter().rev().map(|&(x, _, lo, _)| (x, lo.max(floor))));
         chart.draw_series(std::iter::once(Polygon::new(polygon, c.mix(0.18).filled()))).map_err(e)?;
         // Markers too: a curve with few evaluations stays visible.
-        chart.draw_series(points.iter().map(|&(x, mean, _)| Circle::new((x, mean), 3, c.filled()))).map_err(e)?;
         chart
-            .draw_series(LineSeries::new(points.iter().map(|&(x, mean, _)| (x, mean)), c.stroke_width(2)))
+            .draw_series(points.iter().map(|&(x, median, _, _)| Circle::new((x, median.max(floor)), 3, c.filled())))
+            .map_err(e)?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|&(x, median, _, _)| (x, median.max(floor))),
+                c.stroke_width(2),
+            ))
             .map_err(e)?
             .label(labels[i].as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));

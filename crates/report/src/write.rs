@@ -9,7 +9,7 @@ use rnnlab_spec::{files, ReportConfig};
 use crate::doc::{self, Block, Table};
 use crate::folder::Folder;
 use crate::summary::{not_ok, summarize, Summary};
-use crate::{curves, pairwise, plots, published, stats, ReportError};
+use crate::{curves, pairwise, plots, profile, published, stats, ReportError};
 
 /// What [`write_report`] wrote.
 #[derive(Debug, Clone)]
@@ -95,6 +95,21 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
             blocks.push(Block::Table(table));
         }
     }
+    let mut plots = Vec::new();
+    if let Some(metric) = summary.primary.map(|k| summary.metrics[k].clone()) {
+        if let Some(svg) = profile::profile_svg(&summary, &metric)? {
+            let rel = format!("plots/profile_{metric}.svg");
+            write_file(&dir.join(&rel), &svg)?;
+            plots.push(dir.join(&rel));
+            blocks.push(Block::Heading(3, format!("Performance profile: {metric}")));
+            blocks.push(Block::Paragraph(
+                "For every threshold τ, the fraction of each grid point's seeds whose final value beats it \
+                 (rliable's performance profile): a curve above another everywhere dominates it."
+                    .into(),
+            ));
+            blocks.push(Block::Figure { path: rel, svg, caption: format!("{metric} profile") });
+        }
+    }
     // The comparison's contenders already are the best grid point of each cell.
     let cells_compared = versus.as_ref().is_some_and(|v| v.axis == pairwise::DEFAULT_AXIS);
     if let Some(best) = summary.best_per_cell().filter(|_| !cells_compared) {
@@ -106,7 +121,6 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         blocks.push(Block::Table(published::table(&comparisons)));
     }
 
-    let mut plots = Vec::new();
     if !curves.lines.is_empty() && curves.lines.iter().all(|l| l.steps.len() < 2) {
         blocks.push(Block::Heading(2, "Learning curves".into()));
         blocks.push(Block::Paragraph(
@@ -114,11 +128,12 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         ));
     } else if !curves.lines.is_empty() {
         blocks.push(Block::Heading(2, "Learning curves".into()));
-        blocks.push(Block::Paragraph(
-            "Mean over the ok seeds of each grid point at every evaluation, shaded ±1 sample std; \
-             losses and errors on a log scale when they span more than a decade."
-                .into(),
-        ));
+        blocks.push(Block::Paragraph(format!(
+            "Median over the ok seeds of each grid point at every evaluation, its interquartile range \
+                 shaded, and each seed's own curve as a thin line (up to {} seeds per grid point); losses \
+                 and errors on a log scale when they span more than a decade.",
+            plots::MAX_SEED_LINES
+        )));
         if !curves.unreadable.is_empty() {
             blocks.push(Block::Paragraph(format!(
                 "**{} ok trials have an unreadable curve.csv** and are left out of the curves: {}.",

@@ -47,8 +47,13 @@ fn report_writes_well_formed_svg_and_html() {
     let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
     let names: Vec<String> =
         report.plots.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["test_accuracy.svg", "test_loss.svg", "train_loss.svg"]);
-    for p in &report.plots {
+    assert_eq!(names, ["profile_test_accuracy.svg", "test_accuracy.svg", "test_loss.svg", "train_loss.svg"]);
+    // The performance profile: a step line per grid point with its label.
+    let profile = std::fs::read_to_string(&report.plots[0]).unwrap();
+    let doc = roxmltree::Document::parse(&profile).unwrap();
+    assert!(doc.descendants().filter(|n| n.has_tag_name("polyline")).count() >= 3);
+    assert!(profile.contains("model.cell=rnn, optimizer.lr=0.1"), "{profile}");
+    for p in &report.plots[1..] {
         let svg = std::fs::read_to_string(p).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
@@ -63,7 +68,7 @@ fn report_writes_well_formed_svg_and_html() {
     let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
     let doc = roxmltree::Document::parse_with_options(&html, options).unwrap_or_else(|e| panic!("report.html: {e}"));
     let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
-    assert_eq!(count("svg"), 3);
+    assert_eq!(count("svg"), 4);
     // Cell verdicts and contenders, run, results, robust statistics of 3 metrics, published,
     // not ok.
     assert_eq!(count("table"), 9);
@@ -76,7 +81,7 @@ fn report_writes_well_formed_svg_and_html() {
 }
 
 #[test]
-fn one_evaluation_per_trial_gives_no_figures_and_says_why() {
+fn one_evaluation_per_trial_gives_no_curves_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     common::write_folder(dir.path(), false);
     // A stale figure from an earlier report must not survive.
@@ -90,8 +95,33 @@ fn one_evaluation_per_trial_gives_no_figures_and_says_why() {
     }
     let config = rnnlab_report::report_config(dir.path()).unwrap();
     let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
-    assert!(report.plots.is_empty());
+    // Only the performance profile (final values), no curves.
+    assert_eq!(report.plots, [dir.path().join("plots/profile_test_accuracy.svg")]);
     assert!(!dir.path().join("plots/old.svg").exists());
     let md = std::fs::read_to_string(&report.path).unwrap();
     assert!(md.contains("set `[train] eval_every`"), "{md}");
+}
+
+#[test]
+fn curves_carry_median_quartiles_and_every_seeds_own_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_folder(dir.path(), false);
+    let c = read_curves(dir.path(), &grid()).unwrap();
+    let lstm = &c.lines[0].bands[0];
+    // Two seeds (a0: 0.5, 0.7, 0.9; a1: 0.7, 0.85, 1.0): the median is the mean, the quartiles
+    // interpolate a quarter of the way in from each end (numpy's linear rule).
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12) && a.len() == b.len();
+    assert!(close(&lstm.median, &[0.6, 0.775, 0.95]), "{:?}", lstm.median);
+    assert!(close(&lstm.q25, &[0.55, 0.7375, 0.925]), "{:?}", lstm.q25);
+    assert!(close(&lstm.q75, &[0.65, 0.8125, 0.975]), "{:?}", lstm.q75);
+    let mut seeds = lstm.seeds.clone();
+    seeds.sort_by(|a, b| a[0].1.total_cmp(&b[0].1));
+    assert_eq!(seeds.len(), 2);
+    let values: Vec<Vec<f64>> = seeds.iter().map(|s| s.iter().map(|p| p.1).collect()).collect();
+    assert!(close(&values[0], &[0.5, 0.7, 0.9]) && close(&values[1], &[0.7, 0.85, 1.0]), "{values:?}");
+    assert_eq!(seeds[0].iter().map(|p| p.0).collect::<Vec<_>>(), [0.0, 5.0, 10.0]);
+    // The gru point has one seed: one seed curve, quartiles equal to it.
+    let gru = &c.lines[1].bands[0];
+    assert_eq!(gru.seeds.len(), 1);
+    assert_eq!(gru.q25, gru.q75);
 }
