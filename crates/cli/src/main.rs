@@ -42,7 +42,8 @@ enum Command {
     /// Run one trial of a Slurm manifest (what `--slurm`'s job script runs).
     Worker(sweep::WorkerArgs),
     /// Write report.md, report.html and plots/ for a results folder (e.g. results/parity) and
-    /// print its summary table.
+    /// print its summary table; on a folder of results folders (e.g. results/), write each one's
+    /// report and index.md/index.html, the table of published figures across experiments.
     Report { dir: PathBuf },
     /// Compare the final metrics of two results folders (e.g. before and after a change).
     Compare {
@@ -148,6 +149,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => folder::show_status(&args),
         Command::Collect { dir } => folder::collect(&dir),
         Command::Worker(args) => sweep::worker(&args),
+        Command::Report { dir } if rnnlab_report::index::is_collection(&dir) => {
+            let index = rnnlab_report::index::write_index(&dir, |folder| {
+                let write = || -> anyhow::Result<rnnlab_report::Report> {
+                    let config = rnnlab_report::report_config(folder)?;
+                    let _lock = rnnlab_sweep::ResultsDir::new(folder.to_path_buf()).lock()?;
+                    Ok(rnnlab_report::write_report(folder, &config)?)
+                };
+                write().map_err(|e| format!("{e:#}"))
+            })?;
+            for (folder, report) in &index.experiments {
+                match report {
+                    Ok(r) => println!("{folder}: {}{}", r.path.display(), if r.partial { " (partial)" } else { "" }),
+                    Err(e) => println!("{folder}: no report: {e}"),
+                }
+            }
+            let [reproduced, better, worse, no_data] = index.verdict_counts();
+            println!(
+                "published figures: {reproduced} reproduced, {better} better, {worse} worse, {no_data} no data\n\
+                 index: {} and {}",
+                index.md.display(),
+                index.html.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report { dir } => {
             let config = rnnlab_report::report_config(&dir)?;
             // Workers may be writing it too.

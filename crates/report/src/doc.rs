@@ -1,8 +1,9 @@
 //! The report as a list of blocks, rendered to Markdown (`report.md`) and to a self-contained
 //! HTML page (`report.html`, SVG figures inlined, no network).
 //!
-//! Cell and paragraph text may use two pieces of Markdown, `**strong**` and `` `code` ``,
-//! which HTML renders as `<strong>` and `<code>`; everything else is escaped.
+//! Cell and paragraph text may use three pieces of Markdown, `**strong**`, `` `code` `` and
+//! `[text](relative/link)`, which HTML renders as `<strong>`, `<code>` and `<a>`; everything
+//! else is escaped.
 
 /// A table of text cells.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -93,8 +94,28 @@ fn looks_numeric(cell: &str) -> bool {
     !cell.is_empty() && cell.chars().all(|c| c.is_ascii_digit() || " .,+-−±[]/—eE".contains(c))
 }
 
-/// Escapes `text` for HTML and turns `**x**` into `<strong>x</strong>` and `` `x` `` into
-/// `<code>x</code>`.
+/// Turns `[text](href)` (already escaped) into a link.
+fn links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let tail = &rest[open + 1..];
+        let Some((label, after)) = tail.split_once("](") else { break };
+        let Some((href, next)) = after.split_once(')') else { break };
+        if label.contains('[') || href.contains(char::is_whitespace) {
+            out += &rest[..open + 1];
+            rest = tail;
+            continue;
+        }
+        out += &rest[..open];
+        out += &format!("<a href=\"{href}\">{label}</a>");
+        rest = next;
+    }
+    out + rest
+}
+
+/// Escapes `text` for HTML and turns `**x**` into `<strong>x</strong>`, `` `x` `` into
+/// `<code>x</code>` and `[x](y)` into `<a href="y">x</a>`.
 pub fn inline_html(text: &str) -> String {
     let wrap = |text: &str, mark: &str, tag: &str| -> String {
         let mut out = String::with_capacity(text.len());
@@ -107,7 +128,7 @@ pub fn inline_html(text: &str) -> String {
         }
         out
     };
-    wrap(&wrap(&escape(text), "**", "strong"), "`", "code")
+    links(&wrap(&wrap(&escape(text), "**", "strong"), "`", "code"))
 }
 
 pub fn escape(text: &str) -> String {
@@ -190,6 +211,13 @@ mod tests {
         let html = t.to_html();
         assert!(html.contains("<td><strong>ok</strong> &lt;b&gt; <code>k</code></td>"), "{html}");
         assert!(html.contains("<td>x|y</td>"), "{html}");
+    }
+
+    #[test]
+    fn links_become_anchors_and_brackets_stay_text() {
+        assert_eq!(inline_html("see [parity](parity/report.html)."), "see <a href=\"parity/report.html\">parity</a>.");
+        assert_eq!(inline_html("[0.1, 0.2]"), "[0.1, 0.2]");
+        assert_eq!(inline_html("[a] (b) [c](d e)"), "[a] (b) [c](d e)");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod curves;
 pub mod doc;
 pub mod folder;
 mod frame;
+pub mod index;
 pub mod pairwise;
 pub mod plots;
 pub mod profile;

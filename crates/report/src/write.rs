@@ -14,6 +14,8 @@ use crate::{curves, pairwise, plots, profile, published, stats, ReportError};
 /// What [`write_report`] wrote.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The experiment's name (`[experiment] name`, else the folder's).
+    pub name: String,
     pub summary: Summary,
     pub published: Vec<published::Comparison>,
     /// The pairwise comparison of `[report] compare`'s axis (default `model.cell`), if it has two
@@ -183,7 +185,7 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     // A partial page reloads itself, so a browser tab follows the sweep.
     let refresh = partial.is_some().then_some(REFRESH_SECONDS);
     write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks, refresh))?;
-    Ok(Report { summary, published: comparisons, versus, path, html, plots, partial: partial.is_some() })
+    Ok(Report { name, summary, published: comparisons, versus, path, html, plots, partial: partial.is_some() })
 }
 
 /// What produced the results: `meta.toml`'s fields that a reader needs, and wall times.
@@ -214,7 +216,7 @@ fn run_table(meta: Option<&Meta>, summary: &Summary) -> Table {
 
 /// Writes `path` atomically (rnnlab's one writer, [`rnnlab_spec::files::write_atomic`]),
 /// creating its folder unless a link stands in its place.
-fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
+pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), ReportError> {
     let io = |e: std::io::Error| ReportError::Input { path: path.to_path_buf(), message: files::io_text(&e) };
     let parent = path.parent().unwrap_or(Path::new("."));
     files::real_dir(parent)

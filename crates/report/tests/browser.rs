@@ -98,3 +98,31 @@ fn report_html_renders_in_headless_chromium() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+#[test]
+fn the_index_page_renders_with_links_to_each_report() {
+    let Some(browser) = chromium() else {
+        assert!(std::env::var("RNNLAB_REQUIRE_BROWSER").map_or(true, |v| v != "1"), "no chromium on PATH");
+        eprintln!("skipped: no chromium on PATH");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    common::collection(root.path());
+    let index = rnnlab_report::index::write_index(root.path(), |dir| {
+        let config = rnnlab_report::report_config(dir).map_err(|e| e.to_string())?;
+        rnnlab_report::write_report(dir, &config).map_err(|e| e.to_string())
+    })
+    .unwrap();
+    let profile = root.path().join("chromium-profile");
+    let (dom, log) = headless(&browser, &profile, &index.html, &["--dump-dom"]);
+    for bad in ["Uncaught", "ERR_", "Failed to load"] {
+        let line = log.lines().find(|l| l.contains(bad) && !l.contains("dbus") && !l.contains("gcm"));
+        assert!(line.is_none(), "browser log: {line:?}\n{log}");
+    }
+    // The published figures and the experiments without them, as the browser built the page.
+    assert_eq!(dom.matches("<table>").count(), 2, "{dom}");
+    assert_eq!(dom.matches("<a href=\"demo/report.html\">demo</a>").count(), 3, "{dom}");
+    assert!(dom.contains("<a href=\"plain/report.html\">plain</a>"), "{dom}");
+    // The linked report exists where the link points.
+    assert!(root.path().join("demo/report.html").is_file());
+}

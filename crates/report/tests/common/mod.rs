@@ -46,3 +46,16 @@ pub fn write_folder(dir: &Path, partial: bool) {
         std::fs::write(t.join("curve.csv"), curve(acc0, slope)).unwrap();
     }
 }
+
+/// results/ with `demo` (three published figures), `plain` (none) and `broken` (a bad runs.csv).
+pub fn collection(root: &Path) {
+    for name in ["demo", "plain"] {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        write_folder(&dir, false);
+    }
+    std::fs::write(root.join("plain/spec.toml"), "[experiment]\nname = 'plain'\n").unwrap();
+    std::fs::create_dir_all(root.join("broken")).unwrap();
+    std::fs::write(root.join("broken/runs.csv"), "nonsense\n").unwrap();
+    std::fs::create_dir_all(root.join("not-an-experiment")).unwrap();
+}
