@@ -42,6 +42,9 @@ pub struct Row {
     /// Ok trials that meet the success rule.
     pub successes: Option<usize>,
     pub mean_wall_seconds: f64,
+    /// Over the trials that recorded their evaluation time (`None` in older results folders):
+    /// (seconds evaluating, their wall seconds).
+    pub eval_seconds: Option<(f64, f64)>,
 }
 
 /// The summary table of a results folder.
@@ -78,7 +81,8 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     // Grid values and text columns as strings, metrics as floats.
     let mut columns: Vec<(&str, Kind)> = grid.iter().map(|c| (c.as_str(), Kind::Text)).collect();
     columns.extend([("status", Kind::Text), ("message", Kind::Text)]);
-    columns.extend(present.iter().chain(&["wall_seconds"]).map(|m| (*m, Kind::Float)));
+    let has_eval = header.iter().any(|h| h == "eval_seconds");
+    columns.extend(present.iter().chain(&["wall_seconds", "eval_seconds"]).map(|m| (*m, Kind::Float)));
     let lf = read_csv(&path, &columns)?;
     let ok = col("status").eq(lit(Status::Ok.as_str()));
     let lf_values = lf.clone().filter(ok.clone());
@@ -89,6 +93,12 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         col("status").eq(lit(Status::Failed.as_str())).cast(DataType::UInt32).sum().alias("failed"),
         col("wall_seconds").mean().alias("wall"),
     ];
+    if has_eval {
+        let timed = col("eval_seconds").is_not_null();
+        aggs.push(col("eval_seconds").sum().alias("eval"));
+        aggs.push(col("wall_seconds").filter(timed.clone()).sum().alias("eval_wall"));
+        aggs.push(timed.cast(DataType::UInt32).sum().alias("eval_n"));
+    }
     for m in &present {
         let v = col(*m).filter(ok.clone());
         aggs.push(v.clone().count().alias(format!("{m}__n")));
@@ -154,6 +164,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             stats,
             successes: success.as_ref().map(|_| count("successes")),
             mean_wall_seconds: num("wall"),
+            eval_seconds: (has_eval && count("eval_n") > 0).then(|| (num("eval"), num("eval_wall"))),
         });
     }
     let primary_name = config.primary.clone().or_else(|| metrics.first().cloned());

@@ -193,7 +193,13 @@ fn run_table(meta: Option<&Meta>, summary: &Summary) -> Table {
     let (trials, total) =
         summary.rows.iter().fold((0, 0.0), |(n, t), r| (n + r.trials, t + r.mean_wall_seconds * r.trials as f64));
     let mut t = Table::new(vec!["run".into(), "".into()]);
-    let wall = format!("{total:.1} s in trials, {:.1} s per trial", total / trials.max(1) as f64);
+    let mut wall = format!("{total:.1} s in trials, {:.1} s per trial", total / trials.max(1) as f64);
+    // The share of trial time spent evaluating, over the grid points that recorded it.
+    let (eval, timed) =
+        summary.rows.iter().filter_map(|r| r.eval_seconds).fold((0.0, 0.0), |(e, w), (re, rw)| (e + re, w + rw));
+    if timed > 0.0 {
+        wall += &format!(", {:.0}% of it evaluating on the test set", 100.0 * eval / timed);
+    }
     let Some(m) = meta else {
         t.rows.push(vec!["wall time".into(), wall]);
         t.rows.push(vec!["meta.toml".into(), "missing: where and how these results were made is unknown".into()]);

@@ -12,14 +12,14 @@ const RNN: [f64; 10] = [0.5586, 0.5702, 0.5531, 0.5617, 0.5437, 0.5775, 0.5692, 
 fn folder(spec: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut runs = String::from(
-        "trial_id,model.cell,optimizer.lr,seed,status,message,train_loss,test_loss,test_accuracy,wall_seconds\n",
+        "trial_id,model.cell,optimizer.lr,seed,status,message,train_loss,test_loss,test_accuracy,wall_seconds,eval_seconds\n",
     );
     for (cell, accs) in [("gru", GRU), ("lstm", LSTM), ("rnn", RNN)] {
         for (lr, shift) in [("0.1", 0.0), ("0.01", 0.3)] {
             for (seed, acc) in accs.iter().enumerate() {
                 let acc = (acc - shift).max(0.5);
                 let loss = 1.0 - acc;
-                runs += &format!("{cell}{lr}{seed},{cell},{lr},{seed},ok,,{loss},{loss},{acc},1.0\n");
+                runs += &format!("{cell}{lr}{seed},{cell},{lr},{seed},ok,,{loss},{loss},{acc},2.0,0.5\n");
             }
         }
     }
@@ -100,6 +100,11 @@ fn the_report_opens_with_the_comparison_and_no_interval_leaves_its_metric_range(
             }
         }
     }
+    // Every trial spent 0.5 of its 2 s evaluating.
+    assert!(
+        md.contains("| wall time | 120.0 s in trials, 2.0 s per trial, 25% of it evaluating on the test set |"),
+        "{md}"
+    );
     // Wilson interval beside the success count: 10 of 10 gru seeds at lr 0.1.
     assert!(md.contains("10/10 [0.72, 1.00]"), "{md}");
 }

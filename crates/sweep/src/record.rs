@@ -25,6 +25,10 @@ pub struct TrialRecord {
     pub steps: usize,
     pub wall_seconds: f64,
     pub params: usize,
+    /// Of `wall_seconds`, the time spent evaluating (absent in results folders written before
+    /// it was recorded, and for trials that never ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_seconds: Option<f64>,
 }
 
 impl TrialRecord {
@@ -46,6 +50,7 @@ impl TrialRecord {
             steps: r.steps_done,
             wall_seconds: r.wall_seconds,
             params: r.param_count,
+            eval_seconds: Some(r.eval_seconds),
         }
     }
 
@@ -65,6 +70,7 @@ impl TrialRecord {
             steps: 0,
             wall_seconds,
             params: 0,
+            eval_seconds: None,
         }
     }
 

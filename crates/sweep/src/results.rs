@@ -214,6 +214,7 @@ impl ResultsDir {
                 r.steps.to_string(),
                 format!("{:.3}", r.wall_seconds),
                 r.params.to_string(),
+                r.eval_seconds.map(|v| format!("{v:.3}")).unwrap_or_default(),
             ]);
             w.write_record(&row).expect("writing to memory");
             rows += 1;
@@ -240,6 +241,7 @@ pub const RUN_COLUMNS: &[&str] = &[
     "steps",
     "wall_seconds",
     "params",
+    "eval_seconds",
 ];
 
 fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {

@@ -189,7 +189,8 @@ fn a_damaged_curve_is_listed_by_the_report_not_fatal() {
     let text = std::fs::read_to_string(&curve).unwrap();
     std::fs::write(&curve, text.replacen("\n10,", "\nten,", 1)).unwrap();
     let report = rnnlab_report::write_report(&dir, &plan.report).unwrap();
-    assert_eq!(report.plots.len(), 3, "the other trials still have curves");
+    // The performance profile and the 3 curves: the other trials still have curves.
+    assert_eq!(report.plots.len(), 4, "the other trials still have curves");
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("unreadable curve.csv") && md.contains("`step`): `ten` is not a number"), "{md}");
 }

@@ -41,6 +41,20 @@ fn sweep_writes_every_trial_and_a_rerun_does_nothing() {
             assert!(dir.join("trials").join(&t.id).join(f).is_file(), "{}/{f}", t.id);
         }
     }
+    // Every trial records how much of its time went to evaluation (3 evaluations here).
+    let header = csv::Reader::from_path(dir.join("runs.csv")).unwrap().headers().unwrap().clone();
+    let (wall, eval) =
+        (header.iter().position(|h| h == "wall_seconds"), header.iter().position(|h| h == "eval_seconds"));
+    for r in &rows {
+        let (wall, eval): (f64, f64) = (r[wall.unwrap()].parse().unwrap(), r[eval.unwrap()].parse().unwrap());
+        assert!(eval >= 0.0 && eval <= wall, "eval {eval} s of {wall} s");
+    }
+    let result: toml::Table = std::fs::read_to_string(dir.join("trials").join(&plan.trials[0].id).join("result.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (eval, wall) = (result["eval_seconds"].as_float().unwrap(), result["wall_seconds"].as_float().unwrap());
+    assert!(eval > 0.0 && eval < wall, "eval {eval} s of {wall} s");
     let meta_before = std::fs::read_to_string(dir.join("meta.toml")).unwrap();
     let again = rnnlab_sweep::run(&plan, &options(tmp.path(), 2), &AtomicBool::new(false), &Quiet).unwrap();
     assert_eq!((again.ran, again.skipped), (0, 6));

@@ -47,6 +47,8 @@ pub struct TrialResult {
     pub steps_done: usize,
     pub param_count: usize,
     pub wall_seconds: f64,
+    /// Of `wall_seconds`, the time spent evaluating on the test set.
+    pub eval_seconds: f64,
     /// The trained model, when `[train] save_checkpoint` is set and the trial ended ok.
     pub checkpoint: Option<checkpoint::Checkpoint>,
 }
@@ -241,8 +243,11 @@ fn train<D: Backend>(
     let mut order = batches::Order::new(n, train.batch_size, config.seed);
     let mut curve = Vec::new();
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
+    let mut eval_seconds = 0.0f64;
     let mut evaluate = |net: &Network<D>, step: usize, loss_sum: &mut f64, loss_count: &mut usize| {
+        let eval_started = Instant::now();
         let test = metrics::evaluate(net, &data, train.eval_batch_size);
+        eval_seconds += eval_started.elapsed().as_secs_f64();
         let point = CurvePoint {
             step,
             epoch: step as f64 / steps_per_epoch as f64,
@@ -276,6 +281,7 @@ fn train<D: Backend>(
                 steps_done: step - 1,
                 param_count,
                 wall_seconds: started.elapsed().as_secs_f64(),
+                eval_seconds,
                 checkpoint: None,
             };
             return Ok((result, (net, data)));
@@ -298,6 +304,7 @@ fn train<D: Backend>(
         steps_done: total_steps,
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
+        eval_seconds,
         checkpoint: config.train.save_checkpoint.then(|| checkpoint::checkpoint(config, &net)),
     };
     Ok((result, (net, data)))
