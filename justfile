@@ -54,6 +54,12 @@ bench-peers *ARGS: build
     .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
     .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
 
+# The parity sweep through rnnlab and the same protocol as a PyTorch process pool, alternating; e.g. `just bench-sweep --seeds 10`.
+bench-sweep *ARGS: build
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install torch numpy
+    .venv/bin/python bench/sweep.py --rnnlab {{rnnlab}} {{ARGS}}
+
 # Check the golden vectors (crates/nn/tests/golden) against PyTorch; `just golden --write` regenerates them.
 golden *ARGS:
     test -x .venv/bin/python || python3 -m venv .venv

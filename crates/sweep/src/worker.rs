@@ -67,9 +67,11 @@ pub fn run(
     dir.write_file(layout::META, &meta.to_toml())?;
 
     let jobs = opts.jobs.max(1);
-    // Trials fill the pool's threads; when fewer trials than threads are pending, each trial's
-    // matrix products share the spare ones.
+    // Trials fill the pool's threads; when fewer trials than threads are running or left to
+    // start, the running trials' matrix products share the spare ones. Rebalanced whenever a
+    // trial starts or ends (products read the count as they start; results do not depend on it).
     rnnlab_train::set_threads(threads_per_trial(jobs, pending.len()));
+    let running = AtomicUsize::new(0);
     // Trials run on this pool (each worker thread hands its trial to it), so a trial's
     // multi-threaded products use the sweep's threads, not rayon's global pool.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -130,7 +132,12 @@ pub fn run(
             return;
         }
         match queue.next(&dir, &claims, opts.wait) {
-            Ok(Next::Run(trial)) => pool.install(|| run_one(trial)),
+            Ok(Next::Run(trial)) => {
+                let rebalance = |now: usize| rnnlab_train::set_threads(threads_per_trial(jobs, now + queue.untried()));
+                rebalance(running.fetch_add(1, Ordering::Relaxed) + 1);
+                pool.install(|| run_one(trial));
+                rebalance(running.fetch_sub(1, Ordering::Relaxed) - 1);
+            }
             Ok(Next::Wait) => std::thread::sleep(Duration::from_millis(500)),
             Ok(Next::Done) => return,
             Err(e) => fail(e),
@@ -253,6 +260,11 @@ impl<'a> Queue<'a> {
             return Ok(Next::Run(trial));
         }
         Ok(if others && wait { Next::Wait } else { Next::Done })
+    }
+
+    /// Trials of the plan this worker has not handed out yet (some may end up run by others).
+    fn untried(&self) -> usize {
+        self.order.len().saturating_sub(self.tried.lock().unwrap_or_else(|p| p.into_inner()).len())
     }
 
     /// Whether another worker recorded trial `id` `failed` after this one started (the record

@@ -81,3 +81,22 @@ fn a_trial_too_large_for_this_machine_fails_before_allocating() {
         other => panic!("expected a memory error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_trials_results_do_not_depend_on_its_thread_count() {
+    // The sweep gives running trials more threads when cores fall idle, mid-trial: that must not
+    // change what they compute. Shapes large enough that the products split across threads.
+    let mut c = config("name = 'adam'\nlr = 0.05", "steps = 3\nbatch_size = 1024\neval_every = 1");
+    c.dataset.keys.insert("length".into(), toml::Value::Integer(10));
+    c.model.hidden_size = 64;
+    let run = |threads: usize| {
+        rnnlab_train::set_threads(threads);
+        let r = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap();
+        r.curve.iter().map(|p| (p.train_loss.to_bits(), p.test.loss.to_bits())).collect::<Vec<_>>()
+    };
+    let one = run(1);
+    assert_eq!(one.len(), 3);
+    assert_eq!(run(3), one);
+    assert_eq!(run(2), one);
+    rnnlab_train::set_threads(1);
+}
