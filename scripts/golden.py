@@ -146,6 +146,79 @@ def optimizer_cases(old):
     return {"initial_params": initial, "grads_per_step": grads, "cases": cases}
 
 
+# name -> (the rnnlab [optimizer.schedule] it matches, PyTorch schedulers on an optimizer with
+# lr 0.1, over SCHEDULE_STEPS steps).
+SCHEDULE_STEPS = 16
+lr_sched = torch.optim.lr_scheduler
+
+
+def warmup_then(opt, steps, factor, then):
+    """LinearLR for `steps` steps from `factor`·lr, then `then`, chained by SequentialLR."""
+    warm = lr_sched.LinearLR(opt, start_factor=factor, end_factor=1.0, total_iters=steps)
+    return lr_sched.SequentialLR(opt, [warm, then(opt)], milestones=[steps])
+
+
+SCHEDULES = {
+    "step": ("kind = 'step'\nstep_size = 3\ngamma = 0.5", lambda o: lr_sched.StepLR(o, step_size=3, gamma=0.5)),
+    "exponential": ("kind = 'exponential'\ngamma = 0.9", lambda o: lr_sched.ExponentialLR(o, gamma=0.9)),
+    "cosine": (
+        "kind = 'cosine'\nt_max = 10\nmin_lr = 0.001",
+        lambda o: lr_sched.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
+    ),
+    "cosine_warmup": (
+        "kind = 'cosine'\nwarmup_steps = 4\nwarmup_start_factor = 0.25",
+        lambda o: warmup_then(o, 4, 0.25, lambda o: lr_sched.CosineAnnealingLR(o, T_max=SCHEDULE_STEPS - 4)),
+    ),
+    "step_warmup": (
+        "kind = 'step'\nstep_size = 5\nwarmup_steps = 3",
+        lambda o: warmup_then(o, 3, 1 / 3, lambda o: lr_sched.StepLR(o, step_size=5, gamma=0.1)),
+    ),
+    "constant_warmup": (
+        "kind = 'constant'\nwarmup_steps = 5",
+        lambda o: warmup_then(o, 5, 1 / 3, lambda o: lr_sched.ConstantLR(o, factor=1.0, total_iters=0)),
+    ),
+}
+
+
+def schedule_cases(old):
+    """The learning rate PyTorch uses at each optimizer step (read before `opt.step()`, then
+    `scheduler.step()`, the usual loop)."""
+    cases = {}
+    for name, (rnnlab, make) in SCHEDULES.items():
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=0.1)
+        sched = make(opt)
+        lrs = []
+        for _ in range(SCHEDULE_STEPS):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        cases[name] = {"rnnlab": rnnlab, "lr": lrs}
+    # A scheduled optimizer's trajectory: Adam at lr 0.01 halved every 2 steps.
+    if old is None:
+        torch.manual_seed(SEED + 100)
+        initial = torch.randn(7, dtype=torch.float64).tolist()
+        grads = torch.randn(5, 7, dtype=torch.float64).tolist()
+    else:
+        initial, grads = old["adam_step"]["initial_params"], old["adam_step"]["grads_per_step"]
+    p = torch.nn.Parameter(torch.tensor(initial, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.01)
+    sched = lr_sched.StepLR(opt, step_size=2, gamma=0.5)
+    after = []
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        sched.step()
+        after.append(p.detach().tolist())
+    adam = {
+        "rnnlab": "name = 'adam'\nlr = 0.01\nschedule = { kind = 'step', step_size = 2, gamma = 0.5 }",
+        "initial_params": initial,
+        "grads_per_step": grads,
+        "after_each_step": after,
+    }
+    return {"base_lr": 0.1, "steps": SCHEDULE_STEPS, "cases": cases, "adam_step": adam}
+
+
 def max_diff(a, b, path="$"):
     """Largest absolute difference between two JSON values; raises on a structural mismatch."""
     if isinstance(a, dict):
@@ -173,6 +246,7 @@ def main():
     failures = 0
     jobs = [(f"{n}.json", lambda old, i=i, n=n: layer_case(i, n, old), 2) for i, n in enumerate(CASES)]
     jobs.append(("optimizers.json", optimizer_cases, 1))
+    jobs.append(("schedules.json", schedule_cases, 1))
     for file, compute, indent in jobs:
         path = args.dir / file
         old = json.loads(path.read_text()) if path.exists() else None

@@ -369,3 +369,35 @@ fn optimizers_follow_pytorch_trajectories() {
         }
     }
 }
+
+#[test]
+fn learning_rate_schedules_match_pytorch() {
+    let g = read("schedules.json");
+    let (base, steps) = (g["base_lr"].as_f64().unwrap(), g["steps"].as_u64().unwrap() as usize);
+    let cases = g["cases"].as_object().unwrap();
+    assert_eq!(cases.len(), 6);
+    for (name, case) in cases {
+        let schedule: rnnlab_spec::ScheduleConfig = toml::from_str(case["rnnlab"].as_str().unwrap()).unwrap();
+        let want = flat(&case["lr"]);
+        for (k, w) in want.iter().enumerate() {
+            let got = rnnlab_nn::optim::schedule::lr_at(base, Some(&schedule), k, steps);
+            assert!((got - w).abs() <= 1e-12 * w.abs().max(1e-3), "{name} step {k}: {got} vs PyTorch {w}");
+        }
+    }
+}
+
+#[test]
+fn a_scheduled_optimizer_follows_pytorchs_trajectory() {
+    // Adam at lr 0.01 halved every 2 steps (`StepLR`), 5 steps.
+    let g = &read("schedules.json")["adam_step"];
+    let config: rnnlab_spec::OptimizerConfig = toml::from_str(g["rnnlab"].as_str().unwrap()).unwrap();
+    let mut p: Vec<f32> = flat(&g["initial_params"]).iter().map(|&v| v as f32).collect();
+    let grads: Vec<Vec<f32>> =
+        g["grads_per_step"].as_array().unwrap().iter().map(|s| flat(s).iter().map(|&v| v as f32).collect()).collect();
+    let mut opt = rnnlab_nn::optim::build(&config, p.len());
+    for (k, (grad, want)) in grads.iter().zip(g["after_each_step"].as_array().unwrap()).enumerate() {
+        opt.set_lr(rnnlab_nn::optim::schedule::lr_at(config.lr, config.schedule.as_ref(), k, grads.len()));
+        opt.step(&mut p, grad);
+        assert_close(&format!("scheduled adam step {}", k + 1), &p, &flat(want), 1e-5, 1e-5);
+    }
+}

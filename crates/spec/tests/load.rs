@@ -272,3 +272,30 @@ fn report_compare_must_name_a_grid_axis() {
     );
     check_error(&spec("model.hidden_size"), &[], 22, 11, &["`model.hidden_size` is not a grid axis", "model.cell"]);
 }
+
+#[test]
+fn a_learning_rate_schedule_is_checked_and_absent_keeps_trial_ids() {
+    let with = |schedule: &str| BASE.replace("lr = 0.1\n", &format!("lr = 0.1\nschedule = {schedule}\n"));
+    let plan = load(&with("{ kind = \"cosine\", warmup_steps = 5, min_lr = 0.001 }"), &[]).unwrap();
+    let s = plan.trials[0].config.optimizer.schedule.as_ref().unwrap();
+    assert_eq!((s.kind, s.warmup_steps, s.min_lr), (rnnlab_spec::ScheduleKind::Cosine, 5, 0.001));
+    // A schedule is part of the trial; no schedule serialises as before (the pinned id holds).
+    assert_ne!(plan.trials[0].id, load(BASE, &[]).unwrap().trials[0].id);
+    assert_eq!(load(BASE, &[]).unwrap().trials[0].id, "3486727110");
+    check_error(&with("{ kind = \"step\" }"), &[], 16, 1, &["`optimizer.schedule.step_size`", "needs `step_size` ≥ 1"]);
+    check_error(
+        &with("{ kind = \"exponential\", gamma = 0.9, t_max = 3 }"),
+        &[],
+        16,
+        57,
+        &["`t_max` is not used by the `exponential` schedule (only by cosine)"],
+    );
+    check_error(&with("{ kind = \"cosine\", min_lr = 0.5 }"), &[], 16, 40, &["below `lr` (0.1)"]);
+    check_error(
+        &with("{ kind = \"linear\" }"),
+        &[],
+        16,
+        21,
+        &["unknown value `linear`", "valid values: constant, step, exponential, cosine"],
+    );
+}

@@ -289,6 +289,12 @@ fn train<D: Backend>(
         if config.optimizer.clip_grad_norm > 0.0 {
             optim::clip_grad_norm(&mut grads, config.optimizer.clip_grad_norm);
         }
+        opt.set_lr(optim::schedule::lr_at(
+            config.optimizer.lr,
+            config.optimizer.schedule.as_ref(),
+            step - 1,
+            total_steps,
+        ));
         opt.step(&mut flat, &grads);
         params::set_flat_values(&mut net, &flat);
         loss_sum += loss as f64;

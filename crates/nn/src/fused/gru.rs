@@ -7,7 +7,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, fill_rows, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
 /// Sizes of one GRU layer.
 #[derive(Debug, Clone)]
@@ -45,10 +45,27 @@ impl Gru {
 }
 
 simd_fn! {
-    /// One step: `xg` holds input pre-activations `[B, 3H]` in and activations r, z, n out; `hg`
-    /// the recurrent pre-activations; writes `W_hn h + b_hn` to `hn` and the new state to `h_new`.
-    fn cell_forward(xg: &mut [f32], hg: &[f32], hn: &mut [f32], h_prev: &[f32], h_new: &mut [f32], hidden: usize) {
+    /// One step: `xg` holds the input products `[B, 3H]` in (no bias) and activations r, z, n
+    /// out; `hg` the recurrent products (no bias); the biases are added here, in the pass that
+    /// reads both anyway (no bias rows are written for the products to accumulate onto). Writes
+    /// `W_hn h + b_hn` to `hn` and the new state to `h_new`.
+    fn cell_forward(
+        xg: &mut [f32],
+        hg: &[f32],
+        biases: (&[f32], &[f32]),
+        hn: &mut [f32],
+        h_prev: &[f32],
+        h_new: &mut [f32],
+        hidden: usize,
+    ) {
         let h3 = 3 * hidden;
+        let (b_ih, b_hh) = biases;
+        let (bir, rest) = b_ih[..h3].split_at(hidden);
+        let (biz, bin) = rest.split_at(hidden);
+        let (bhr, rest) = b_hh[..h3].split_at(hidden);
+        let (bhz, bhn) = rest.split_at(hidden);
+        let (bir, biz, bin, bhr, bhz, bhn) =
+            (&bir[..hidden], &biz[..hidden], &bin[..hidden], &bhr[..hidden], &bhz[..hidden], &bhn[..hidden]);
         for ((((xrow, hrow), hn), hp), hnew) in xg
             .chunks_exact_mut(h3)
             .zip(hg.chunks_exact(h3))
@@ -65,14 +82,14 @@ simd_fn! {
             let (hr, hz, hnn, hn, hp, hnew) =
                 (&hr[..hidden], &hz[..hidden], &hnn[..hidden], &mut hn[..hidden], &hp[..hidden], &mut hnew[..hidden]);
             for j in 0..hidden {
-                xr[j] += hr[j];
-                xz[j] += hz[j];
+                xr[j] += (bir[j] + bhr[j]) + hr[j];
+                xz[j] += (biz[j] + bhz[j]) + hz[j];
+                hn[j] = hnn[j] + bhn[j];
             }
             map_in_place(xr, sigmoid);
             map_in_place(xz, sigmoid);
-            hn.copy_from_slice(hnn);
             for j in 0..hidden {
-                xn[j] += xr[j] * hnn[j];
+                xn[j] += bin[j] + xr[j] * hn[j];
             }
             map_in_place(xn, tanh);
             for j in 0..hidden {
@@ -141,9 +158,9 @@ impl Kernel for Gru {
         let kept = if train { d.steps } else { 1 };
         let mut gates = pool::scratch(kept * b * h3);
         if train {
-            fill_rows(&mut gates, w.b_ih);
-            gemm(&mut gates, true, Mat::new(x, d.steps * b, inp), w_ih);
+            gemm(&mut gates, false, Mat::new(x, d.steps * b, inp), w_ih);
         }
+        // Zero at the first step (no state yet); the recurrent product from then on.
         let mut hg = vec![0.0; b * h3];
         let mut hn = pool::scratch(kept * b * h);
         let zeros = vec![0.0; b * h];
@@ -152,16 +169,14 @@ impl Kernel for Gru {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h3..(s + 1) * b * h3];
             if !train {
-                fill_rows(g, w.b_ih);
-                gemm(g, true, Mat::new(&x[t * b * inp..], b, inp), w_ih);
+                gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
             }
-            fill_rows(&mut hg, w.b_hh);
             let (done, rest) = out.split_at_mut(t * b * h);
             let h_prev = if t > 0 { &done[(t - 1) * b * h..] } else { &zeros[..] };
             if t > 0 {
-                gemm(&mut hg, true, Mat::new(h_prev, b, h), Mat::new(w.w_hh, h3, h).t());
+                gemm(&mut hg, false, Mat::new(h_prev, b, h), Mat::new(w.w_hh, h3, h).t());
             }
-            cell_forward(g, &hg, &mut hn[s * b * h..(s + 1) * b * h], h_prev, &mut rest[..b * h], h);
+            cell_forward(g, &hg, (w.b_ih, w.b_hh), &mut hn[s * b * h..(s + 1) * b * h], h_prev, &mut rest[..b * h], h);
         }
         if !train {
             pool::recycle([gates, hn]);

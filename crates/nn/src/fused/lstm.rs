@@ -8,7 +8,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, fill_rows, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
 #[derive(Debug, Clone)]
@@ -55,15 +55,20 @@ impl Lstm {
 }
 
 simd_fn! {
-    /// Activations and cell update for one step: `g` holds pre-activations `[B, 4H]` in and
+    /// Activations and cell update for one step: `g` holds the products `[B, 4H]` in (without
+    /// the bias, added here: no bias rows are written for the products to accumulate onto) and
     /// activations out; `c` is the cell state (updated in place).
-    fn cell_forward(g: &mut [f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+    fn cell_forward(g: &mut [f32], bias: &[f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+        let bias = &bias[..4 * hidden];
         for (((row, c), tc), m) in g
             .chunks_exact_mut(4 * hidden)
             .zip(c.chunks_exact_mut(hidden))
             .zip(tanh_c.chunks_exact_mut(hidden))
             .zip(m.chunks_exact_mut(hidden))
         {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v += b;
+            }
             let (i, rest) = row.split_at_mut(hidden);
             let (f, rest) = rest.split_at_mut(hidden);
             let (gg, o) = rest.split_at_mut(hidden);
@@ -129,8 +134,7 @@ impl Kernel for Lstm {
         let kept = if train { d.steps } else { 1 };
         let mut gates = pool::scratch(kept * b * h4);
         if train {
-            fill_rows(&mut gates, &bias);
-            gemm(&mut gates, true, Mat::new(x, d.steps * b, inp), w_ih);
+            gemm(&mut gates, false, Mat::new(x, d.steps * b, inp), w_ih);
         }
         let state = b * h;
         let mut c_all = pool::scratch(kept * state);
@@ -142,8 +146,7 @@ impl Kernel for Lstm {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h4..(s + 1) * b * h4];
             if !train {
-                fill_rows(g, &bias);
-                gemm(g, true, Mat::new(&x[t * b * inp..], b, inp), w_ih);
+                gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
             }
             let (done, rest) = out.split_at_mut(t * b * o);
             let out_t = &mut rest[..b * o];
@@ -153,10 +156,10 @@ impl Kernel for Lstm {
             let tc = &mut tanh_c[s * state..(s + 1) * state];
             if self.proj {
                 let m = &mut m_all[s * state..(s + 1) * state];
-                cell_forward(g, &mut c, tc, m, h);
+                cell_forward(g, &bias, &mut c, tc, m, h);
                 gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
             } else {
-                cell_forward(g, &mut c, tc, out_t, h);
+                cell_forward(g, &bias, &mut c, tc, out_t, h);
             }
             if train {
                 c_all[t * state..(t + 1) * state].copy_from_slice(&c);

@@ -18,6 +18,10 @@ impl Adagrad {
 }
 
 impl Optimizer for Adagrad {
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr as f32;
+    }
+
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         for ((p, &g), s) in params.iter_mut().zip(grads).zip(&mut self.sum) {
             let g = g + self.weight_decay * *p;

@@ -34,6 +34,10 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr as f32;
+    }
+
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);

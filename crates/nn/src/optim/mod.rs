@@ -7,6 +7,7 @@
 mod adagrad;
 mod adam;
 mod rmsprop;
+pub mod schedule;
 mod sgd;
 
 use rnnlab_spec::{OptimizerConfig, OptimizerKind};
@@ -15,6 +16,9 @@ use rnnlab_spec::{OptimizerConfig, OptimizerKind};
 pub trait Optimizer: Send {
     /// One update of `params` given their gradients.
     fn step(&mut self, params: &mut [f32], grads: &[f32]);
+
+    /// The learning rate of the next steps (a schedule sets it before each step).
+    fn set_lr(&mut self, lr: f64);
 }
 
 /// The optimizer named in `config`, for `n` parameters.

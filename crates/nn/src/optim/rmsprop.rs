@@ -37,6 +37,10 @@ impl Rmsprop {
 }
 
 impl Optimizer for Rmsprop {
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr as f32;
+    }
+
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         let a = self.alpha;
         for i in 0..params.len() {

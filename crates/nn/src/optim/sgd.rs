@@ -26,6 +26,10 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr as f32;
+    }
+
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         let first = self.buf.is_empty();
         if first && self.momentum != 0.0 {

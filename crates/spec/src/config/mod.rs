@@ -10,10 +10,12 @@ use crate::error::FieldError;
 mod model;
 mod optimizer;
 mod run;
+mod schedule;
 
 pub use model::*;
 pub use optimizer::*;
 pub use run::*;
+pub use schedule::*;
 
 /// `[experiment]`: names the results folder and lists the seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -63,6 +63,9 @@ pub struct OptimizerConfig {
     /// rmsprop (PyTorch flavour): normalise by the centred second moment.
     #[serde(default)]
     pub centered: bool,
+    /// The learning rate over the steps (constant `lr` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<super::ScheduleConfig>,
 }
 
 fn default_beta1() -> f64 {
@@ -137,6 +140,9 @@ impl OptimizerConfig {
         }
         if self.eps().is_nan() || self.eps() <= 0.0 {
             return Err(FieldError::new(&["eps"], "must be > 0"));
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.check(self.lr).map_err(|e| e.within(&["schedule"]))?;
         }
         Ok(())
     }

@@ -1,0 +1,108 @@
+//! `[optimizer.schedule]`: the learning rate over the optimizer's steps, as PyTorch's
+//! schedulers define it (`StepLR`, `ExponentialLR`, `CosineAnnealingLR`, and a `LinearLR`
+//! warm-up before any of them, chained as `SequentialLR` chains them). The rates themselves are
+//! computed by `rnnlab_nn::optim::schedule` and checked there against PyTorch's.
+//!
+//! Not serialised when absent, so trials without a schedule keep their ids.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// Which schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// The rate stays at `lr` (after any warm-up).
+    Constant,
+    /// `lr · gamma^⌊t / step_size⌋` (`torch.optim.lr_scheduler.StepLR`).
+    Step,
+    /// `lr · gamma^t` (`ExponentialLR`).
+    Exponential,
+    /// `min_lr + (lr − min_lr)(1 + cos(π t / t_max)) / 2` (`CosineAnnealingLR`).
+    Cosine,
+}
+
+/// `[optimizer.schedule]` (or `schedule = { kind = "cosine", … }` in `[optimizer]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub kind: ScheduleKind,
+    /// step: decay every this many steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_size: Option<usize>,
+    /// step, exponential: the decay factor (step: default 0.1, as PyTorch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    /// cosine: steps from `lr` down to `min_lr` (default: the steps after the warm-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_max: Option<usize>,
+    /// cosine: the lowest rate (PyTorch's `eta_min`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_lr: f64,
+    /// Steps of linear warm-up before the schedule (PyTorch's `LinearLR` then `SequentialLR`).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub warmup_steps: usize,
+    /// The warm-up starts at this fraction of `lr` (PyTorch's `start_factor`, default 1/3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_start_factor: Option<f64>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+fn is_zero_usize(v: &usize) -> bool {
+    *v == 0
+}
+
+impl ScheduleConfig {
+    /// `gamma` as given, or StepLR's default (0.1).
+    pub fn gamma(&self) -> f64 {
+        self.gamma.unwrap_or(0.1)
+    }
+
+    /// `warmup_start_factor` as given, or LinearLR's default (1/3).
+    pub fn warmup_start_factor(&self) -> f64 {
+        self.warmup_start_factor.unwrap_or(1.0 / 3.0)
+    }
+
+    /// Range checks and keys the kind does not use; paths are relative to the schedule table.
+    pub(crate) fn check(&self, lr: f64) -> Result<(), FieldError> {
+        use ScheduleKind::*;
+        let name = format!("{:?}", self.kind).to_lowercase();
+        let only = |key: &str, set: bool, allowed: &[ScheduleKind], who: &str| {
+            if set && !allowed.contains(&self.kind) {
+                Err(FieldError::new(&[key], format!("`{key}` is not used by the `{name}` schedule (only by {who})"))
+                    .with_help(format!("remove `{key}`")))
+            } else {
+                Ok(())
+            }
+        };
+        only("step_size", self.step_size.is_some(), &[Step], "step")?;
+        only("gamma", self.gamma.is_some(), &[Step, Exponential], "step, exponential")?;
+        only("t_max", self.t_max.is_some(), &[Cosine], "cosine")?;
+        only("min_lr", self.min_lr != 0.0, &[Cosine], "cosine")?;
+        if self.kind == Step && self.step_size.is_none_or(|s| s == 0) {
+            return Err(FieldError::new(&["step_size"], "the step schedule needs `step_size` ≥ 1")
+                .with_help("e.g. `step_size = 1000` to multiply the rate by `gamma` every 1000 steps"));
+        }
+        if !(self.gamma() > 0.0 && self.gamma().is_finite()) {
+            return Err(FieldError::new(&["gamma"], "must be a positive number"));
+        }
+        if self.t_max == Some(0) {
+            return Err(FieldError::new(&["t_max"], "must be at least 1"));
+        }
+        if !(0.0..lr).contains(&self.min_lr) {
+            return Err(FieldError::new(&["min_lr"], format!("must be ≥ 0 and below `lr` ({lr})")));
+        }
+        let f = self.warmup_start_factor();
+        if self.warmup_start_factor.is_some() && self.warmup_steps == 0 {
+            return Err(FieldError::new(&["warmup_start_factor"], "is only used with `warmup_steps` > 0"));
+        }
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(FieldError::new(&["warmup_start_factor"], "must be in (0, 1]"));
+        }
+        Ok(())
+    }
+}
