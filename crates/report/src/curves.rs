@@ -203,15 +203,22 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
 fn seed_curves(all: &DataFrame, grid: &[String], metrics: &[&str], lines: &mut [Line]) {
     let values: Vec<_> = metrics.iter().map(|m| all.column(m).ok().and_then(|c| c.f64().ok().cloned())).collect();
     let steps = all.column("step").ok().and_then(|c| c.f64().ok().cloned());
-    // (line, trial) → index of that trial's curve in the line's bands.
-    let mut slot: HashMap<(usize, String), usize> = HashMap::new();
+    // Each trial's line is looked up once: trial → (its line, its curve's index in the bands).
+    let line_of: HashMap<Vec<String>, usize> = lines.iter().enumerate().map(|(k, l)| (l.point.clone(), k)).collect();
+    let mut slot: HashMap<String, (usize, usize)> = HashMap::new();
     for i in 0..all.height() {
-        let point: Vec<String> = grid.iter().map(|g| text_at(all, g, i)).collect();
-        let Some(k) = lines.iter().position(|l| l.point == point) else { continue };
         let Some(step) = steps.as_ref().and_then(|s| s.get(i)) else { continue };
         let trial = text_at(all, TRIAL, i);
-        let n = lines[k].bands.first().map_or(0, |b| b.seeds.len());
-        let s = *slot.entry((k, trial)).or_insert(n);
+        let (k, s) = match slot.get(&trial) {
+            Some(&found) => found,
+            None => {
+                let point: Vec<String> = grid.iter().map(|g| text_at(all, g, i)).collect();
+                let Some(&k) = line_of.get(&point) else { continue };
+                let s = lines[k].bands.first().map_or(0, |b| b.seeds.len());
+                slot.insert(trial, (k, s));
+                (k, s)
+            }
+        };
         for (band, column) in lines[k].bands.iter_mut().zip(&values) {
             if band.seeds.len() <= s {
                 band.seeds.resize(s + 1, Vec::new());

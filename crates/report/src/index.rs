@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use rnnlab_spec::vocab::layout;
 
 use crate::doc::{self, Block, Table};
-use crate::pairwise::metric_range;
-use crate::published::{ci95, Verdict};
+use crate::published::{mean_ci, Verdict};
 use crate::write::write_file;
 use crate::{Report, ReportError};
 
@@ -94,21 +93,7 @@ fn blocks(experiments: &[(String, Result<Report, String>)], ext: &str) -> Vec<Bl
         };
         let name = &report.name;
         for c in &report.published {
-            let ours = match &c.ours {
-                Some(s) => match ci95(s) {
-                    Some(h) => {
-                        let (min, max) = metric_range(&c.entry.metric);
-                        format!(
-                            "{:.4} [{:.4}, {:.4}]",
-                            s.mean,
-                            (s.mean - h).clamp(min, max),
-                            (s.mean + h).clamp(min, max)
-                        )
-                    }
-                    None => format!("{:.4}", s.mean),
-                },
-                None => "—".into(),
-            };
+            let ours = c.ours.as_ref().map_or("—".into(), |s| mean_ci(s, &c.entry.metric));
             let tolerance = if c.entry.tolerance > 0.0 { format!(" ± {}", c.entry.tolerance) } else { String::new() };
             published.rows.push(vec![
                 link(folder, name),

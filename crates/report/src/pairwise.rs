@@ -4,7 +4,7 @@
 //! robust per-grid-point statistics (mean, median, IQM with bootstrap intervals clipped to the
 //! metric's range; successes with a Wilson interval).
 
-use rnnlab_spec::vocab::{find_metric, MetricKind};
+use rnnlab_spec::vocab::metric_range;
 
 use crate::doc::Table;
 use crate::stats::{self, Estimator, Interval};
@@ -44,15 +44,6 @@ pub struct Pairwise {
     /// Best first (by the primary metric's mean at each one's best grid point).
     pub contenders: Vec<Contender>,
     pub pairs: Vec<Pair>,
-}
-
-/// The range a metric's values (and so its intervals) live in.
-pub fn metric_range(metric: &str) -> (f64, f64) {
-    match find_metric(metric).map(|m| m.kind) {
-        Some(MetricKind::Accuracy) => (0.0, 1.0),
-        Some(MetricKind::Loss) => (0.0, f64::INFINITY),
-        None => (f64::NEG_INFINITY, f64::INFINITY),
-    }
 }
 
 /// Compares the values of `axis` (or [`DEFAULT_AXIS`]) on the primary metric; `None` when the

@@ -51,6 +51,19 @@ pub fn t95(df: usize) -> f64 {
     T95.get(df.max(1) - 1).copied().unwrap_or(1.96)
 }
 
+/// `mean [lo, hi]` with the Student-t 95% interval kept inside the metric's range (an accuracy
+/// interval ends at 1); the mean alone for one seed.
+pub fn mean_ci(s: &Stat, metric: &str) -> String {
+    match ci95(s) {
+        Some(h) => {
+            let (min, max) = rnnlab_spec::vocab::metric_range(metric);
+            let (lo, hi) = ((s.mean - h).clamp(min, max), (s.mean + h).clamp(min, max));
+            format!("{:.4} [{lo:.4}, {hi:.4}]", s.mean)
+        }
+        None => format!("{:.4}", s.mean),
+    }
+}
+
 /// The verdict for a published `value` with `tolerance`, given our `stat` of `metric`.
 pub fn verdict(metric: &str, value: f64, tolerance: f64, stat: Option<&Stat>) -> Verdict {
     let Some(s) = stat.filter(|s| s.n > 0 && s.mean.is_finite()) else { return Verdict::NoData };
@@ -121,19 +134,7 @@ pub fn table(rows: &[Comparison]) -> Table {
     );
     for c in rows {
         let (ours, n, diff) = match &c.ours {
-            Some(s) => (
-                match ci95(s) {
-                    Some(h) => {
-                        // Kept inside the metric's range (an accuracy interval ends at 1).
-                        let (min, max) = crate::pairwise::metric_range(&c.entry.metric);
-                        let (lo, hi) = ((s.mean - h).clamp(min, max), (s.mean + h).clamp(min, max));
-                        format!("{:.4} [{lo:.4}, {hi:.4}]", s.mean)
-                    }
-                    None => format!("{:.4}", s.mean),
-                },
-                s.n.to_string(),
-                format!("{:+.4}", s.mean - c.entry.value),
-            ),
+            Some(s) => (mean_ci(s, &c.entry.metric), s.n.to_string(), format!("{:+.4}", s.mean - c.entry.value)),
             None => ("—".into(), "0".into(), "—".into()),
         };
         table.rows.push(vec![

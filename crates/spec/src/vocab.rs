@@ -113,6 +113,16 @@ pub fn find_metric(name: &str) -> Option<&'static Metric> {
     METRICS.iter().find(|m| m.name == name)
 }
 
+/// The range values (and intervals) of `name` live in: [0, 1] for accuracies, [0, ∞) for
+/// losses, unbounded for names rnnlab does not record.
+pub fn metric_range(name: &str) -> (f64, f64) {
+    match find_metric(name).map(|m| m.kind) {
+        Some(MetricKind::Accuracy) => (0.0, 1.0),
+        Some(MetricKind::Loss) => (0.0, f64::INFINITY),
+        None => (f64::NEG_INFINITY, f64::INFINITY),
+    }
+}
+
 /// Whether larger values of `name` are better (false for unknown names: errors are the norm).
 pub fn higher_is_better(name: &str) -> bool {
     find_metric(name).is_some_and(Metric::higher_is_better)
