@@ -104,11 +104,14 @@ pub enum LossReduction {
     Sum,
 }
 
-/// A built dataset: the task, its two splits, and how its training loss is reduced.
+/// A built dataset: the task, its splits, and how its training loss is reduced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub task: Task,
     pub train: SequenceSet,
+    /// The held-out split that selects models and stops training early (`valid_*` metrics);
+    /// `None` when the plugin's keys ask for none.
+    pub valid: Option<SequenceSet>,
     pub test: SequenceSet,
     pub loss_reduction: LossReduction,
 }
@@ -120,7 +123,8 @@ impl Dataset {
 
     /// [`SequenceSet::check_targets`] on both splits and finite inputs, naming the split.
     pub fn check(&self, plugin: &str) -> Result<(), DataError> {
-        for (name, set) in [("train", &self.train), ("test", &self.test)] {
+        let splits = [("train", Some(&self.train)), ("valid", self.valid.as_ref()), ("test", Some(&self.test))];
+        for (name, set) in splits.into_iter().filter_map(|(n, s)| s.map(|s| (n, s))) {
             let fail = |what: String| DataError::Other(format!("`{plugin}` {name} split: {what}"));
             set.check_targets(&self.task).map_err(fail)?;
             if let Some(i) = set.inputs.iter().position(|x| !x.is_finite()) {
@@ -198,11 +202,14 @@ mod tests {
     fn labels_outside_the_classes_and_non_finite_values_are_data_errors() {
         let task = Task::Classify { classes: 10, per_step: false };
         let ok = set(Targets::Classes(vec![0, 9]), vec![0.0, 1.0]);
-        let data = Dataset { task, train: ok.clone(), test: ok.clone(), loss_reduction: LossReduction::Mean };
+        let data =
+            Dataset { task, train: ok.clone(), valid: None, test: ok.clone(), loss_reduction: LossReduction::Mean };
         assert!(data.check("x").is_ok());
         let bad = Dataset { test: set(Targets::Classes(vec![0, 200]), vec![0.0, 1.0]), ..data.clone() };
         let e = bad.check("mnist").unwrap_err().to_string();
         assert_eq!(e, "`mnist` test split: sequence 1: label 200 is outside 0..9 (the task has 10 classes)");
+        let valid = Dataset { valid: Some(set(Targets::Classes(vec![10, 0]), vec![0.0, 1.0])), ..data.clone() };
+        assert!(valid.check("x").unwrap_err().to_string().starts_with("`x` valid split: sequence 0: label 10"));
         let nan = Dataset { train: set(Targets::Classes(vec![0, 1]), vec![f32::NAN, 1.0]), ..data };
         assert!(nan.check("x").unwrap_err().to_string().contains("train split: sequence 0, step 0: input NaN"));
         let reg = Task::Regress { outputs: 1, per_step: false };

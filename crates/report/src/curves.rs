@@ -14,7 +14,17 @@ use crate::ReportError;
 const TRIAL: &str = "__trial";
 
 /// Metrics a `curve.csv` may hold, in the order they are plotted.
-pub const CURVE_METRICS: &[&str] = &["test_accuracy", "test_loss", "test_nll", "test_mse", "train_loss"];
+pub const CURVE_METRICS: &[&str] = &[
+    "test_accuracy",
+    "test_loss",
+    "test_nll",
+    "test_mse",
+    "valid_accuracy",
+    "valid_loss",
+    "valid_nll",
+    "valid_mse",
+    "train_loss",
+];
 
 /// One metric along one grid point's curve, over the seeds that reached each step.
 #[derive(Debug, Clone, PartialEq, Default)]

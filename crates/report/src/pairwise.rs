@@ -44,6 +44,8 @@ pub struct Pairwise {
     /// Best first (by the primary metric's mean at each one's best grid point).
     pub contenders: Vec<Contender>,
     pub pairs: Vec<Pair>,
+    /// Whether the metric values are early stopping's selections rather than final values.
+    pub selected: bool,
 }
 
 /// Compares the values of `axis` (or [`DEFAULT_AXIS`]) on the primary metric; `None` when the
@@ -93,7 +95,8 @@ pub fn compare(summary: &Summary, axis: Option<&str>) -> Option<Pairwise> {
             });
         }
     }
-    Some(Pairwise { axis: axis.to_string(), metric, higher_is_better: higher, contenders, pairs })
+    let selected = summary.selected > 0;
+    Some(Pairwise { axis: axis.to_string(), metric, higher_is_better: higher, contenders, pairs, selected })
 }
 
 impl Pairwise {
@@ -117,12 +120,13 @@ impl Pairwise {
     /// What the comparison means, for the paragraph above its tables.
     pub fn explanation(&self) -> String {
         format!(
-            "`{}` compared on final `{}` ({} is better), each at its best grid point. `X > Y`: a seed \
+            "`{}` compared on {} `{}` ({} is better), each at its best grid point. `X > Y`: a seed \
              of X beats a seed of Y with probability P (Mann–Whitney over all pairs of seeds, ties \
              count half), and the stratified bootstrap 95% interval of P excludes 0.5; otherwise \
              the two are not separable with these seeds. Intervals: percentile bootstrap, {} \
              resamples, seed {}.",
             self.axis,
+            if self.selected { "early-stopping-selected" } else { "final" },
             self.metric,
             if self.higher_is_better { "higher" } else { "lower" },
             stats::RESAMPLES,

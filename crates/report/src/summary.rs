@@ -56,6 +56,9 @@ pub struct Summary {
     pub rows: Vec<Row>,
     /// Index into `metrics` of the metric rows are sorted by.
     pub primary: Option<usize>,
+    /// Trials whose metrics are early stopping's selection (`selected_step` set), not their last
+    /// evaluation.
+    pub selected: usize,
 }
 
 /// Aggregates `dir/runs.csv` per grid point.
@@ -83,7 +86,17 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     columns.extend([("status", Kind::Text), ("message", Kind::Text)]);
     let has_eval = header.iter().any(|h| h == "eval_seconds");
     columns.extend(present.iter().chain(&["wall_seconds", "eval_seconds"]).map(|m| (*m, Kind::Float)));
+    let has_selected = header.iter().any(|h| h == "selected_step");
+    if has_selected {
+        columns.push(("selected_step", Kind::Float));
+    }
     let lf = read_csv(&path, &columns)?;
+    let selected = if has_selected {
+        let df = lf.clone().select([col("selected_step").is_not_null().cast(DataType::UInt32).sum()]).collect()?;
+        df.column("selected_step").ok().and_then(|c| c.u32().ok().and_then(|c| c.get(0))).unwrap_or(0) as usize
+    } else {
+        0
+    };
     let ok = col("status").eq(lit(Status::Ok.as_str()));
     let lf_values = lf.clone().filter(ok.clone());
     let mut aggs = vec![
@@ -183,7 +196,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             }
         });
     }
-    Ok(Summary { grid, metrics, success, rows, primary })
+    Ok(Summary { grid, metrics, success, rows, primary, selected })
 }
 
 /// Every ok seed's value of a metric, keyed by (grid point, metric).

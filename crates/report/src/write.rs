@@ -82,7 +82,16 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     blocks.push(Block::Table(run_table(folder.meta.as_ref(), &summary)));
 
     blocks.push(Block::Heading(2, "Results".into()));
-    blocks.push(Block::Paragraph("Mean ± sample std over the ok seeds of each grid point.".into()));
+    let mut results = String::from("Mean ± sample std over the ok seeds of each grid point.");
+    if summary.selected > 0 {
+        results += &format!(
+            " Test and validation metrics of {} trials are those of their early-stopping selection (the \
+             evaluation with the best validation metric; `selected_step` in runs.csv), not of their last \
+             evaluation.",
+            summary.selected
+        );
+    }
+    blocks.push(Block::Paragraph(results));
     blocks.push(Block::Table(summary.table()));
     blocks.push(Block::Paragraph(format!(
         "Robust statistics over seeds: mean, median and interquartile mean (IQM: the mean of the middle \
@@ -198,7 +207,7 @@ fn run_table(meta: Option<&Meta>, summary: &Summary) -> Table {
     let (eval, timed) =
         summary.rows.iter().filter_map(|r| r.eval_seconds).fold((0.0, 0.0), |(e, w), (re, rw)| (e + re, w + rw));
     if timed > 0.0 {
-        wall += &format!(", {:.0}% of it evaluating on the test set", 100.0 * eval / timed);
+        wall += &format!(", {:.0}% of it evaluating", 100.0 * eval / timed);
     }
     let Some(m) = meta else {
         t.rows.push(vec!["wall time".into(), wall]);

@@ -93,3 +93,26 @@ fn report_md_compares_published_figures_and_lists_problem_trials() {
     assert!(!md.contains("## Best grid point per cell"), "{md}");
     assert!(md.contains("| rnn | model.cell=rnn, optimizer.lr=0.1 | 2 | 0.7500 [0.7000, 0.8000] |"), "{md}");
 }
+
+#[test]
+fn validation_columns_are_summarised_and_early_stopping_selections_are_counted() {
+    // Two columns more, as a sweep with a validation split and early stopping writes them.
+    let mut runs = String::new();
+    for (i, line) in RUNS.lines().enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        let extra = match (i, fields.get(4).copied()) {
+            (0, _) => "valid_accuracy,selected_step".to_string(),
+            (_, Some("ok")) => format!("{},5", fields[8]),
+            _ => ",".to_string(),
+        };
+        runs += &format!("{line},{extra}\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("runs.csv"), runs).unwrap();
+    let s = summarize(dir.path(), &ReportConfig::default()).unwrap();
+    assert_eq!(s.metrics, ["test_accuracy", "test_loss", "valid_accuracy", "train_loss"]);
+    assert_eq!(s.selected, 5, "the ok trials have a selected step");
+    let lstm = &s.rows[0];
+    assert_eq!(lstm.stats[2].as_ref().map(|v| (v.n, v.min, v.max)), Some((2, 0.9, 1.0)));
+    assert_eq!(summary(ReportConfig::default()).selected, 0);
+}

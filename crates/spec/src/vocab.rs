@@ -105,6 +105,10 @@ pub const METRICS: &[Metric] = &[
     metric("test_mse", Direction::Lower, MetricKind::Loss),
     metric("test_nll", Direction::Lower, MetricKind::Loss),
     metric("test_loss", Direction::Lower, MetricKind::Loss),
+    metric("valid_accuracy", Direction::Higher, MetricKind::Accuracy),
+    metric("valid_mse", Direction::Lower, MetricKind::Loss),
+    metric("valid_nll", Direction::Lower, MetricKind::Loss),
+    metric("valid_loss", Direction::Lower, MetricKind::Loss),
     metric("train_loss", Direction::Lower, MetricKind::Loss),
 ];
 

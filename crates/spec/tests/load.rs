@@ -299,3 +299,24 @@ fn a_learning_rate_schedule_is_checked_and_absent_keeps_trial_ids() {
         &["unknown value `linear`", "valid values: constant, step, exponential, cosine"],
     );
 }
+
+#[test]
+fn early_stopping_is_checked_at_its_key_and_absent_keeps_trial_ids() {
+    let with = |section: &str| format!("{BASE}\n[train.early_stopping]\n{section}\n");
+    let plan = load(&with("metric = \"valid_nll\"\npatience = 5"), &[]).unwrap();
+    let e = plan.trials[0].config.train.early_stopping.as_ref().unwrap();
+    assert_eq!((e.metric.as_str(), e.patience, e.min_delta), ("valid_nll", Some(5), 0.0));
+    assert!(e.improves(1.0, Some(1.5)) && !e.improves(1.5, Some(1.0)) && e.improves(2.0, None));
+    assert_ne!(plan.trials[0].id, load(BASE, &[]).unwrap().trials[0].id);
+    assert_eq!(load(BASE, &[]).unwrap().trials[0].id, "3486727110");
+    check_error(
+        &with("metric = \"test_accuracy\""),
+        &[],
+        22,
+        10,
+        &["`train.early_stopping.metric`", "not a validation metric", "leaks it"],
+    );
+    check_error(&with("metric = \"valid_acc\""), &[], 22, 10, &["one of valid_accuracy, valid_mse"]);
+    check_error(&with("metric = \"valid_loss\"\npatience = 0"), &[], 23, 12, &["must be at least 1"]);
+    check_error(&with("metric = \"valid_loss\"\nmin_delta = -1.0"), &[], 23, 13, &["finite number ≥ 0"]);
+}

@@ -18,6 +18,20 @@ pub struct TrialRecord {
     pub test_mse: Option<f64>,
     #[serde(default)]
     pub test_nll: Option<f64>,
+    /// Validation metrics, when the dataset has a validation split (absent otherwise and in
+    /// folders written before validation splits existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_mse: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_nll: Option<f64>,
+    /// With `[train.early_stopping]`: the step whose evaluation the metrics above are (the best
+    /// on the validation metric); absent: they are the last evaluation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_step: Option<usize>,
     /// Name of the metric `best_value` is about (`test_accuracy`, `test_mse` or `test_nll`).
     pub best_metric: Option<String>,
     pub best_value: Option<f64>,
@@ -32,9 +46,11 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
-    /// The record of a trial that ran to the end or diverged.
+    /// The record of a trial that ran to the end, stopped early or diverged: the metrics of its
+    /// reported evaluation (early stopping's selection, else the last).
     pub fn from_result(r: &TrialResult) -> Self {
-        let last = r.final_point();
+        let last = r.reported_point();
+        let valid = last.and_then(|p| p.valid);
         let best = r.best_point();
         TrialRecord {
             status: r.status,
@@ -44,6 +60,11 @@ impl TrialRecord {
             test_accuracy: last.and_then(|p| p.test.accuracy),
             test_mse: last.and_then(|p| p.test.mse),
             test_nll: last.and_then(|p| p.test.nll),
+            valid_loss: valid.map(|v| v.loss),
+            valid_accuracy: valid.and_then(|v| v.accuracy),
+            valid_mse: valid.and_then(|v| v.mse),
+            valid_nll: valid.and_then(|v| v.nll),
+            selected_step: r.selected_step,
             best_metric: best.map(|p| p.test.main_metric().name.to_string()),
             best_value: best.map(|p| p.test.main()),
             best_step: best.map(|p| p.step),
@@ -64,6 +85,11 @@ impl TrialRecord {
             test_accuracy: None,
             test_mse: None,
             test_nll: None,
+            valid_loss: None,
+            valid_accuracy: None,
+            valid_mse: None,
+            valid_nll: None,
+            selected_step: None,
             best_metric: None,
             best_value: None,
             best_step: None,

@@ -208,6 +208,11 @@ impl ResultsDir {
                 num(r.test_accuracy),
                 num(r.test_mse),
                 num(r.test_nll),
+                num(r.valid_loss),
+                num(r.valid_accuracy),
+                num(r.valid_mse),
+                num(r.valid_nll),
+                r.selected_step.map(|s| s.to_string()).unwrap_or_default(),
                 r.best_metric.clone().unwrap_or_default(),
                 num(r.best_value),
                 r.best_step.map(|s| s.to_string()).unwrap_or_default(),
@@ -235,6 +240,11 @@ pub const RUN_COLUMNS: &[&str] = &[
     "test_accuracy",
     "test_mse",
     "test_nll",
+    "valid_loss",
+    "valid_accuracy",
+    "valid_mse",
+    "valid_nll",
+    "selected_step",
     "best_metric",
     "best_value",
     "best_step",
@@ -244,13 +254,19 @@ pub const RUN_COLUMNS: &[&str] = &[
     "eval_seconds",
 ];
 
+/// `curve.csv`: one row per evaluation; the `valid_*` columns only when the trial has a
+/// validation split.
 fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["step", "epoch", "train_loss", "test_loss", "test_accuracy", "test_mse", "test_nll"])
-        .expect("memory");
+    let has_valid = curve.iter().any(|p| p.valid.is_some());
+    let mut header = vec!["step", "epoch", "train_loss", "test_loss", "test_accuracy", "test_mse", "test_nll"];
+    if has_valid {
+        header.extend(["valid_loss", "valid_accuracy", "valid_mse", "valid_nll"]);
+    }
+    w.write_record(&header).expect("memory");
     let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| x.to_string()).unwrap_or_default();
     for p in curve {
-        w.write_record([
+        let mut row = vec![
             p.step.to_string(),
             p.epoch.to_string(),
             num(Some(p.train_loss)),
@@ -258,8 +274,17 @@ fn curve_csv(curve: &[CurvePoint]) -> Vec<u8> {
             num(p.test.accuracy),
             num(p.test.mse),
             num(p.test.nll),
-        ])
-        .expect("memory");
+        ];
+        if has_valid {
+            let v = p.valid;
+            row.extend([
+                num(v.map(|v| v.loss)),
+                num(v.and_then(|v| v.accuracy)),
+                num(v.and_then(|v| v.mse)),
+                num(v.and_then(|v| v.nll)),
+            ]);
+        }
+        w.write_record(&row).expect("memory");
     }
     w.into_inner().expect("in-memory writer")
 }

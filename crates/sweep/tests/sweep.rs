@@ -159,3 +159,31 @@ fn a_report_written_while_workers_run_says_it_is_partial_and_reloads() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\"/>"), "{html}");
 }
+
+#[test]
+fn validation_metrics_and_the_selected_step_reach_result_toml_runs_csv_and_curve_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = smoke(&["dataset.n_valid=32", "train.early_stopping.metric=valid_loss", "experiment.seeds=[0]"]);
+    let out = rnnlab_sweep::run(&plan, &options(tmp.path(), 2), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((out.ran, out.ok), (3, 3));
+    let dir = tmp.path().join("smoke");
+    let header = csv::Reader::from_path(dir.join("runs.csv")).unwrap().headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for (row, trial) in runs(&dir).iter().zip(&plan.trials) {
+        let trial_dir = dir.join("trials").join(&trial.id);
+        let record: TrialRecord =
+            toml::from_str(&std::fs::read_to_string(trial_dir.join("result.toml")).unwrap()).unwrap();
+        let curve: Vec<csv::StringRecord> =
+            csv::Reader::from_path(trial_dir.join("curve.csv")).unwrap().records().map(Result::unwrap).collect();
+        // curve.csv: step, epoch, train_loss, 4 test columns, then valid_loss first of 4 valid columns.
+        let valid_loss: Vec<f64> = curve.iter().map(|r| r[7].parse().unwrap()).collect();
+        let best = (0..valid_loss.len()).fold(0, |b, i| if valid_loss[i] < valid_loss[b] { i } else { b });
+        let selected = (best + 1) * 10;
+        assert_eq!(record.selected_step, Some(selected), "{valid_loss:?}");
+        assert_eq!(record.valid_loss, Some(valid_loss[best]));
+        assert!(record.valid_accuracy.is_some() && record.valid_nll.is_none());
+        assert_eq!(record.test_loss, Some(curve[best][3].parse().unwrap()), "test metrics at the selected step");
+        assert_eq!(row[at("selected_step")], selected.to_string());
+        assert_eq!(row[at("valid_loss")].parse::<f64>().unwrap(), valid_loss[best]);
+    }
+}

@@ -34,6 +34,8 @@ pub struct CurvePoint {
     /// Mean training loss over the steps since the previous row.
     pub train_loss: f64,
     pub test: Metrics,
+    /// Metrics on the validation split, when the dataset has one.
+    pub valid: Option<Metrics>,
     pub wall_seconds: f64,
 }
 
@@ -44,10 +46,13 @@ pub struct TrialResult {
     /// Why it diverged; empty when ok.
     pub message: String,
     pub curve: Vec<CurvePoint>,
+    /// With `[train.early_stopping]`: the step of the evaluation with the best validation
+    /// metric, whose metrics the trial reports (and whose parameters its checkpoint holds).
+    pub selected_step: Option<usize>,
     pub steps_done: usize,
     pub param_count: usize,
     pub wall_seconds: f64,
-    /// Of `wall_seconds`, the time spent evaluating on the test set.
+    /// Of `wall_seconds`, the time spent evaluating (test and validation sets).
     pub eval_seconds: f64,
     /// The trained model, when `[train] save_checkpoint` is set and the trial ended ok.
     pub checkpoint: Option<checkpoint::Checkpoint>,
@@ -57,6 +62,14 @@ impl TrialResult {
     /// The last evaluation.
     pub fn final_point(&self) -> Option<&CurvePoint> {
         self.curve.last()
+    }
+
+    /// The evaluation the trial reports: the one early stopping selected, else the last.
+    pub fn reported_point(&self) -> Option<&CurvePoint> {
+        match self.selected_step {
+            Some(step) => self.curve.iter().find(|p| p.step == step),
+            None => self.final_point(),
+        }
     }
 
     /// The best evaluation by the task's main test metric: highest accuracy or lowest MSE.
@@ -215,10 +228,13 @@ fn train<D: Backend>(
         .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
     let data = plugin.build(&config.dataset.keys, config.seed)?;
     data.check(plugin.name())?;
+    if let Some(e) = &config.train.early_stopping {
+        check_selection(e, &data, plugin.name())?;
+    }
     let shape = memory::DataShape {
         input_size: data.input_size(),
         output_size: data.task.output_size(),
-        steps: data.train.steps.max(data.test.steps),
+        steps: data.train.steps.max(data.test.steps).max(data.valid.as_ref().map_or(0, |v| v.steps)),
         train_len: data.train.len,
         test_len: data.test.len,
     };
@@ -244,22 +260,27 @@ fn train<D: Backend>(
     let mut curve = Vec::new();
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
     let mut eval_seconds = 0.0f64;
+    let mut selection = train.early_stopping.as_ref().map(Selection::new);
     let mut evaluate = |net: &Network<D>, step: usize, loss_sum: &mut f64, loss_count: &mut usize| {
         let eval_started = Instant::now();
-        let test = metrics::evaluate(net, &data, train.eval_batch_size);
+        let test = metrics::evaluate(net, &data.test, data.task, train.eval_batch_size);
+        let valid = data.valid.as_ref().map(|v| metrics::evaluate(net, v, data.task, train.eval_batch_size));
         eval_seconds += eval_started.elapsed().as_secs_f64();
         let point = CurvePoint {
             step,
             epoch: step as f64 / steps_per_epoch as f64,
             train_loss: if *loss_count > 0 { *loss_sum / *loss_count as f64 } else { f64::NAN },
             test,
+            valid,
             wall_seconds: started.elapsed().as_secs_f64(),
         };
         (*loss_sum, *loss_count) = (0.0, 0);
         on_eval(&point, total_steps);
-        curve.push(point);
+        curve.push(point.clone());
+        point
     };
 
+    let mut steps_done = total_steps;
     for step in 1..=total_steps {
         if stop.load(Ordering::Relaxed) {
             return Err(TrainError::Interrupted);
@@ -278,6 +299,7 @@ fn train<D: Backend>(
                 status: Status::Diverged,
                 message: format!("{what} became {} at step {step}", if loss.is_nan() { "NaN" } else { "infinite" }),
                 curve,
+                selected_step: selection.and_then(|s| s.best_step),
                 steps_done: step - 1,
                 param_count,
                 wall_seconds: started.elapsed().as_secs_f64(),
@@ -300,18 +322,80 @@ fn train<D: Backend>(
         loss_sum += loss as f64;
         loss_count += 1;
         if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
-            evaluate(&net, step, &mut loss_sum, &mut loss_count);
+            let point = evaluate(&net, step, &mut loss_sum, &mut loss_count);
+            if let Some(s) = selection.as_mut() {
+                if s.observe(&point, &flat, train.save_checkpoint) {
+                    steps_done = step;
+                    break;
+                }
+            }
         }
+    }
+    if let Some(best) = selection.as_ref().and_then(|s| s.best_params.as_ref()) {
+        params::set_flat_values(&mut net, best);
     }
     let result = TrialResult {
         status: Status::Ok,
         message: String::new(),
         curve,
-        steps_done: total_steps,
+        selected_step: selection.and_then(|s| s.best_step),
+        steps_done,
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
         eval_seconds,
         checkpoint: config.train.save_checkpoint.then(|| checkpoint::checkpoint(config, &net)),
     };
     Ok((result, (net, data)))
+}
+
+/// Early stopping's bookkeeping: the best validation value so far, its step, and (when a
+/// checkpoint will be saved) its parameters.
+struct Selection<'a> {
+    rule: &'a rnnlab_spec::EarlyStopping,
+    best: Option<f64>,
+    best_step: Option<usize>,
+    best_params: Option<Vec<f32>>,
+    since_best: usize,
+}
+
+impl<'a> Selection<'a> {
+    fn new(rule: &'a rnnlab_spec::EarlyStopping) -> Self {
+        Selection { rule, best: None, best_step: None, best_params: None, since_best: 0 }
+    }
+
+    /// Takes in an evaluation; true when training should stop.
+    fn observe(&mut self, point: &CurvePoint, params: &[f32], keep_params: bool) -> bool {
+        let value = point.valid.and_then(|v| v.get(&self.rule.metric)).unwrap_or(f64::NAN);
+        if self.rule.improves(value, self.best) {
+            (self.best, self.best_step, self.since_best) = (Some(value), Some(point.step), 0);
+            if keep_params {
+                self.best_params = Some(params.to_vec());
+            }
+        } else {
+            self.since_best += 1;
+        }
+        self.rule.patience.is_some_and(|p| self.since_best >= p)
+    }
+}
+
+/// Whether early stopping's metric exists for this dataset: a validation split, and a measure
+/// the task records.
+fn check_selection(
+    rule: &rnnlab_spec::EarlyStopping,
+    data: &rnnlab_data::Dataset,
+    plugin: &str,
+) -> Result<(), TrainError> {
+    let fail = |m: String| Err(TrainError::Data(rnnlab_data::DataError::Other(m)));
+    let Some(valid) = &data.valid else {
+        return fail(format!(
+            "[train.early_stopping] selects on `{}`, but this `{plugin}` dataset has no validation split; \
+             ask the plugin for one (`rnnlab plugins` lists its keys: n_valid, n_validation, valid, valid_fraction)",
+            rule.metric
+        ));
+    };
+    let measured = metrics::Metrics::for_task(data.task);
+    if measured.get(&rule.metric).is_none() || valid.len == 0 {
+        return fail(format!("[train.early_stopping] selects on `{}`, which this task does not record", rule.metric));
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
-//! Test-set metrics, computed on the host in f64 from the network's predictions.
+//! Test- and validation-set metrics, computed on the host in f64 from the network's predictions.
 
-use rnnlab_data::{Dataset, Targets, Task};
+use rnnlab_data::{SequenceSet, Targets, Task};
 use rnnlab_nn::{Backend, Network};
 use rnnlab_spec::vocab::{find_metric, Metric};
 
@@ -29,6 +29,28 @@ impl Metrics {
         find_metric(self.main_pair().0).expect("a metric of the vocabulary")
     }
 
+    /// Zeros in the measures `task` records (which ones exist, not their values).
+    pub fn for_task(task: Task) -> Metrics {
+        let none = Metrics { loss: 0.0, accuracy: None, mse: None, nll: None };
+        match task {
+            Task::Classify { .. } => Metrics { accuracy: Some(0.0), ..none },
+            Task::Regress { .. } => Metrics { mse: Some(0.0), ..none },
+            Task::MultiLabel { .. } => Metrics { nll: Some(0.0), ..none },
+        }
+    }
+
+    /// The value of `name`'s measure (`test_nll` and `valid_nll` both read `nll`), when this
+    /// task records it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name.split_once('_').map_or(name, |(_, m)| m) {
+            "loss" => Some(self.loss),
+            "accuracy" => self.accuracy,
+            "mse" => self.mse,
+            "nll" => self.nll,
+            _ => None,
+        }
+    }
+
     fn main_pair(&self) -> (&'static str, f64) {
         [("test_accuracy", self.accuracy), ("test_mse", self.mse), ("test_nll", self.nll)]
             .into_iter()
@@ -37,11 +59,10 @@ impl Metrics {
     }
 }
 
-/// Evaluates `net` on the whole test set, `chunk` sequences at a time.
-pub fn evaluate<D: Backend>(net: &Network<D>, data: &Dataset, chunk: usize) -> Metrics {
-    let set = &data.test;
-    let per_step = data.task.per_step();
-    let multi_label = matches!(data.task, Task::MultiLabel { .. });
+/// Evaluates `net` on the whole of `set`, `chunk` sequences at a time.
+pub fn evaluate<D: Backend>(net: &Network<D>, set: &SequenceSet, task: Task, chunk: usize) -> Metrics {
+    let per_step = task.per_step();
+    let multi_label = matches!(task, Task::MultiLabel { .. });
     let (mut loss, mut nll, mut correct, mut count) = (0.0f64, 0.0f64, 0usize, 0usize);
     let all: Vec<usize> = (0..set.len).collect();
     for indices in all.chunks(chunk) {
@@ -85,7 +106,7 @@ pub fn evaluate<D: Backend>(net: &Network<D>, data: &Dataset, chunk: usize) -> M
     }
     let loss = loss / count.max(1) as f64;
     let none = Metrics { loss, accuracy: None, mse: None, nll: None };
-    match data.task {
+    match task {
         Task::Classify { .. } => Metrics { accuracy: Some(correct as f64 / count.max(1) as f64), ..none },
         Task::Regress { .. } => Metrics { mse: Some(loss), ..none },
         Task::MultiLabel { .. } => Metrics { nll: Some(nll / count.max(1) as f64), ..none },

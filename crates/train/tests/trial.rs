@@ -100,3 +100,62 @@ fn a_trials_results_do_not_depend_on_its_thread_count() {
     assert_eq!(run(2), one);
     rnnlab_train::set_threads(1);
 }
+
+#[test]
+fn a_validation_split_is_evaluated_beside_the_test_set_and_changes_nothing_else() {
+    let c = config("name = 'adam'\nlr = 0.05", "steps = 40\nbatch_size = 16\neval_every = 20");
+    let mut v = c.clone();
+    v.dataset.keys.insert("n_valid".into(), toml::Value::Integer(64));
+    let (plain, valid) = (
+        run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap(),
+        run_trial(&v, &AtomicBool::new(false), &|_, _| {}).unwrap(),
+    );
+    assert!(plain.curve.iter().all(|p| p.valid.is_none()));
+    for (a, b) in plain.curve.iter().zip(&valid.curve) {
+        assert_eq!((a.train_loss, a.test), (b.train_loss, b.test), "a validation split changed training or test");
+        let m = b.valid.expect("valid metrics at every evaluation");
+        assert!(m.accuracy.is_some_and(|x| (0.0..=1.0).contains(&x)) && m.loss.is_finite(), "{m:?}");
+    }
+    assert_eq!(valid.selected_step, None, "no early stopping: the last evaluation is reported");
+}
+
+#[test]
+fn early_stopping_reports_the_best_validation_evaluation_and_stops_after_its_patience() {
+    let train = "steps = 2000\nbatch_size = 16\neval_every = 10\nsave_checkpoint = true\n\
+                 [train.early_stopping]\nmetric = 'valid_loss'\npatience = 3\nmin_delta = 0.01";
+    let mut c = config("name = 'adam'\nlr = 0.05", train);
+    c.dataset.keys.insert("n_valid".into(), toml::Value::Integer(64));
+    let r = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    assert_eq!(r.status, Status::Ok);
+    let losses: Vec<f64> = r.curve.iter().map(|p| p.valid.unwrap().loss).collect();
+    // The selected evaluation is the last one that improved by more than min_delta, and training
+    // stopped `patience` evaluations after it.
+    let mut best = (f64::INFINITY, 0);
+    for (i, &l) in losses.iter().enumerate() {
+        if l < best.0 - 0.01 {
+            best = (l, i);
+        }
+    }
+    assert!(r.steps_done < 2000, "never stopped: {losses:?}");
+    assert_eq!(r.curve.len() - 1 - best.1, 3, "{losses:?}");
+    assert_eq!(r.steps_done, r.curve.last().unwrap().step);
+    assert_eq!(r.selected_step, Some(r.curve[best.1].step));
+    assert_eq!(r.reported_point().unwrap().step, r.curve[best.1].step);
+    // The checkpoint holds the selected evaluation's parameters: those of a run that ends there.
+    let mut short = c.clone();
+    (short.train.steps, short.train.early_stopping) = (Some(r.curve[best.1].step), None);
+    let ended = run_trial(&short, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    assert_eq!(r.checkpoint.unwrap().safetensors, ended.checkpoint.unwrap().safetensors);
+}
+
+#[test]
+fn early_stopping_without_a_validation_split_is_a_data_error_that_says_how_to_add_one() {
+    let c =
+        config("name = 'adam'\nlr = 0.05", "steps = 10\nbatch_size = 16\n[train.early_stopping]\nmetric = 'valid_nll'");
+    let e = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("no validation split") && e.contains("n_valid"), "{e}");
+    let mut c = c;
+    c.dataset.keys.insert("n_valid".into(), toml::Value::Integer(8));
+    let e = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("`valid_nll`, which this task does not record"), "{e}");
+}

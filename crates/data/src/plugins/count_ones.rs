@@ -1,6 +1,7 @@
 //! `count_ones`: how many ones a bit string holds, from the "RNNs in TensorFlow, a practical
 //! guide" (noob's guide) tutorial. All 2^length strings, shuffled with the trial seed; the first
-//! `n_train` train, the rest (or a seeded `n_test` of them) test. One bit per step in;
+//! `n_train` train, the next `n_valid` (default none) validate, the rest (or a seeded `n_test`
+//! of them) test. One bit per step in;
 //! `length + 1`-way classification at the last step. The tutorial sums the loss over the batch
 //! (`loss_reduction = "sum"`).
 
@@ -24,6 +25,8 @@ struct Config {
     #[serde(default = "default_n_train")]
     n_train: usize,
     n_test: Option<usize>,
+    #[serde(default)]
+    n_valid: usize,
     #[serde(default)]
     loss_reduction: LossReduction,
 }
@@ -49,11 +52,21 @@ impl Config {
                 format!("must be between 1 and {} (2^{} strings, some left to test on)", total - 1, c.length),
             ));
         }
+        if c.n_valid >= total - c.n_train {
+            return Err(FieldError::new(
+                &["n_valid"],
+                format!(
+                    "must be below {} (the strings not used for training; some are left to test on)",
+                    total - c.n_train
+                ),
+            ));
+        }
+        let rest = total - c.n_train - c.n_valid;
         if let Some(n) = c.n_test {
-            if n == 0 || n > total - c.n_train {
+            if n == 0 || n > rest {
                 return Err(FieldError::new(
                     &["n_test"],
-                    format!("must be between 1 and {} (the strings not used for training)", total - c.n_train),
+                    format!("must be between 1 and {rest} (the strings not used for training or validation)"),
                 )
                 .with_help("leave it out to test on every string not used for training"));
             }
@@ -94,6 +107,12 @@ impl Plugin for CountOnes {
                 doc: "test on a seeded subset of the remaining strings",
             },
             KeyDoc {
+                name: "n_valid",
+                kind: "integer",
+                default: "0 (no validation split)",
+                doc: "validation strings, the next ones after the training strings",
+            },
+            KeyDoc {
                 name: "loss_reduction",
                 kind: "\"mean\" | \"sum\"",
                 default: "\"mean\"",
@@ -115,11 +134,13 @@ impl Plugin for CountOnes {
         let mut rng = StdRng::seed_from_u64(seed ^ 0x63_6f75_6e74); // "count"
         let mut numbers: Vec<u32> = (0..1u32 << c.length).collect();
         numbers.shuffle(&mut rng);
-        let test_end = c.n_train + c.n_test.unwrap_or(numbers.len() - c.n_train);
+        let valid_end = c.n_train + c.n_valid;
+        let test_end = valid_end + c.n_test.unwrap_or(numbers.len() - valid_end);
         Ok(Dataset {
             task: c.task(),
             train: strings(c.length, &numbers[..c.n_train]),
-            test: strings(c.length, &numbers[c.n_train..test_end]),
+            valid: (c.n_valid > 0).then(|| strings(c.length, &numbers[c.n_train..valid_end])),
+            test: strings(c.length, &numbers[valid_end..test_end]),
             loss_reduction: c.loss_reduction,
         })
     }
@@ -176,6 +197,41 @@ mod tests {
         let d = CountOnes.build(&keys("length = 6\nn_train = 20\nn_test = 5\nloss_reduction = 'sum'"), 0).unwrap();
         assert_eq!(d.test.len, 5);
         assert_eq!(d.loss_reduction, LossReduction::Sum);
+    }
+
+    #[test]
+    fn the_validation_strings_follow_the_training_ones_and_are_not_tested() {
+        let plain = CountOnes
+            .build(
+                &keys(
+                    "length = 6
+n_train = 20",
+                ),
+                3,
+            )
+            .unwrap();
+        let d = CountOnes
+            .build(
+                &keys(
+                    "length = 6
+n_train = 20
+n_valid = 4",
+                ),
+                3,
+            )
+            .unwrap();
+        let v = d.valid.clone().unwrap();
+        assert_eq!((d.train.clone(), v.len, d.test.len), (plain.train, 4, plain.test.len - 4));
+        assert_eq!(v.inputs[..], plain.test.inputs[..4 * 6], "the first strings after training validate");
+        assert_eq!(d.test.inputs[..], plain.test.inputs[4 * 6..]);
+        let e = CountOnes
+            .check(&keys(
+                "length = 6
+n_train = 20
+n_valid = 44",
+            ))
+            .unwrap_err();
+        assert_eq!(e.path, ["n_valid"]);
     }
 
     #[test]

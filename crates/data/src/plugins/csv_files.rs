@@ -1,6 +1,6 @@
 //! `csv`: a user's own sequences from long-format CSV files (one row per step: a `sequence`
-//! id, a `step` index, feature columns and target column(s)), one file for training and one for
-//! testing. Sequences may differ in length for per-step tasks (padded and masked); a last-step
+//! id, a `step` index, feature columns and target column(s)), one file for training, one for
+//! testing and optionally one for validation. Sequences may differ in length for per-step tasks (padded and masked); a last-step
 //! task uses each sequence's last row's target and needs equal lengths.
 
 use std::collections::HashMap;
@@ -23,6 +23,7 @@ enum Kind {
 #[serde(deny_unknown_fields)]
 struct Config {
     train: String,
+    valid: Option<String>,
     test: String,
     features: Vec<String>,
     targets: Vec<String>,
@@ -84,6 +85,7 @@ impl Plugin for CsvFiles {
                 default: "required",
                 doc: "training CSV (relative to the working directory)",
             },
+            KeyDoc { name: "valid", kind: "path", default: "none", doc: "validation CSV (valid_* metrics)" },
             KeyDoc { name: "test", kind: "path", default: "required", doc: "test CSV" },
             KeyDoc { name: "features", kind: "array of strings", default: "required", doc: "input columns" },
             KeyDoc {
@@ -126,6 +128,7 @@ impl Plugin for CsvFiles {
         Ok(Dataset {
             task: c.task(),
             train: read_set(Path::new(&c.train), &c, true)?.set,
+            valid: c.valid.as_ref().map(|v| read_set(Path::new(v), &c, true).map(|i| i.set)).transpose()?,
             test: read_set(Path::new(&c.test), &c, true)?.set,
             loss_reduction: LossReduction::Mean,
         })
@@ -283,7 +286,20 @@ mod tests {
         assert_eq!((d.train.len, d.train.steps, d.train.lengths.clone()), (2, 3, Some(vec![3, 1])));
         assert_eq!(d.train.inputs, [0.25, 0.5, 1.0, 2.0, 0.0, 0.0]);
         assert_eq!(d.train.targets, Targets::Classes(vec![0, 1, 1, 1, 0, 0]));
-        assert_eq!(d.test.lengths, None);
+        assert_eq!((d.test.lengths.clone(), d.valid), (None, None));
+        let mut with_valid = keys.clone();
+        let valid = _dir.path().join("valid.csv");
+        std::fs::write(
+            &valid,
+            "sequence,step,x,y
+v,0,3,1
+v,1,4,0
+",
+        )
+        .unwrap();
+        with_valid.insert("valid".into(), valid.display().to_string().into());
+        let v = CsvFiles.build(&with_valid, 0).unwrap().valid.unwrap();
+        assert_eq!((v.len, v.inputs), (1, vec![3.0, 4.0]));
     }
 
     #[test]

@@ -184,7 +184,13 @@ impl Plugin for Manual {
         let inputs = c.inputs.iter().flatten().flatten().map(|&v| v as f32).collect();
         let set =
             SequenceSet { lengths: None, len: shape.n, steps: shape.steps, input_size: shape.input, inputs, targets };
-        Ok(Dataset { task: shape.task, train: set.clone(), test: set, loss_reduction: LossReduction::Mean })
+        Ok(Dataset {
+            task: shape.task,
+            train: set.clone(),
+            valid: None,
+            test: set,
+            loss_reduction: LossReduction::Mean,
+        })
     }
 }
 

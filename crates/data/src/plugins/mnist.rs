@@ -155,7 +155,7 @@ impl Plugin for Mnist {
                 name: "n_validation",
                 kind: "integer",
                 default: "0",
-                doc: "first training images held out (not trained on; Géron holds out 5000)",
+                doc: "first training images held out as the validation split (valid_* metrics; Géron holds out 5000)",
             },
             KeyDoc { name: "n_train", kind: "integer", default: "all", doc: "train on the first n of the rest" },
             KeyDoc { name: "n_test", kind: "integer", default: "10000", doc: "test on the first n test images" },
@@ -188,6 +188,7 @@ impl Plugin for Mnist {
         Ok(Dataset {
             task: TASK,
             train: sequences(&c, &train_x, Some(&train_y), start..end),
+            valid: (start > 0).then(|| sequences(&c, &train_x, Some(&train_y), 0..start)),
             test: sequences(&c, &test_x, Some(&test_y), 0..c.n_test.unwrap_or(TEST_SIZE)),
             loss_reduction: LossReduction::Mean,
         })

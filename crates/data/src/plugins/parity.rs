@@ -24,6 +24,8 @@ struct Config {
     #[serde(default = "default_n")]
     n_test: usize,
     #[serde(default)]
+    n_valid: usize,
+    #[serde(default)]
     target: Target,
 }
 
@@ -114,6 +116,12 @@ impl Plugin for Parity {
                 doc: "test strings drawn when test_length > 16 (else all 2^test_length)",
             },
             KeyDoc {
+                name: "n_valid",
+                kind: "integer",
+                default: "0 (no validation split)",
+                doc: "validation strings of test_length, drawn with their own seeded generator",
+            },
+            KeyDoc {
                 name: "target",
                 kind: "\"running\" | \"final\"",
                 default: "\"running\"",
@@ -148,7 +156,13 @@ impl Plugin for Parity {
                 final_only,
             )
         };
-        Ok(Dataset { task: c.task(), train, test, loss_reduction: LossReduction::Mean })
+        // A generator of its own, so that asking for a validation split leaves train and test as they were.
+        let mut valid_rng = StdRng::seed_from_u64(seed ^ 0x76_616c_6964); // "valid"
+        let valid = (c.n_valid > 0).then(|| {
+            let numbers = (0..c.n_valid).map(|_| random_bits(&mut valid_rng, c.test_length())).collect();
+            strings(c.test_length(), numbers, final_only)
+        });
+        Ok(Dataset { task: c.task(), train, valid, test, loss_reduction: LossReduction::Mean })
     }
 }
 
@@ -225,6 +239,32 @@ mod tests {
         assert_eq!(a, Parity.build(&k, 1).unwrap());
         assert_ne!(a.train, Parity.build(&k, 2).unwrap().train);
         assert_eq!((a.train.len, a.test.len, a.test.steps), (50, 20, 30));
+    }
+
+    #[test]
+    fn a_validation_split_is_drawn_apart_and_leaves_train_and_test_as_they_were() {
+        let plain = Parity
+            .build(
+                &keys(
+                    "length = 4
+test_length = 6",
+                ),
+                7,
+            )
+            .unwrap();
+        let d = Parity
+            .build(
+                &keys(
+                    "length = 4
+test_length = 6
+n_valid = 5",
+                ),
+                7,
+            )
+            .unwrap();
+        assert_eq!((&d.train, &d.test, plain.valid), (&plain.train, &plain.test, None));
+        let v = d.valid.unwrap();
+        assert_eq!((v.len, v.steps), (5, 6));
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl Plugin for PolyMusic {
                 name: "test_split",
                 kind: "\"test\" | \"valid\"",
                 default: "\"test\"",
-                doc: "the split evaluated as the test set",
+                doc: "the split evaluated as the test set (the valid files are the validation split unless named here)",
             },
             KeyDoc {
                 name: "max_steps",
@@ -143,7 +143,11 @@ impl Plugin for PolyMusic {
             let pieces = read_pieces(&path)?;
             Ok(to_set(&pieces, c.max_steps))
         };
-        Ok(Dataset { task: TASK, train: read("train")?, test: read(test)?, loss_reduction: LossReduction::Mean })
+        // The valid files are the validation split (when there are any), unless they are
+        // evaluated as the test set.
+        let has_valid = crate::files::find(&dir, "valid.csv").is_some();
+        let valid = if c.test_split == Split::Test && has_valid { Some(read("valid")?) } else { None };
+        Ok(Dataset { task: TASK, train: read("train")?, valid, test: read(test)?, loss_reduction: LossReduction::Mean })
     }
 }
 
@@ -252,6 +256,26 @@ mod tests {
             .build(&keys(&format!("name = 'jsb_chorales'\ndata_dir = '{}'\nmax_steps = 1", dir.path().display())), 0)
             .unwrap();
         assert_eq!((chunked.train.len, chunked.train.steps), (3, 1));
+        assert_eq!(d.valid, None, "no valid files, no validation split");
+        write(
+            dir.path(),
+            "valid",
+            "sequence,frame,notes
+0,0,60
+0,1,61
+0,2,62
+",
+        );
+        let d = PolyMusic.build(&k, 0).unwrap();
+        assert_eq!(d.valid.map(|v| (v.len, v.steps)), Some((1, 2)));
+        let as_test = keys(&format!(
+            "name = 'jsb_chorales'
+data_dir = '{}'
+test_split = 'valid'",
+            dir.path().display()
+        ));
+        let d = PolyMusic.build(&as_test, 0).unwrap();
+        assert_eq!((d.valid, d.test.steps), (None, 2), "the valid files tested are not also the validation split");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `sine`: next-value regression on the curve y = x·sin x + x·cos 2x, the regression part of the
 //! "Implementing a simple RNN" tutorial. x = linspace(0, 20, n_samples); the series is cut into
 //! consecutive chunks of `seq_len` values, each step's target is the next value; the first chunks
-//! train and the last `test_fraction` of them test (a chronological split).
+//! train, the next `valid_fraction` (default none) validate and the last `test_fraction` test
+//! (a chronological split).
 
 use serde::Deserialize;
 
@@ -18,6 +19,8 @@ struct Config {
     seq_len: usize,
     #[serde(default = "default_test_fraction")]
     test_fraction: f64,
+    #[serde(default)]
+    valid_fraction: f64,
 }
 
 fn default_n_samples() -> usize {
@@ -41,9 +44,20 @@ impl Config {
         if !(c.test_fraction > 0.0 && c.test_fraction < 1.0) {
             return Err(FieldError::new(&["test_fraction"], "must be strictly between 0 and 1"));
         }
+        if !(0.0..1.0).contains(&c.valid_fraction) || c.valid_fraction + c.test_fraction >= 1.0 {
+            return Err(FieldError::new(&["valid_fraction"], "must be ≥ 0 and leave sequences to train on")
+                .with_help("valid_fraction + test_fraction must be below 1"));
+        }
         let chunks = c.chunks();
         let test = c.test_chunks();
-        if chunks < 2 || test == 0 || test == chunks {
+        if c.valid_fraction > 0.0 && c.valid_chunks() == 0 {
+            return Err(FieldError::new(
+                &["valid_fraction"],
+                format!("{chunks} sequences make no validation sequence"),
+            )
+            .with_help("raise valid_fraction or n_samples"));
+        }
+        if chunks < 2 || test == 0 || test + c.valid_chunks() >= chunks {
             return Err(FieldError::new(
                 &["n_samples"],
                 format!("{} samples make {chunks} sequences of {} steps: too few to split", c.n_samples, c.seq_len),
@@ -60,6 +74,10 @@ impl Config {
 
     fn test_chunks(&self) -> usize {
         (self.chunks() as f64 * self.test_fraction).round() as usize
+    }
+
+    fn valid_chunks(&self) -> usize {
+        (self.chunks() as f64 * self.valid_fraction).round() as usize
     }
 }
 
@@ -92,6 +110,12 @@ impl Plugin for Sine {
                 default: "0.2",
                 doc: "last fraction of the sequences tested",
             },
+            KeyDoc {
+                name: "valid_fraction",
+                kind: "float",
+                default: "0 (no validation split)",
+                doc: "fraction of the sequences just before the test ones held out to validate",
+            },
         ]
     }
 
@@ -123,11 +147,13 @@ impl Plugin for Sine {
                 targets: Targets::Values(targets),
             }
         };
-        let train_chunks = c.chunks() - c.test_chunks();
+        let valid_start = c.chunks() - c.test_chunks();
+        let train_chunks = valid_start - c.valid_chunks();
         Ok(Dataset {
             task: TASK,
             train: set(0..train_chunks),
-            test: set(train_chunks..c.chunks()),
+            valid: (c.valid_chunks() > 0).then(|| set(train_chunks..valid_start)),
+            test: set(valid_start..c.chunks()),
             loss_reduction: LossReduction::Mean,
         })
     }
@@ -151,6 +177,44 @@ mod tests {
         assert!((d.train.inputs[1] - curve(0.2) as f32).abs() < 1e-6);
         // The test set starts where training stops: sample 80.
         assert!((d.test.inputs[0] - curve(16.0) as f32).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_validation_sequences_come_just_before_the_test_ones() {
+        let plain = Sine
+            .build(
+                &keys(
+                    "n_samples = 101
+seq_len = 10
+test_fraction = 0.2",
+                ),
+                0,
+            )
+            .unwrap();
+        let d = Sine
+            .build(
+                &keys(
+                    "n_samples = 101
+seq_len = 10
+test_fraction = 0.2
+valid_fraction = 0.2",
+                ),
+                0,
+            )
+            .unwrap();
+        let v = d.valid.unwrap();
+        assert_eq!((d.train.len, v.len, d.test), (6, 2, plain.test));
+        assert_eq!(v.inputs[..], plain.train.inputs[60..80]);
+        for bad in ["valid_fraction = 0.8", "valid_fraction = -0.1", "valid_fraction = 0.01"] {
+            let e = Sine
+                .check(&keys(&format!(
+                    "n_samples = 101
+seq_len = 10
+{bad}"
+                )))
+                .unwrap_err();
+            assert_eq!(e.path, ["valid_fraction"], "{bad}");
+        }
     }
 
     #[test]

@@ -56,6 +56,65 @@ pub struct TrainConfig {
     /// when false, so trial ids (hashes of the serialised config) from before it existed hold.
     #[serde(default, skip_serializing_if = "is_false")]
     pub save_checkpoint: bool,
+    /// `[train.early_stopping]`: select the evaluation with the best validation metric, and
+    /// stop after `patience` evaluations without improvement. Not serialised when absent (trial
+    /// ids from before it existed hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// `[train.early_stopping]`: model selection on a validation metric, and early stopping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// A `valid_*` metric, e.g. `valid_nll` or `valid_accuracy` (its direction is the vocabulary's).
+    pub metric: String,
+    /// Evaluations in a row without an improvement after which training stops; absent: train to
+    /// the end and only select the best evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
+    /// An evaluation improves when it beats the best so far by more than this.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_delta: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+impl EarlyStopping {
+    fn check(&self) -> Result<(), FieldError> {
+        let at = |key: &str, message: String| FieldError::new(&["early_stopping", key], message);
+        let valid: Vec<&str> =
+            crate::vocab::METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_")).collect();
+        if !valid.contains(&self.metric.as_str()) {
+            let help = if self.metric.starts_with("test_") {
+                "selecting on the test set leaks it into the result: give the dataset a validation split and \
+                 select on its metric"
+                    .to_string()
+            } else {
+                format!("one of {}", valid.join(", "))
+            };
+            return Err(at("metric", format!("`{}` is not a validation metric", self.metric)).with_help(help));
+        }
+        if self.patience == Some(0) {
+            return Err(at("patience", "must be at least 1 (leave it out to never stop early)".into()));
+        }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            return Err(at("min_delta", "must be a finite number ≥ 0".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether `value` improves on `best` (the metric's direction, by more than `min_delta`).
+    pub fn improves(&self, value: f64, best: Option<f64>) -> bool {
+        let Some(metric) = crate::vocab::find_metric(&self.metric) else { return false };
+        value.is_finite()
+            && best.is_none_or(|b| match metric.direction {
+                crate::vocab::Direction::Higher => value > b + self.min_delta,
+                crate::vocab::Direction::Lower => value < b - self.min_delta,
+            })
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -84,6 +143,9 @@ impl TrainConfig {
         }
         if self.eval_batch_size == 0 {
             return Err(FieldError::new(&["eval_batch_size"], "must be at least 1"));
+        }
+        if let Some(e) = &self.early_stopping {
+            e.check()?;
         }
         Ok(())
     }
