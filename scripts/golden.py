@@ -180,6 +180,39 @@ SCHEDULES = {
 }
 
 
+# A validation metric over 40 evaluations: falls, stalls (some changes below the thresholds),
+# falls again, then a long plateau. `max` cases watch 1 - value (an accuracy).
+PLATEAU_VALUES = [1.0, 0.8, 0.7, 0.7, 0.69995, 0.71, 0.65, 0.65, 0.65, 0.65, 0.6499, 0.64, 0.645, 0.64]
+PLATEAU_VALUES += [0.64] * 12 + [0.5, 0.45, 0.45, 0.4499, 0.46] + [0.45] * 9
+PLATEAU = {
+    "min_rel": (
+        "kind = 'plateau'\nmetric = 'valid_loss'\npatience = 2\ngamma = 0.5",
+        dict(mode="min", factor=0.5, patience=2),
+    ),
+    "max_abs_cooldown": (
+        "kind = 'plateau'\nmetric = 'valid_accuracy'\npatience = 1\ngamma = 0.3\nthreshold = 0.01\n"
+        "threshold_mode = 'abs'\ncooldown = 2\nmin_lr = 0.01",
+        dict(mode="max", factor=0.3, patience=1, threshold=0.01, threshold_mode="abs", cooldown=2, min_lr=0.01),
+    ),
+    "defaults": ("kind = 'plateau'\nmetric = 'valid_nll'", dict(mode="min")),
+}
+
+
+def plateau_cases():
+    """The rate after each `scheduler.step(value)` of ReduceLROnPlateau (lr 0.1)."""
+    cases = {}
+    for name, (rnnlab, kwargs) in PLATEAU.items():
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched = lr_sched.ReduceLROnPlateau(opt, **kwargs)
+        values = [1 - v for v in PLATEAU_VALUES] if kwargs["mode"] == "max" else PLATEAU_VALUES
+        lrs = []
+        for v in values:
+            sched.step(v)
+            lrs.append(opt.param_groups[0]["lr"])
+        cases[name] = {"rnnlab": rnnlab, "values": values, "lr_after_each": lrs}
+    return cases
+
+
 def schedule_cases(old):
     """The learning rate PyTorch uses at each optimizer step (read before `opt.step()`, then
     `scheduler.step()`, the usual loop)."""
@@ -216,7 +249,7 @@ def schedule_cases(old):
         "grads_per_step": grads,
         "after_each_step": after,
     }
-    return {"base_lr": 0.1, "steps": SCHEDULE_STEPS, "cases": cases, "adam_step": adam}
+    return {"base_lr": 0.1, "steps": SCHEDULE_STEPS, "cases": cases, "adam_step": adam, "plateau": plateau_cases()}
 
 
 def max_diff(a, b, path="$"):

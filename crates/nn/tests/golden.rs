@@ -387,6 +387,20 @@ fn learning_rate_schedules_match_pytorch() {
 }
 
 #[test]
+fn the_plateau_schedule_matches_pytorchs_reduce_lr_on_plateau() {
+    let cases = read("schedules.json")["plateau"].as_object().unwrap().clone();
+    assert_eq!(cases.len(), 3);
+    for (name, case) in &cases {
+        let schedule: rnnlab_spec::ScheduleConfig = toml::from_str(case["rnnlab"].as_str().unwrap()).unwrap();
+        let mut plateau = rnnlab_nn::optim::schedule::Plateau::new(0.1, Some(&schedule)).unwrap();
+        for (k, (v, want)) in flat(&case["values"]).iter().zip(flat(&case["lr_after_each"])).enumerate() {
+            let got = plateau.step(*v);
+            assert!((got - want).abs() <= 1e-12 * want.abs(), "{name} evaluation {k}: {got} vs PyTorch {want}");
+        }
+    }
+}
+
+#[test]
 fn a_scheduled_optimizer_follows_pytorchs_trajectory() {
     // Adam at lr 0.01 halved every 2 steps (`StepLR`), 5 steps.
     let g = &read("schedules.json")["adam_step"];

@@ -320,3 +320,28 @@ fn early_stopping_is_checked_at_its_key_and_absent_keeps_trial_ids() {
     check_error(&with("metric = \"valid_loss\"\npatience = 0"), &[], 23, 12, &["must be at least 1"]);
     check_error(&with("metric = \"valid_loss\"\nmin_delta = -1.0"), &[], 23, 13, &["finite number ≥ 0"]);
 }
+
+#[test]
+fn the_plateau_schedule_needs_a_validation_metric_and_no_warm_up() {
+    let with = |schedule: &str| BASE.replace("lr = 0.1\n", &format!("lr = 0.1\nschedule = {schedule}\n"));
+    let plan =
+        load(&with("{ kind = \"plateau\", metric = \"valid_accuracy\", patience = 3, cooldown = 1 }"), &[]).unwrap();
+    let s = plan.trials[0].config.optimizer.schedule.as_ref().unwrap();
+    assert_eq!((s.patience(), s.cooldown, s.threshold()), (3, 1, 1e-4));
+    check_error(&with("{ kind = \"plateau\" }"), &[], 16, 1, &["needs the validation `metric`", "valid_loss"]);
+    check_error(&with("{ kind = \"plateau\", metric = \"test_loss\" }"), &[], 16, 41, &["not a validation metric"]);
+    check_error(
+        &with("{ kind = \"plateau\", metric = \"valid_loss\", warmup_steps = 3 }"),
+        &[],
+        16,
+        70,
+        &["no warm-up"],
+    );
+    check_error(
+        &with("{ kind = \"cosine\", patience = 3 }"),
+        &[],
+        16,
+        42,
+        &["`patience` is not used by the `cosine` schedule"],
+    );
+}

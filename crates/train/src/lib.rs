@@ -229,7 +229,11 @@ fn train<D: Backend>(
     let data = plugin.build(&config.dataset.keys, config.seed)?;
     data.check(plugin.name())?;
     if let Some(e) = &config.train.early_stopping {
-        check_selection(e, &data, plugin.name())?;
+        check_validation_metric("[train.early_stopping]", &e.metric, &data, plugin.name())?;
+    }
+    let plateau_metric = config.optimizer.schedule.as_ref().and_then(|s| s.metric.clone());
+    if let Some(metric) = &plateau_metric {
+        check_validation_metric("the plateau schedule", metric, &data, plugin.name())?;
     }
     let shape = memory::DataShape {
         input_size: data.input_size(),
@@ -280,6 +284,7 @@ fn train<D: Backend>(
         point
     };
 
+    let mut plateau = optim::schedule::Plateau::new(config.optimizer.lr, config.optimizer.schedule.as_ref());
     let mut steps_done = total_steps;
     for step in 1..=total_steps {
         if stop.load(Ordering::Relaxed) {
@@ -311,18 +316,21 @@ fn train<D: Backend>(
         if config.optimizer.clip_grad_norm > 0.0 {
             optim::clip_grad_norm(&mut grads, config.optimizer.clip_grad_norm);
         }
-        opt.set_lr(optim::schedule::lr_at(
-            config.optimizer.lr,
-            config.optimizer.schedule.as_ref(),
-            step - 1,
-            total_steps,
-        ));
+        opt.set_lr(match &plateau {
+            Some(p) => p.lr(),
+            None => {
+                optim::schedule::lr_at(config.optimizer.lr, config.optimizer.schedule.as_ref(), step - 1, total_steps)
+            }
+        });
         opt.step(&mut flat, &grads);
         params::set_flat_values(&mut net, &flat);
         loss_sum += loss as f64;
         loss_count += 1;
         if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
             let point = evaluate(&net, step, &mut loss_sum, &mut loss_count);
+            if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
+                p.step(point.valid.and_then(|v| v.get(metric)).unwrap_or(f64::NAN));
+            }
             if let Some(s) = selection.as_mut() {
                 if s.observe(&point, &flat, train.save_checkpoint) {
                     steps_done = step;
@@ -378,24 +386,24 @@ impl<'a> Selection<'a> {
     }
 }
 
-/// Whether early stopping's metric exists for this dataset: a validation split, and a measure
-/// the task records.
-fn check_selection(
-    rule: &rnnlab_spec::EarlyStopping,
+/// Whether `metric` (which `who` watches) exists for this dataset: a validation split, and a
+/// measure the task records.
+fn check_validation_metric(
+    who: &str,
+    metric: &str,
     data: &rnnlab_data::Dataset,
     plugin: &str,
 ) -> Result<(), TrainError> {
     let fail = |m: String| Err(TrainError::Data(rnnlab_data::DataError::Other(m)));
     let Some(valid) = &data.valid else {
         return fail(format!(
-            "[train.early_stopping] selects on `{}`, but this `{plugin}` dataset has no validation split; \
-             ask the plugin for one (`rnnlab plugins` lists its keys: n_valid, n_validation, valid, valid_fraction)",
-            rule.metric
+            "{who} watches `{metric}`, but this `{plugin}` dataset has no validation split; ask the \
+             plugin for one (`rnnlab plugins` lists its keys: n_valid, n_validation, valid, valid_fraction)"
         ));
     };
     let measured = metrics::Metrics::for_task(data.task);
-    if measured.get(&rule.metric).is_none() || valid.len == 0 {
-        return fail(format!("[train.early_stopping] selects on `{}`, which this task does not record", rule.metric));
+    if measured.get(metric).is_none() || valid.len == 0 {
+        return fail(format!("{who} watches `{metric}`, which this task does not record"));
     }
     Ok(())
 }

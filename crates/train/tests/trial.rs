@@ -157,5 +157,31 @@ fn early_stopping_without_a_validation_split_is_a_data_error_that_says_how_to_ad
     let mut c = c;
     c.dataset.keys.insert("n_valid".into(), toml::Value::Integer(8));
     let e = run_trial(&c, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
-    assert!(e.contains("`valid_nll`, which this task does not record"), "{e}");
+    assert!(e.contains("watches `valid_nll`, which this task does not record"), "{e}");
+}
+
+#[test]
+fn the_plateau_schedule_lowers_the_rate_when_the_validation_metric_stalls() {
+    let schedule = "name = 'adam'\nlr = 0.05\nschedule = { kind = 'plateau', metric = 'valid_loss', patience = 0, gamma = 0.1, threshold = 0.2 }";
+    let mut plateau = config(schedule, "steps = 200\nbatch_size = 16\neval_every = 10");
+    let e = run_trial(&plateau, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("the plateau schedule watches `valid_loss`") && e.contains("no validation split"), "{e}");
+    plateau.dataset.keys.insert("n_valid".into(), toml::Value::Integer(64));
+    let mut constant = config("name = 'adam'\nlr = 0.05", "steps = 200\nbatch_size = 16\neval_every = 10");
+    constant.dataset.keys.insert("n_valid".into(), toml::Value::Integer(64));
+    let (p, c) = (
+        run_trial(&plateau, &AtomicBool::new(false), &|_, _| {}).unwrap(),
+        run_trial(&constant, &AtomicBool::new(false), &|_, _| {}).unwrap(),
+    );
+    // Identical until the first evaluation whose validation loss is not 20% below the best so
+    // far; the rate drops there, and the curves part.
+    let losses: Vec<f64> = c.curve.iter().map(|q| q.valid.unwrap().loss).collect();
+    let best_before = |k: usize| losses[..k].iter().cloned().fold(f64::INFINITY, f64::min);
+    let stall = (1..losses.len()).find(|&k| losses[k] >= best_before(k) * 0.8);
+    let stall = stall.expect("the constant-rate run stalls at some evaluation");
+    let values = |r: &rnnlab_train::TrialResult| -> Vec<_> {
+        r.curve.iter().map(|q| (q.step, q.train_loss, q.test, q.valid)).collect()
+    };
+    assert_eq!(values(&p)[..=stall], values(&c)[..=stall]);
+    assert!(p.curve[stall + 1..].iter().zip(&c.curve[stall + 1..]).any(|(a, b)| a.train_loss != b.train_loss));
 }
