@@ -8,9 +8,10 @@ use crate::overrides::Override;
 use crate::source::SourceMap;
 
 /// Sections whose keys may vary over the grid.
-const GRIDABLE: &[&str] = &["dataset", "model", "optimizer", "train", "run"];
+pub(crate) const GRIDABLE: &[&str] = &["dataset", "model", "optimizer", "train", "run"];
 
-/// One `[grid]` axis.
+/// One `[grid]` axis, or `[search]`'s points (an empty `path`: each value is a table of
+/// dotted keys and their values, set together).
 pub(crate) struct Axis {
     pub(crate) name: String,
     pub(crate) path: Vec<String>,
@@ -75,7 +76,11 @@ pub(crate) fn grid_columns(axes: &[Axis]) -> Vec<String> {
                 columns.push(c)
             }
         };
-        if axis.path.len() == 1 {
+        if axis.path.is_empty() {
+            for key in axis.values.first().and_then(toml::Value::as_table).into_iter().flat_map(|t| t.keys()) {
+                add(key.clone());
+            }
+        } else if axis.path.len() == 1 {
             for value in &axis.values {
                 for key in value.as_table().expect("checked").keys() {
                     add(format!("{}.{key}", axis.name));
@@ -97,6 +102,11 @@ pub(crate) fn point_cells(axes: &[Axis], point: &[usize], columns: &[String]) ->
             }
         };
         match &axis.values[vi] {
+            toml::Value::Table(t) if axis.path.is_empty() => {
+                for (k, v) in t {
+                    put(k.clone(), v);
+                }
+            }
             toml::Value::Table(t) if axis.path.len() == 1 => {
                 for (k, v) in t {
                     put(format!("{}.{k}", axis.name), v);
@@ -123,6 +133,18 @@ pub(crate) fn odometer(sizes: &[usize]) -> Vec<Vec<usize>> {
         out = out.into_iter().flat_map(|p| (0..n).map(move |i| [p.clone(), vec![i]].concat())).collect();
     }
     out
+}
+
+/// Writes one axis value into a trial's sections.
+pub(crate) fn apply(table: &mut toml::Table, axis: &Axis, value: &toml::Value) {
+    match value.as_table() {
+        Some(joint) if axis.path.is_empty() => {
+            for (key, v) in joint {
+                set_path(table, &key.split('.').map(str::to_string).collect::<Vec<_>>(), v);
+            }
+        }
+        _ => set_path(table, &axis.path, value),
+    }
 }
 
 pub(crate) fn set_path(table: &mut toml::Table, path: &[String], value: &toml::Value) {

@@ -17,6 +17,7 @@ mod locate;
 mod overrides;
 mod plan;
 mod published;
+mod search;
 mod source;
 pub mod vocab;
 

@@ -11,7 +11,7 @@ use crate::cluster::SlurmConfig;
 use crate::config::*;
 use crate::decode::decode;
 use crate::error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
-use crate::expand::{grid_columns, odometer, point_cells, read_axes, set_path};
+use crate::expand::{apply, grid_columns, odometer, point_cells, read_axes};
 use crate::locate::Locator;
 use crate::overrides::Override;
 use crate::plan::{config_tail, point_label, short_hash, trial_id_from_tail, Plan, Trial};
@@ -20,7 +20,7 @@ use crate::source::SourceMap;
 use crate::Catalog;
 
 const SECTIONS: &[&str] =
-    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid", "slurm"];
+    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid", "search", "slurm"];
 const REQUIRED: &[&str] = &["experiment", "dataset", "model", "optimizer", "train"];
 
 /// Reads and checks the spec at `path`.
@@ -102,7 +102,10 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         .ok();
     let published = decode_published(&root, &base, &mut errors);
 
-    let axes = read_axes(&root, &sources, overrides, &base, &mut errors);
+    let mut axes = read_axes(&root, &sources, overrides, &base, &mut errors);
+    if let Some(search) = crate::search::read_search(&root, &axes, &base, &mut errors) {
+        axes.push(search);
+    }
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
     }
@@ -139,7 +142,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     for point in odometer(&axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
         let mut table = trial_sections.clone();
         for (axis, &vi) in axes.iter().zip(&point) {
-            set_path(&mut table, &axis.path, &axis.values[vi]);
+            apply(&mut table, axis, &axis.values[vi]);
         }
         let cells = point_cells(&axes, &point, &columns);
         let label = point_label(cells.iter().map(|(k, v)| (k, v)));

@@ -18,6 +18,16 @@ impl Locator<'_> {
     /// it came from a grid axis.
     pub(crate) fn locate(&self, path: &[String], at_key: bool, point: &[usize]) -> (Location, bool) {
         for (axis, &vi) in self.axes.iter().zip(point).rev() {
+            if axis.path.is_empty() {
+                // `[search]`: the key in `[search.space]` that set this value.
+                let joint = axis.values[vi].as_table();
+                if let Some(key) = joint.and_then(|t| t.keys().find(|k| path.starts_with(&split(k)))) {
+                    let mut at = vec!["search".to_string(), "space".to_string(), key.clone()];
+                    at.extend_from_slice(&path[split(key).len()..]);
+                    return (self.sources.locate(&at, at_key), true);
+                }
+                continue;
+            }
             if !path.starts_with(&axis.path) {
                 continue;
             }
@@ -59,4 +69,8 @@ impl Locator<'_> {
             context: context.filter(|_| from_grid),
         }
     }
+}
+
+fn split(dotted: &str) -> Vec<String> {
+    dotted.split('.').map(str::to_string).collect()
 }
