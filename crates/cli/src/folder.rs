@@ -64,7 +64,7 @@ pub(crate) fn one_line(s: &SweepStatus) -> String {
         s.done(),
         s.ok,
         s.diverged,
-        if s.other > 0 { format!(", {} other", s.other) } else { String::new() },
+        if s.other > 0 { format!(", {} pruned", s.other) } else { String::new() },
         s.running.len(),
         s.pending,
         s.failed

@@ -161,8 +161,9 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     } else {
         let others =
             if outcome.by_others > 0 { format!("; {} by other workers", outcome.by_others) } else { String::new() };
+        let pruned = if outcome.pruned > 0 { format!(", {} pruned", outcome.pruned) } else { String::new() };
         println!(
-            "ran {} trials in {:.1} s ({} ok, {} diverged, {} failed; {} already done{others}) → {dir}",
+            "ran {} trials in {:.1} s ({} ok{pruned}, {} diverged, {} failed; {} already done{others}) → {dir}",
             outcome.ran, outcome.wall_seconds, outcome.ok, outcome.diverged, outcome.failed, outcome.skipped
         );
     }

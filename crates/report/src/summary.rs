@@ -37,6 +37,8 @@ pub struct Row {
     pub ok: usize,
     pub diverged: usize,
     pub failed: usize,
+    /// Stopped early by `[prune]` (their metrics are left out of the statistics).
+    pub pruned: usize,
     /// Per metric of `Summary::metrics`, over ok trials; `None` when the metric has no values.
     pub stats: Vec<Option<Stat>>,
     /// Ok trials that meet the success rule.
@@ -59,6 +61,18 @@ pub struct Summary {
     /// Trials whose metrics are early stopping's selection (`selected_step` set), not their last
     /// evaluation.
     pub selected: usize,
+    /// What pruning saved, when trials were pruned.
+    pub pruning: Option<Pruning>,
+}
+
+/// Steps run and planned, over the pruned trials and over all trials that recorded their plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pruning {
+    pub trials: usize,
+    pub steps: usize,
+    pub planned: usize,
+    /// Planned steps of every trial of the folder that recorded them.
+    pub all_planned: usize,
 }
 
 /// Aggregates `dir/runs.csv` per grid point.
@@ -90,7 +104,12 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     if has_selected {
         columns.push(("selected_step", Kind::Float));
     }
+    let has_planned = header.iter().any(|h| h == "planned_steps");
+    if has_planned {
+        columns.extend([("steps", Kind::Float), ("planned_steps", Kind::Float)]);
+    }
     let lf = read_csv(&path, &columns)?;
+    let pruning = if has_planned { pruning(lf.clone())? } else { None };
     let selected = if has_selected {
         let df = lf.clone().select([col("selected_step").is_not_null().cast(DataType::UInt32).sum()]).collect()?;
         df.column("selected_step").ok().and_then(|c| c.u32().ok().and_then(|c| c.get(0))).unwrap_or(0) as usize
@@ -104,6 +123,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         ok.clone().cast(DataType::UInt32).sum().alias("ok"),
         col("status").eq(lit(Status::Diverged.as_str())).cast(DataType::UInt32).sum().alias("diverged"),
         col("status").eq(lit(Status::Failed.as_str())).cast(DataType::UInt32).sum().alias("failed"),
+        col("status").eq(lit(Status::Pruned.as_str())).cast(DataType::UInt32).sum().alias("pruned"),
         col("wall_seconds").mean().alias("wall"),
     ];
     if has_eval {
@@ -174,6 +194,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             ok: count("ok"),
             diverged: count("diverged"),
             failed: count("failed"),
+            pruned: count("pruned"),
             stats,
             successes: success.as_ref().map(|_| count("successes")),
             mean_wall_seconds: num("wall"),
@@ -196,7 +217,29 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             }
         });
     }
-    Ok(Summary { grid, metrics, success, rows, primary, selected })
+    Ok(Summary { grid, metrics, success, rows, primary, selected, pruning })
+}
+
+/// Steps run and planned by the pruned trials, and planned by all; `None` when none was pruned.
+fn pruning(lf: LazyFrame) -> Result<Option<Pruning>, ReportError> {
+    let pruned = col("status").eq(lit(Status::Pruned.as_str()));
+    let df = lf
+        .select([
+            pruned.clone().cast(DataType::UInt32).sum().alias("trials"),
+            col("steps").filter(pruned.clone()).sum().alias("steps"),
+            col("planned_steps").filter(pruned).sum().alias("planned"),
+            col("planned_steps").sum().alias("all_planned"),
+        ])
+        .collect()?;
+    let get = |name: &str| {
+        df.column(name).ok().and_then(|c| c.get(0).ok()).and_then(|v| v.extract::<f64>()).unwrap_or(0.0) as usize
+    };
+    Ok((get("trials") > 0).then(|| Pruning {
+        trials: get("trials"),
+        steps: get("steps"),
+        planned: get("planned"),
+        all_planned: get("all_planned"),
+    }))
 }
 
 /// Every ok seed's value of a metric, keyed by (grid point, metric).
@@ -252,8 +295,12 @@ impl Summary {
                 if let Some(k) = r.successes {
                     cells.push(format!("{k}/{}", r.ok));
                 }
-                let bad = r.diverged + r.failed;
-                cells.push(if bad == 0 { "0".into() } else { format!("{} diverged, {} failed", r.diverged, r.failed) });
+                let bad = r.diverged + r.failed + r.pruned;
+                cells.push(match (bad, r.pruned) {
+                    (0, _) => "0".into(),
+                    (_, 0) => format!("{} diverged, {} failed", r.diverged, r.failed),
+                    _ => format!("{} pruned, {} diverged, {} failed", r.pruned, r.diverged, r.failed),
+                });
                 cells.push(format!("{:.1}", r.mean_wall_seconds));
                 cells
             })

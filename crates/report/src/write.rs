@@ -66,11 +66,26 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     }
     let (trials, ok) = summary.rows.iter().fold((0, 0), |(t, o), r| (t + r.trials, o + r.ok));
     let (diverged, failed) = summary.rows.iter().fold((0, 0), |(d, f), r| (d + r.diverged, f + r.failed));
-    let partial = partial_note(&folder, ok + diverged);
+    let pruned: usize = summary.rows.iter().map(|r| r.pruned).sum();
+    let partial = partial_note(&folder, ok + diverged + pruned);
     if let Some(note) = &partial {
         blocks.push(Block::Paragraph(note.clone()));
     }
-    blocks.push(Block::Paragraph(format!("{trials} trials: {ok} ok, {diverged} diverged, {failed} failed.")));
+    let pruned_text = if pruned > 0 { format!(" {pruned} pruned,") } else { String::new() };
+    blocks.push(Block::Paragraph(format!(
+        "{trials} trials: {ok} ok,{pruned_text} {diverged} diverged, {failed} failed."
+    )));
+    if let Some(p) = summary.pruning {
+        blocks.push(Block::Paragraph(format!(
+            "Pruning stopped {} trials early: they ran {} of their {} planned steps, {:.0}% of the steps \
+             planned for all {} trials saved. Pruned trials are listed below and left out of the statistics.",
+            p.trials,
+            p.steps,
+            p.planned,
+            100.0 * (p.planned - p.steps.min(p.planned)) as f64 / p.all_planned.max(1) as f64,
+            trials
+        )));
+    }
     // The question the sweep was run for comes first.
     let versus = pairwise::compare(&summary, config.compare.as_deref());
     if let Some(versus) = &versus {

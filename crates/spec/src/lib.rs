@@ -16,6 +16,7 @@ mod load;
 mod locate;
 mod overrides;
 mod plan;
+mod prune;
 mod published;
 mod search;
 mod source;
@@ -28,6 +29,7 @@ pub use error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors}
 pub use load::{load, load_str};
 pub use overrides::Override;
 pub use plan::{point_label, short_hash, trial_id, Plan, Trial};
+pub use prune::{PruneConfig, PruneMethod};
 pub use source::{KeyPath, SourceMap};
 pub use vocab::{Comparison, Metric, MetricKind, Status};
 

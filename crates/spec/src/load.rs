@@ -15,12 +15,25 @@ use crate::expand::{apply, grid_columns, odometer, point_cells, read_axes};
 use crate::locate::Locator;
 use crate::overrides::Override;
 use crate::plan::{config_tail, point_label, short_hash, trial_id_from_tail, Plan, Trial};
+use crate::prune::PruneConfig;
 use crate::published::{check_published_points, decode_published};
 use crate::source::SourceMap;
 use crate::Catalog;
 
-const SECTIONS: &[&str] =
-    &["experiment", "dataset", "model", "optimizer", "train", "run", "report", "published", "grid", "search", "slurm"];
+const SECTIONS: &[&str] = &[
+    "experiment",
+    "dataset",
+    "model",
+    "optimizer",
+    "train",
+    "run",
+    "report",
+    "published",
+    "grid",
+    "search",
+    "prune",
+    "slurm",
+];
 const REQUIRED: &[&str] = &["experiment", "dataset", "model", "optimizer", "train"];
 
 /// Reads and checks the spec at `path`.
@@ -100,6 +113,13 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         .and_then(|c: SlurmConfig| c.check().map(|_| c))
         .map_err(|e| errors.push(base.error(e.within(&["slurm"]), &[], None)))
         .ok();
+    let prune: Option<Option<PruneConfig>> = match root.get("prune") {
+        None => Some(None),
+        Some(_) => decode(&section("prune"))
+            .and_then(|c: PruneConfig| c.check().map(|_| Some(c)))
+            .map_err(|e| errors.push(base.error(e.within(&["prune"]), &[], None)))
+            .ok(),
+    };
     let published = decode_published(&root, &base, &mut errors);
 
     let mut axes = read_axes(&root, &sources, overrides, &base, &mut errors);
@@ -189,6 +209,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         experiment,
         report: report.expect("no errors"),
         slurm: slurm.expect("no errors"),
+        prune: prune.expect("no errors"),
         published,
         columns,
         trials,

@@ -18,6 +18,8 @@ pub struct Plan {
     pub report: ReportConfig,
     /// `[slurm]`, for `rnnlab sweep --slurm`.
     pub slurm: crate::cluster::SlurmConfig,
+    /// `[prune]`: which trials the sweep stops early.
+    pub prune: Option<crate::prune::PruneConfig>,
     pub published: Vec<Published>,
     /// Grid columns in spec order (a section axis contributes one column per key it sets).
     pub columns: Vec<String>,

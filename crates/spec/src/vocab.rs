@@ -216,6 +216,8 @@ pub mod layout {
     /// How long a claim may go without a heartbeat before it counts as abandoned (workers'
     /// default `--claim-timeout`; the report counts younger claims as running).
     pub const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+    /// `prune/<id>.csv`: a trial's values of the `[prune]` metric so far (`rnnlab_sweep::prune`).
+    pub const PRUNE: &str = "prune";
     /// `slurm/`: job script, manifests, submissions and logs of `rnnlab sweep --slurm`.
     pub const SLURM: &str = "slurm";
     /// In `trials/<id>/`:

@@ -415,3 +415,28 @@ fn search_errors_point_at_the_space_key_or_the_sampled_value() {
         &["`model.hidden_size`", "in the trial with model.hidden_size=0"],
     );
 }
+
+#[test]
+fn prune_is_checked_at_its_keys_and_is_no_part_of_any_trial() {
+    let with = |prune: &str| format!("{BASE}\n[prune]\n{prune}\n");
+    let plan = load(&with("method = \"asha\"\nmetric = \"valid_loss\"\nmin_steps = 100"), &[]).unwrap();
+    let p = plan.prune.as_ref().unwrap();
+    assert_eq!((p.method, p.reduction_factor(), p.min_steps), (rnnlab_spec::PruneMethod::Asha, 3, 100));
+    assert_eq!(plan.trials[0].id, load(BASE, &[]).unwrap().trials[0].id);
+    check_error(&with("method = \"asha\"\nmetric = \"test_loss\"\nmin_steps = 1"), &[], 23, 10, &["leaks it"]);
+    check_error(&with("method = \"asha\"\nmetric = \"valid_loss\"\nmin_steps = 0"), &[], 24, 13, &["at least 1"]);
+    check_error(
+        &with("method = \"median\"\nmetric = \"valid_loss\"\nmin_steps = 5\nreduction_factor = 2"),
+        &[],
+        25,
+        20,
+        &["used by ASHA only"],
+    );
+    check_error(
+        &with("method = \"hyperband\"\nmetric = \"valid_loss\"\nmin_steps = 5"),
+        &[],
+        22,
+        10,
+        &["asha, median"],
+    );
+}

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod claims;
 pub mod cost;
 mod meta;
+pub mod prune;
 mod record;
 pub mod results;
 pub mod slurm;
@@ -98,6 +99,8 @@ pub struct SweepOutcome {
     pub ok: usize,
     pub diverged: usize,
     pub failed: usize,
+    /// Stopped early by `[prune]` (final, like ok).
+    pub pruned: usize,
     /// Stopped by a signal before every trial ran.
     pub interrupted: bool,
     pub wall_seconds: f64,

@@ -8,7 +8,7 @@ use rnnlab_train::TrialResult;
 /// What a finished (or failed) trial left in `result.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
-    /// `ok`, `diverged` or `failed` (any other text reads as `Status::Unknown`).
+    /// `ok`, `diverged`, `pruned` or `failed` (any other text reads as `Status::Unknown`).
     pub status: Status,
     #[serde(default)]
     pub message: String,
@@ -37,6 +37,10 @@ pub struct TrialRecord {
     pub best_value: Option<f64>,
     pub best_step: Option<usize>,
     pub steps: usize,
+    /// The steps the trial would have run without early stopping or pruning (absent in folders
+    /// written before it was recorded, and for trials that never ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_steps: Option<usize>,
     pub wall_seconds: f64,
     pub params: usize,
     /// Of `wall_seconds`, the time spent evaluating (absent in results folders written before
@@ -69,6 +73,7 @@ impl TrialRecord {
             best_value: best.map(|p| p.test.main()),
             best_step: best.map(|p| p.step),
             steps: r.steps_done,
+            planned_steps: Some(r.planned_steps),
             wall_seconds: r.wall_seconds,
             params: r.param_count,
             eval_seconds: Some(r.eval_seconds),
@@ -94,6 +99,7 @@ impl TrialRecord {
             best_value: None,
             best_step: None,
             steps: 0,
+            planned_steps: None,
             wall_seconds,
             params: 0,
             eval_seconds: None,

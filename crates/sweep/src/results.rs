@@ -111,7 +111,7 @@ impl ResultsDir {
     /// Removes everything a previous sweep wrote here (for `--fresh`). Call with the lock held.
     pub fn clear(&self) -> Result<(), ResultsError> {
         use layout::*;
-        for name in [TRIALS, CLAIMS, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
+        for name in [TRIALS, CLAIMS, PRUNE, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
             let p = self.root.join(name);
             // symlink_metadata: a link is removed itself, never what it points to.
             let r = match fs::symlink_metadata(&p) {
@@ -217,6 +217,7 @@ impl ResultsDir {
                 num(r.best_value),
                 r.best_step.map(|s| s.to_string()).unwrap_or_default(),
                 r.steps.to_string(),
+                r.planned_steps.map(|s| s.to_string()).unwrap_or_default(),
                 format!("{:.3}", r.wall_seconds),
                 r.params.to_string(),
                 r.eval_seconds.map(|v| format!("{v:.3}")).unwrap_or_default(),
@@ -249,6 +250,7 @@ pub const RUN_COLUMNS: &[&str] = &[
     "best_value",
     "best_step",
     "steps",
+    "planned_steps",
     "wall_seconds",
     "params",
     "eval_seconds",

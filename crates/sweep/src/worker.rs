@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rnnlab_spec::vocab::layout;
 use rnnlab_spec::{Plan, Status, Trial};
-use rnnlab_train::{run_trial, TrainError};
+use rnnlab_train::{run_judged_trial, TrainError};
 
 use crate::{cost, meta, prepare, threads_per_trial, Claims, CurvePoint, Progress, ResultsDir, ResultsError};
 use crate::{SweepError, SweepOptions, SweepOutcome, TrialRecord};
@@ -59,10 +59,12 @@ pub fn run(
             ok: 0,
             diverged: 0,
             failed: 0,
+            pruned: 0,
             interrupted: false,
             wall_seconds: started.elapsed().as_secs_f64(),
         });
     }
+    let pruner = plan.prune.as_ref().map(|c| crate::prune::Pruner::open(&dir, c)).transpose()?;
     let mut meta = meta::start(plan, opts);
     dir.write_file(layout::META, &meta.to_toml())?;
 
@@ -84,7 +86,7 @@ pub fn run(
         tried: Mutex::new(HashSet::new()),
         since: SystemTime::now(),
     };
-    let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+    let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
     let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
     let fail = |e: ResultsError| {
         first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
@@ -96,7 +98,8 @@ pub fn run(
             claims.progress(&trial.id, p.step, total);
             progress.trial_eval(trial, p, total)
         };
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_trial(&trial.config, stop, &on_eval)));
+        let judge = |curve: &[CurvePoint]| pruner.as_ref().and_then(|p| p.judge(&trial.id, curve));
+        let outcome = catch_unwind(AssertUnwindSafe(|| run_judged_trial(&trial.config, stop, &on_eval, &judge)));
         let (record, curve, checkpoint) = match outcome {
             Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve, result.checkpoint),
             Ok(Err(TrainError::Interrupted)) => {
@@ -118,6 +121,7 @@ pub fn run(
                 let slot = match record.status {
                     Status::Ok => 0,
                     Status::Diverged => 1,
+                    Status::Pruned => 3,
                     _ => 2,
                 };
                 counts[slot].fetch_add(1, Ordering::Relaxed);
@@ -175,8 +179,8 @@ pub fn run(
         let live = missing.iter().filter(|t| claims.view(&t.id).is_some_and(|c| !c.stale)).count();
         (missing.len(), live)
     };
-    let [ok, diverged, failed] = counts.map(|c| c.into_inner());
-    let ran = ok + diverged + failed;
+    let [ok, diverged, failed, pruned] = counts.map(|c| c.into_inner());
+    let ran = ok + diverged + failed + pruned;
     meta::finish(&mut meta, ran);
     dir.write_file(layout::META, &meta.to_toml())?;
     let finished_now = pending.len() - missing;
@@ -185,12 +189,13 @@ pub fn run(
         total,
         skipped,
         ran,
-        by_others: finished_now.saturating_sub(ok + diverged),
+        by_others: finished_now.saturating_sub(ok + diverged + pruned),
         missing,
         running_elsewhere,
         ok,
         diverged,
         failed,
+        pruned,
         interrupted: stop.load(Ordering::Relaxed) && missing > 0,
         wall_seconds: started.elapsed().as_secs_f64(),
     })

@@ -187,3 +187,50 @@ fn validation_metrics_and_the_selected_step_reach_result_toml_runs_csv_and_curve
         assert_eq!(row[at("valid_loss")].parse::<f64>().unwrap(), valid_loss[best]);
     }
 }
+
+#[test]
+fn asha_prunes_trials_from_the_folders_reports_and_pruned_trials_are_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = [
+        "dataset.n_valid=32",
+        "prune.method=asha",
+        "prune.metric=valid_loss",
+        "prune.min_steps=10",
+        "experiment.seeds=[0,1,2]",
+    ];
+    let plan = smoke(&sets);
+    let ids: Vec<String> = plan.trials.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(
+        ids,
+        smoke(&["dataset.n_valid=32", "experiment.seeds=[0,1,2]"])
+            .trials
+            .iter()
+            .map(|t| t.id.clone())
+            .collect::<Vec<_>>(),
+        "[prune] is not part of any trial"
+    );
+    let out = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!(out.ran, 9);
+    // With one job each trial meets every earlier one at rung 10: the third and later go on
+    // only among the best third, so some are pruned, and the first one never is.
+    assert!(out.pruned >= 1 && out.ok >= 1 && out.ok + out.pruned == 9, "{} ok, {} pruned", out.ok, out.pruned);
+    let dir = tmp.path().join("smoke");
+    let header = csv::Reader::from_path(dir.join("runs.csv")).unwrap().headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for row in runs(&dir) {
+        assert_eq!(&row[at("planned_steps")], "30");
+        let steps: usize = row[at("steps")].parse().unwrap();
+        let curve = std::fs::read_to_string(dir.join("trials").join(&row[0]).join("curve.csv")).unwrap();
+        match &row[at("status")] {
+            "pruned" => {
+                assert_eq!(steps, 10, "pruned at the first rung");
+                assert_eq!(curve.lines().count(), 2, "the curve up to the rung");
+                assert!(row[at("message")].contains("rung 10"));
+            }
+            status => assert_eq!((status, steps), ("ok", 30)),
+        }
+        assert!(dir.join("prune").join(format!("{}.csv", &row[0])).is_file());
+    }
+    let again = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!((again.ran, again.skipped), (0, 9), "pruned trials are final");
+}

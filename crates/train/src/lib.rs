@@ -50,6 +50,8 @@ pub struct TrialResult {
     /// metric, whose metrics the trial reports (and whose parameters its checkpoint holds).
     pub selected_step: Option<usize>,
     pub steps_done: usize,
+    /// The steps the trial would have run without early stopping or pruning.
+    pub planned_steps: usize,
     pub param_count: usize,
     pub wall_seconds: f64,
     /// Of `wall_seconds`, the time spent evaluating (test and validation sets).
@@ -103,9 +105,23 @@ pub enum TrainError {
 /// Called after every evaluation with the curve point and the total number of steps.
 pub type OnEval<'a> = &'a (dyn Fn(&CurvePoint, usize) + Sync);
 
+/// Asked after every evaluation with the curve so far: `Some(reason)` stops the trial there as
+/// `pruned` (the sweep's `[prune]` rule).
+pub type Judge<'a> = &'a (dyn Fn(&[CurvePoint]) -> Option<String> + Sync);
+
 /// Builds and trains one trial. `stop` is polled every step (Ctrl-C).
 pub fn run_trial(config: &TrialConfig, stop: &AtomicBool, on_eval: OnEval) -> Result<TrialResult, TrainError> {
-    with_device!(config.run, config.seed, dev => train(config, dev, stop, on_eval).map(|(result, _)| result))
+    run_judged_trial(config, stop, on_eval, &|_| None)
+}
+
+/// [`run_trial`], with `judge` deciding after each evaluation whether the trial goes on.
+pub fn run_judged_trial(
+    config: &TrialConfig,
+    stop: &AtomicBool,
+    on_eval: OnEval,
+    judge: Judge,
+) -> Result<TrialResult, TrainError> {
+    with_device!(config.run, config.seed, dev => train(config, dev, stop, on_eval, judge).map(|(result, _)| result))
 }
 
 /// Why `cuda` is refused by a build without the `cuda` feature.
@@ -175,7 +191,7 @@ pub fn forward(config: &TrialConfig, train_first: bool) -> Result<ForwardPass, T
         (config.train.steps, config.train.epochs) = (Some(0), None);
     }
     with_device!(config.run, config.seed, dev => {
-        let (result, (net, data)) = train(&config, dev, &AtomicBool::new(false), &|_, _| {})?;
+        let (result, (net, data)) = train(&config, dev, &AtomicBool::new(false), &|_, _| {}, &|_| None)?;
         let all: Vec<usize> = (0..data.test.len).collect();
         let batch = batches::gather(&data.test, &all);
         Ok(ForwardPass {
@@ -222,6 +238,7 @@ fn train<D: Backend>(
     dev: D,
     stop: &AtomicBool,
     on_eval: OnEval,
+    judge: Judge,
 ) -> Result<(TrialResult, Trained<D>), TrainError> {
     let started = Instant::now();
     let plugin = rnnlab_data::find(&config.dataset.plugin)
@@ -280,12 +297,12 @@ fn train<D: Backend>(
         };
         (*loss_sum, *loss_count) = (0.0, 0);
         on_eval(&point, total_steps);
-        curve.push(point.clone());
         point
     };
 
     let mut plateau = optim::schedule::Plateau::new(config.optimizer.lr, config.optimizer.schedule.as_ref());
     let mut steps_done = total_steps;
+    let mut pruned: Option<String> = None;
     for step in 1..=total_steps {
         if stop.load(Ordering::Relaxed) {
             return Err(TrainError::Interrupted);
@@ -306,6 +323,7 @@ fn train<D: Backend>(
                 curve,
                 selected_step: selection.and_then(|s| s.best_step),
                 steps_done: step - 1,
+                planned_steps: total_steps,
                 param_count,
                 wall_seconds: started.elapsed().as_secs_f64(),
                 eval_seconds,
@@ -328,6 +346,7 @@ fn train<D: Backend>(
         loss_count += 1;
         if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
             let point = evaluate(&net, step, &mut loss_sum, &mut loss_count);
+            curve.push(point.clone());
             if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
                 p.step(point.valid.and_then(|v| v.get(metric)).unwrap_or(f64::NAN));
             }
@@ -337,21 +356,30 @@ fn train<D: Backend>(
                     break;
                 }
             }
+            if step < total_steps {
+                pruned = judge(&curve);
+                if pruned.is_some() {
+                    steps_done = step;
+                    break;
+                }
+            }
         }
     }
     if let Some(best) = selection.as_ref().and_then(|s| s.best_params.as_ref()) {
         params::set_flat_values(&mut net, best);
     }
+    let status_ok = pruned.is_none();
     let result = TrialResult {
-        status: Status::Ok,
-        message: String::new(),
+        status: if pruned.is_some() { Status::Pruned } else { Status::Ok },
+        message: pruned.unwrap_or_default(),
         curve,
         selected_step: selection.and_then(|s| s.best_step),
         steps_done,
+        planned_steps: total_steps,
         param_count,
         wall_seconds: started.elapsed().as_secs_f64(),
         eval_seconds,
-        checkpoint: config.train.save_checkpoint.then(|| checkpoint::checkpoint(config, &net)),
+        checkpoint: (config.train.save_checkpoint && status_ok).then(|| checkpoint::checkpoint(config, &net)),
     };
     Ok((result, (net, data)))
 }

@@ -1,0 +1,84 @@
+//! `[prune]`: stopping poor trials early, across the trials of a sweep — ASHA (asynchronous
+//! successive halving, Li et al. 2020, with Optuna's promotion rule) or the median stopping
+//! rule (Golovin et al. 2017, as Optuna's `MedianPruner`). Not part of any trial, so no trial id
+//! depends on it; the decisions are made by the sweep (`rnnlab_sweep::prune`) from what the
+//! results folder holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::{find_metric, METRICS};
+use crate::FieldError;
+
+/// Which rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneMethod {
+    /// At rungs `min_steps · reduction_factor^k`, a trial goes on only if its value is among
+    /// the best `1 / reduction_factor` of the values reported at that rung so far.
+    Asha,
+    /// From `min_steps` on, a trial stops when its best value so far is worse than the median
+    /// of the other trials' values at the same step (once `min_trials` others have reported).
+    Median,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneConfig {
+    pub method: PruneMethod,
+    /// The metric judged (a `valid_*` metric or `train_loss`); its direction is the vocabulary's.
+    pub metric: String,
+    /// No trial is stopped before this step (ASHA: the first rung).
+    pub min_steps: usize,
+    /// ASHA: the fraction `1 / reduction_factor` of trials that goes on at each rung (default 3).
+    #[serde(default)]
+    pub reduction_factor: Option<usize>,
+    /// median: the other trials that must have reported a step before it is judged (default 5).
+    #[serde(default)]
+    pub min_trials: Option<usize>,
+}
+
+impl PruneConfig {
+    pub fn reduction_factor(&self) -> usize {
+        self.reduction_factor.unwrap_or(3)
+    }
+
+    pub fn min_trials(&self) -> usize {
+        self.min_trials.unwrap_or(5)
+    }
+
+    /// Whether `a` is better than `b` on the judged metric.
+    pub fn better(&self, a: f64, b: f64) -> bool {
+        find_metric(&self.metric).is_some_and(|m| m.better(a, b))
+    }
+
+    pub fn check(&self) -> Result<(), FieldError> {
+        let allowed: Vec<&str> =
+            METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_") || *m == "train_loss").collect();
+        if !allowed.contains(&self.metric.as_str()) {
+            let help = if self.metric.starts_with("test_") {
+                "pruning on the test set leaks it into the search: give the dataset a validation split".to_string()
+            } else {
+                format!("one of {}", allowed.join(", "))
+            };
+            return Err(FieldError::new(&["metric"], format!("`{}` cannot be judged", self.metric)).with_help(help));
+        }
+        if self.min_steps == 0 {
+            return Err(FieldError::new(&["min_steps"], "must be at least 1"));
+        }
+        match (self.method, self.reduction_factor, self.min_trials) {
+            (PruneMethod::Asha, Some(r), _) if r < 2 => {
+                Err(FieldError::new(&["reduction_factor"], "must be at least 2"))
+            }
+            (PruneMethod::Asha, _, Some(_)) => {
+                Err(FieldError::new(&["min_trials"], "is used by the median rule only")
+                    .with_help("remove `min_trials`"))
+            }
+            (PruneMethod::Median, Some(_), _) => {
+                Err(FieldError::new(&["reduction_factor"], "is used by ASHA only")
+                    .with_help("remove `reduction_factor`"))
+            }
+            (PruneMethod::Median, _, Some(0)) => Err(FieldError::new(&["min_trials"], "must be at least 1")),
+            _ => Ok(()),
+        }
+    }
+}
