@@ -21,6 +21,8 @@ pub struct Folder {
     pub meta: Option<Meta>,
     /// Claims in `claims/` with a recent heartbeat: trials workers are running now.
     pub running: usize,
+    /// The keys of the spec's `[search.space]`, if it searched.
+    pub search: Vec<crate::sampled::SearchKey>,
 }
 
 /// Claim files in `dir/claims/` whose heartbeat is younger than the workers' default claim
@@ -60,6 +62,7 @@ impl Folder {
                 }
                 folder.description = field("description");
             }
+            folder.search = crate::sampled::search_keys(&spec);
             if let Some(toml::Value::Table(t)) = spec.get("report") {
                 folder.report = rnnlab_spec::decode(t).map_err(|e| err(format!("[report] {}", e.message)))?;
             }

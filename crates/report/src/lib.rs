@@ -18,6 +18,7 @@ pub mod pairwise;
 pub mod plots;
 pub mod profile;
 pub mod published;
+pub mod sampled;
 pub mod stats;
 pub mod summary;
 pub mod write;

@@ -93,7 +93,7 @@ pub fn curve_svg(curves: &Curves, m: usize) -> Result<Option<String>, ReportErro
 }
 
 /// A short axis label: up to four significant digits, scientific outside [1e-3, 1e5).
-fn tick(v: f64) -> String {
+pub(crate) fn tick(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }

@@ -9,7 +9,7 @@ use rnnlab_spec::{files, ReportConfig};
 use crate::doc::{self, Block, Table};
 use crate::folder::Folder;
 use crate::summary::{not_ok, summarize, Summary};
-use crate::{curves, pairwise, plots, profile, published, stats, ReportError};
+use crate::{curves, pairwise, plots, profile, published, sampled, stats, ReportError};
 
 /// What [`write_report`] wrote.
 #[derive(Debug, Clone)]
@@ -134,6 +134,23 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
                     .into(),
             ));
             blocks.push(Block::Figure { path: rel, svg, caption: format!("{metric} profile") });
+        }
+        let group_by = config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS);
+        let mut first = true;
+        for key in &folder.search {
+            let Some(svg) = sampled::scatter_svg(&summary, key, &metric, Some(group_by))? else { continue };
+            if std::mem::take(&mut first) {
+                blocks.push(Block::Heading(3, format!("{metric} against the searched keys")));
+                blocks.push(Block::Paragraph(
+                    "Every ok seed of every sampled point, one colour per compared value (log axis for \
+                     log-uniform keys); the Results table above ranks the points."
+                        .into(),
+                ));
+            }
+            let rel = format!("plots/search_{}_{metric}.svg", key.name.replace('.', "_"));
+            write_file(&dir.join(&rel), &svg)?;
+            plots.push(dir.join(&rel));
+            blocks.push(Block::Figure { path: rel, svg, caption: format!("{metric} against {}", key.name) });
         }
     }
     // The comparison's contenders already are the best grid point of each cell.
