@@ -8,7 +8,8 @@ use crate::source::KeyPath;
 pub struct Override {
     /// The text as typed, for error messages and the results copy.
     pub text: String,
-    /// Key path; under `grid` the axis name is one segment (`grid`, `model.cell`).
+    /// Key path; under `grid` the axis name is one segment (`grid`, `model.cell`), and so is a
+    /// searched key under `search.space`.
     pub path: KeyPath,
     pub value: toml::Value,
 }
@@ -36,6 +37,9 @@ impl Override {
         }
         let path: KeyPath = match segments.as_slice() {
             ["grid", axis @ ..] if !axis.is_empty() => vec!["grid".to_string(), axis.join(".")],
+            ["search", "space", key @ ..] if !key.is_empty() => {
+                vec!["search".to_string(), "space".to_string(), key.join(".")]
+            }
             _ => segments.iter().map(|s| s.to_string()).collect(),
         };
         if path.len() < 2 {
@@ -89,6 +93,8 @@ mod tests {
             toml::Value::Array(vec!["lstm".into(), "gru".into()]),
         );
         check("experiment.seeds=[1, 2]", &["experiment", "seeds"], toml::Value::Array(vec![1.into(), 2.into()]));
+        let o = Override::parse("search.space.optimizer.lr={ uniform = [0.01, 0.1] }").unwrap();
+        assert_eq!(o.path, ["search", "space", "optimizer.lr"]);
     }
 
     #[test]

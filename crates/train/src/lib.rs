@@ -257,7 +257,9 @@ fn train<D: Backend>(
         output_size: data.task.output_size(),
         steps: data.train.steps.max(data.test.steps).max(data.valid.as_ref().map_or(0, |v| v.steps)),
         train_len: data.train.len,
-        test_len: data.test.len,
+        // The evaluated sets' sequences, the validation split's included (a little high for
+        // the evaluation batch, exact for the data).
+        test_len: data.test.len + data.valid.as_ref().map_or(0, |v| v.len),
     };
     let bytes = memory::trial_bytes(&config.model, &config.optimizer, &config.train, shape.output_size, Some(shape));
     memory::check_fits(bytes, "this trial").map_err(TrainError::Memory)?;
