@@ -35,6 +35,10 @@ pub struct PruneConfig {
     /// median: the other trials that must have reported a step before it is judged (default 5).
     #[serde(default)]
     pub min_trials: Option<usize>,
+    /// Grid columns whose values split the sweep into groups that compete only among
+    /// themselves, e.g. `["model.cell"]` to find the best of each cell (default: one group).
+    #[serde(default)]
+    pub group_by: Vec<String>,
 }
 
 impl PruneConfig {

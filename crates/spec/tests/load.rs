@@ -440,3 +440,13 @@ fn prune_is_checked_at_its_keys_and_is_no_part_of_any_trial() {
         &["asha, median"],
     );
 }
+
+#[test]
+fn prune_groups_must_be_grid_columns() {
+    let src = format!(
+        "{BASE}\n[grid]\n\"model.cell\" = [\"lstm\", \"gru\"]\n[prune]\nmethod = \"median\"\nmetric = \"valid_loss\"\nmin_steps = 5\ngroup_by = [\"model.hidden_size\"]\n"
+    );
+    check_error(&src, &[], 27, 12, &["`model.hidden_size` is not a grid column", "model.cell"]);
+    let ok = src.replace("[\"model.hidden_size\"]", "[\"model.cell\"]");
+    assert_eq!(load(&ok, &[]).unwrap().prune.unwrap().group_by, ["model.cell"]);
+}

@@ -11,10 +11,11 @@
 //! is worse than the median of the other trials' values at the same step, once `min_trials`
 //! others have reported that step.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rnnlab_spec::vocab::layout;
-use rnnlab_spec::{files, PruneConfig, PruneMethod};
+use rnnlab_spec::{files, Plan, PruneConfig, PruneMethod};
 use rnnlab_train::CurvePoint;
 
 use crate::results::{ResultsDir, ResultsError};
@@ -26,14 +27,28 @@ type Reports = Vec<(usize, f64)>;
 pub struct Pruner {
     config: PruneConfig,
     dir: PathBuf,
+    /// Each trial's group (its values of `group_by`): trials compete within their group.
+    groups: HashMap<String, Vec<String>>,
 }
 
 impl Pruner {
-    /// The pruner of `results` (creates `prune/`, refusing a link in its place).
-    pub fn open(results: &ResultsDir, config: &PruneConfig) -> Result<Self, ResultsError> {
+    /// The pruner of `plan`'s trials in `results` (creates `prune/`, refusing a link in its place).
+    pub fn open(results: &ResultsDir, config: &PruneConfig, plan: &Plan) -> Result<Self, ResultsError> {
         let dir = results.root.join(layout::PRUNE);
         files::real_dir(&dir).map_err(|error| ResultsError::Io { path: dir.clone(), error })?;
-        Ok(Pruner { config: config.clone(), dir })
+        let groups = plan
+            .trials
+            .iter()
+            .map(|t| {
+                let values = config
+                    .group_by
+                    .iter()
+                    .map(|g| t.point.iter().find(|(c, _)| c == g).map(|(_, v)| v.clone()).unwrap_or_default())
+                    .collect();
+                (t.id.clone(), values)
+            })
+            .collect();
+        Ok(Pruner { config: config.clone(), dir, groups })
     }
 
     /// Records trial `id`'s curve so far and judges it: `Some(reason)` stops it.
@@ -43,7 +58,8 @@ impl Pruner {
             std::iter::once("step,value\n".to_string()).chain(mine.iter().map(|(s, v)| format!("{s},{v}\n"))).collect();
         // A report that cannot be written only weakens the decisions of others.
         let _ = files::write_atomic(&self.dir.join(format!("{id}.csv")), text.as_bytes());
-        let others = read_reports(&self.dir, id);
+        let group = self.groups.get(id);
+        let others = read_reports(&self.dir, id, &|other| self.groups.get(other) == group);
         decide(&self.config, &mine, &others)
     }
 }
@@ -58,14 +74,14 @@ fn value(p: &CurvePoint, metric: &str) -> Option<f64> {
     v.filter(|v| v.is_finite())
 }
 
-/// Every other trial's reports (unreadable files are skipped).
-fn read_reports(dir: &Path, except: &str) -> Vec<Reports> {
+/// The reports of every other trial that `competes` (unreadable files are skipped).
+fn read_reports(dir: &Path, except: &str, competes: &dyn Fn(&str) -> bool) -> Vec<Reports> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let Some(id) = name.strip_suffix(".csv") else { continue };
-        if id == except || id.starts_with('.') {
+        if id == except || id.starts_with('.') || !competes(id) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };

@@ -64,7 +64,7 @@ pub fn run(
             wall_seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let pruner = plan.prune.as_ref().map(|c| crate::prune::Pruner::open(&dir, c)).transpose()?;
+    let pruner = plan.prune.as_ref().map(|c| crate::prune::Pruner::open(&dir, c, plan)).transpose()?;
     let mut meta = meta::start(plan, opts);
     dir.write_file(layout::META, &meta.to_toml())?;
 

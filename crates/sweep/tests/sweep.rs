@@ -234,3 +234,32 @@ fn asha_prunes_trials_from_the_folders_reports_and_pruned_trials_are_final() {
     let again = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
     assert_eq!((again.ran, again.skipped), (0, 9), "pruned trials are final");
 }
+
+#[test]
+fn pruning_groups_compete_only_among_themselves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = [
+        "dataset.n_valid=32",
+        "prune.method=asha",
+        "prune.metric=valid_loss",
+        "prune.min_steps=10",
+        "prune.group_by=[\"model.cell\"]",
+        "experiment.seeds=[0,1,2,3]",
+    ];
+    let plan = smoke(&sets);
+    let out = rnnlab_sweep::run(&plan, &options(tmp.path(), 1), &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!(out.ran, 12);
+    let dir = tmp.path().join("smoke");
+    let header = csv::Reader::from_path(dir.join("runs.csv")).unwrap().headers().unwrap().clone();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for cell in ["lstm", "gru", "rnn"] {
+        let rows: Vec<_> = runs(&dir).into_iter().filter(|r| &r[at("model.cell")] == cell).collect();
+        // The first of each cell to reach the rung goes on; a judged trial met its own cell's
+        // trials only (at most 4 values at the rung, itself included).
+        assert!(rows.iter().any(|r| &r[at("status")] == "ok"), "{cell}: none ok");
+        for r in rows.iter().filter(|r| &r[at("status")] == "pruned") {
+            let n: usize = r[at("message")].split(" of ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+            assert!(n <= 4, "{cell}: {}", &r[at("message")]);
+        }
+    }
+}
