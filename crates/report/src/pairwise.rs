@@ -13,6 +13,11 @@ use crate::summary::{Row, Summary};
 /// The axis compared when `[report] compare` is not set.
 pub const DEFAULT_AXIS: &str = "model.cell";
 
+/// Seeds each side needs for a verdict: with fewer, even a complete separation (every seed of
+/// one beating every seed of the other) is not significant at 5% by the exact two-sided
+/// Mann–Whitney test (3 against 3: p = 0.1), while the bootstrap interval of P would be [1, 1].
+pub const MIN_SEEDS: usize = 4;
+
 /// One value of the compared axis, at its best grid point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contender {
@@ -85,7 +90,10 @@ pub fn compare(summary: &Summary, axis: Option<&str>) -> Option<Pairwise> {
                 stats::RESAMPLES,
                 stats::SEED,
             );
-            pairs.push(if p.hi < 0.5 {
+            let enough = contenders[i].values.len() >= MIN_SEEDS && contenders[j].values.len() >= MIN_SEEDS;
+            pairs.push(if !enough {
+                Pair { first: i, second: j, p, separable: false }
+            } else if p.hi < 0.5 {
                 // The second is better: state it that way round (ties count half, so
                 // P(Y > X) = 1 − P(X > Y)).
                 let flipped = Interval { value: 1.0 - p.value, lo: 1.0 - p.hi, hi: 1.0 - p.lo };
@@ -123,12 +131,14 @@ impl Pairwise {
             "`{}` compared on {} `{}` ({} is better), each at its best grid point. `X > Y`: a seed \
              of X beats a seed of Y with probability P (Mann–Whitney over all pairs of seeds, ties \
              count half), and the stratified bootstrap 95% interval of P excludes 0.5; otherwise \
-             the two are not separable with these seeds. Intervals: percentile bootstrap, {} \
-             resamples, seed {}.",
+             the two are not separable with these seeds. A verdict needs at least {} seeds on each \
+             side (with fewer, even a complete separation is not significant at 5% by the exact \
+             Mann–Whitney test). Intervals: percentile bootstrap, {} resamples, seed {}.",
             self.axis,
             if self.selected { "early-stopping-selected" } else { "final" },
             self.metric,
             if self.higher_is_better { "higher" } else { "lower" },
+            MIN_SEEDS,
             stats::RESAMPLES,
             stats::SEED
         )

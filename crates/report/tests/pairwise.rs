@@ -105,3 +105,25 @@ fn the_report_opens_with_the_comparison_and_no_interval_leaves_its_metric_range(
     // Wilson interval beside the success count: 10 of 10 gru seeds at lr 0.1.
     assert!(md.contains("10/10 [0.72, 1.00]"), "{md}");
 }
+
+#[test]
+fn a_verdict_needs_four_seeds_on_each_side() {
+    // GRU's and the RNN's first n seeds: every GRU seed beats every RNN seed.
+    for (n, separable) in [(1, false), (3, false), (4, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut runs = String::from("trial_id,model.cell,seed,status,message,test_accuracy,wall_seconds\n");
+        for (cell, accs) in [("gru", GRU), ("rnn", RNN)] {
+            for (seed, acc) in accs.iter().take(n).enumerate() {
+                runs += &format!("{cell}{seed},{cell},{seed},ok,,{acc},1.0\n");
+            }
+        }
+        std::fs::write(dir.path().join("runs.csv"), runs).unwrap();
+        let s = summarize(dir.path(), &config(None, None)).unwrap();
+        let v = pairwise::compare(&s, None).unwrap();
+        let sentence = v.sentence(&v.pairs[0]);
+        assert_eq!(v.pairs[0].separable, separable, "{n} seeds: {sentence}");
+        if !separable {
+            assert!(sentence.starts_with(&format!("gru vs rnn: not separable with {n} seeds (P = 1.00")), "{sentence}");
+        }
+    }
+}

@@ -148,12 +148,14 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     }
     if let Some(Some(p)) = &prune {
         if let Some(bad) = p.group_by.iter().find(|g| !columns.contains(g)) {
-            errors.push(base.error(
-                FieldError::new(&["prune", "group_by"], format!("`{bad}` is not a grid column of this spec"))
-                    .with_help(format!("name grid columns: {}", columns.join(", "))),
-                &[],
-                None,
-            ));
+            errors.push(
+                base.error(
+                    FieldError::new(&["prune", "group_by"], format!("`{bad}` is not a grid column of this spec"))
+                        .with_help(format!("name grid columns: {}", columns.join(", "))),
+                    &[],
+                    None,
+                ),
+            );
             return Err(SpecErrors(errors));
         }
     }
