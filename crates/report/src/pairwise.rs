@@ -51,6 +51,8 @@ pub struct Pairwise {
     pub pairs: Vec<Pair>,
     /// Whether the metric values are early stopping's selections rather than final values.
     pub selected: bool,
+    /// The metric that picked each contender's grid point, when it is not `metric`.
+    pub ranked_by: Option<String>,
 }
 
 /// Compares the values of `axis` (or [`DEFAULT_AXIS`]) on the primary metric; `None` when the
@@ -104,7 +106,8 @@ pub fn compare(summary: &Summary, axis: Option<&str>) -> Option<Pairwise> {
         }
     }
     let selected = summary.selected > 0;
-    Some(Pairwise { axis: axis.to_string(), metric, higher_is_better: higher, contenders, pairs, selected })
+    let ranked_by = summary.rank.filter(|&r| r != k).map(|r| summary.metrics[r].clone());
+    Some(Pairwise { axis: axis.to_string(), metric, higher_is_better: higher, contenders, pairs, selected, ranked_by })
 }
 
 impl Pairwise {
@@ -128,7 +131,7 @@ impl Pairwise {
     /// What the comparison means, for the paragraph above its tables.
     pub fn explanation(&self) -> String {
         format!(
-            "`{}` compared on {} `{}` ({} is better), each at its best grid point. `X > Y`: a seed \
+            "`{}` compared on {} `{}` ({} is better), each at its best grid point{}. `X > Y`: a seed \
              of X beats a seed of Y with probability P (Mann–Whitney over all pairs of seeds, ties \
              count half), and the stratified bootstrap 95% interval of P excludes 0.5; otherwise \
              the two are not separable with these seeds. A verdict needs at least {} seeds on each \
@@ -138,6 +141,7 @@ impl Pairwise {
             if self.selected { "early-stopping-selected" } else { "final" },
             self.metric,
             if self.higher_is_better { "higher" } else { "lower" },
+            self.ranked_by.as_ref().map_or(String::new(), |r| format!(" by mean `{r}`")),
             MIN_SEEDS,
             stats::RESAMPLES,
             stats::SEED

@@ -165,6 +165,7 @@ mod tests {
             success: None,
             rows: vec![row("lstm", "0.001", &[1.0, 2.0]), row("gru", "0.01", &[0.5]), row("lstm", "0.1", &[3.0])],
             primary: Some(0),
+            rank: Some(0),
             selected: 0,
             pruning: None,
         };

@@ -56,8 +56,10 @@ pub struct Summary {
     pub metrics: Vec<String>,
     pub success: Option<SuccessRule>,
     pub rows: Vec<Row>,
-    /// Index into `metrics` of the metric rows are sorted by.
+    /// Index into `metrics` of the metric compared and reported first.
     pub primary: Option<usize>,
+    /// Index into `metrics` of the metric rows are sorted by (`[report] select`, else the primary).
+    pub rank: Option<usize>,
     /// Trials whose metrics are early stopping's selection (`selected_step` set), not their last
     /// evaluation.
     pub selected: usize,
@@ -203,7 +205,9 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     }
     let primary_name = config.primary.clone().or_else(|| metrics.first().cloned());
     let primary = primary_name.and_then(|p| metrics.iter().position(|m| *m == p));
-    if let Some(k) = primary {
+    // Rows are ranked by `select` when it was measured, else by the primary metric.
+    let rank = config.select.as_ref().and_then(|s| metrics.iter().position(|m| m == s)).or(primary);
+    if let Some(k) = rank {
         let higher = vocab::higher_is_better(&metrics[k]);
         let key = |r: &Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
         rows.sort_by(|a, b| {
@@ -217,7 +221,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             }
         });
     }
-    Ok(Summary { grid, metrics, success, rows, primary, selected, pruning })
+    Ok(Summary { grid, metrics, success, rows, primary, rank, selected, pruning })
 }
 
 /// Steps run and planned by the pruned trials, and planned by all; `None` when none was pruned.

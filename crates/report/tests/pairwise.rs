@@ -35,6 +35,7 @@ fn config(primary: Option<&str>, compare: Option<&str>) -> ReportConfig {
         primary: primary.map(String::from),
         success: Some("test_accuracy >= 0.99".into()),
         compare: compare.map(String::from),
+        select: None,
     }
 }
 

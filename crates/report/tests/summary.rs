@@ -14,7 +14,12 @@ fn summary(config: ReportConfig) -> rnnlab_report::Summary {
 
 #[test]
 fn aggregates_ok_trials_per_grid_point_and_counts_the_rest() {
-    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()), compare: None });
+    let s = summary(ReportConfig {
+        primary: None,
+        success: Some("test_accuracy >= 0.95".into()),
+        compare: None,
+        select: None,
+    });
     assert_eq!(s.grid, ["model.cell", "optimizer.lr"]);
     assert_eq!(s.metrics, ["test_accuracy", "test_loss", "train_loss"]);
     // Sorted by mean test accuracy, best first.
@@ -38,15 +43,28 @@ fn aggregates_ok_trials_per_grid_point_and_counts_the_rest() {
 
 #[test]
 fn primary_metric_changes_the_order() {
-    let s = summary(ReportConfig { primary: Some("train_loss".into()), success: None, compare: None });
+    let s = summary(ReportConfig { primary: Some("train_loss".into()), success: None, compare: None, select: None });
     let cells: Vec<&str> = s.rows.iter().map(|r| r.point[0].as_str()).collect();
     assert_eq!(cells, ["lstm", "gru", "rnn"]);
     assert_eq!(s.rows[0].successes, None);
+    // `select` ranks the rows (so picks each cell's best point) and leaves the primary metric.
+    let s = summary(ReportConfig { select: Some("train_loss".into()), ..ReportConfig::default() });
+    let cells: Vec<&str> = s.rows.iter().map(|r| r.point[0].as_str()).collect();
+    assert_eq!(cells, ["lstm", "gru", "rnn"]);
+    assert_eq!(
+        (s.metrics[s.primary.unwrap()].as_str(), s.metrics[s.rank.unwrap()].as_str()),
+        ("test_accuracy", "train_loss")
+    );
 }
 
 #[test]
 fn table_text_shows_mean_std_and_problems() {
-    let s = summary(ReportConfig { primary: None, success: Some("test_accuracy >= 0.95".into()), compare: None });
+    let s = summary(ReportConfig {
+        primary: None,
+        success: Some("test_accuracy >= 0.95".into()),
+        compare: None,
+        select: None,
+    });
     let text = s.to_string();
     assert!(text.contains("0.9500 ± 0.0707"), "{text}");
     assert!(text.contains("1 diverged, 0 failed"), "{text}");

@@ -106,7 +106,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         }
     }
     let report: Option<ReportConfig> = decode(&section("report"))
-        .and_then(|r: ReportConfig| r.success_rule().map(|_| r))
+        .and_then(|r: ReportConfig| r.check().map(|_| r))
         .map_err(|e| errors.push(base.error(e.within(&["report"]), &[], None)))
         .ok();
     let slurm: Option<SlurmConfig> = decode(&section("slurm"))

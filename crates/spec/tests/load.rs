@@ -450,3 +450,10 @@ fn prune_groups_must_be_grid_columns() {
     let ok = src.replace("[\"model.hidden_size\"]", "[\"model.cell\"]");
     assert_eq!(load(&ok, &[]).unwrap().prune.unwrap().group_by, ["model.cell"]);
 }
+
+#[test]
+fn report_select_must_be_a_recorded_metric() {
+    let with = |select: &str| format!("{BASE}\n[report]\nselect = \"{select}\"\n");
+    assert_eq!(load(&with("valid_nll"), &[]).unwrap().report.select.as_deref(), Some("valid_nll"));
+    check_error(&with("valid_nl"), &[], 22, 10, &["`valid_nl` is not a metric rnnlab records", "valid_nll"]);
+}

@@ -164,6 +164,10 @@ pub struct ReportConfig {
     /// The grid axis whose values the report compares pairwise (default `model.cell`).
     #[serde(default)]
     pub compare: Option<String>,
+    /// Metric that ranks grid points, and so picks each compared value's best one (default:
+    /// `primary`); e.g. `valid_nll`, to select on the validation split and compare on test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<String>,
 }
 
 /// A success rule parsed from `[report] success`.
@@ -175,6 +179,18 @@ pub struct SuccessRule {
 }
 
 impl ReportConfig {
+    /// `select`, when given, must be a metric rnnlab records.
+    pub fn check(&self) -> Result<(), FieldError> {
+        match &self.select {
+            Some(m) if crate::vocab::find_metric(m).is_none() => {
+                let names: Vec<&str> = crate::vocab::METRICS.iter().map(|m| m.name).collect();
+                Err(FieldError::new(&["select"], format!("`{m}` is not a metric rnnlab records"))
+                    .with_help(format!("one of {}", names.join(", "))))
+            }
+            _ => self.success_rule().map(|_| ()),
+        }
+    }
+
     /// Parses `success`, e.g. `test_accuracy >= 0.99`.
     pub fn success_rule(&self) -> Result<Option<SuccessRule>, FieldError> {
         let Some(text) = &self.success else {
