@@ -1,6 +1,7 @@
 //! The summary of a results folder: `runs.csv` grouped by grid point (the columns between
 //! `trial_id` and `seed`), each final metric aggregated over the ok seeds, success counts,
-//! sorting by the primary metric, and the tables made from it.
+//! sorting by the primary (or `select`) metric, what pruning saved, and the tables made from it.
+//! Over 300 lines: one polars pass computes all of it, and its tables stay beside it.
 
 use std::collections::HashMap;
 use std::fmt;

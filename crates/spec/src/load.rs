@@ -1,6 +1,7 @@
 //! Loading a spec: parse, apply `--set` overrides, check the sections, expand the grid
-//! ([`crate::expand`]), decode and check every trial, and place every error
-//! ([`crate::locate`]).
+//! ([`crate::expand`]) and the search ([`crate::search`]), decode and check every trial, and
+//! place every error ([`crate::locate`]). Over 300 lines because `load_str` is the one place
+//! where the order of these steps (and which errors stop the rest) is decided.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -146,18 +147,9 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         );
         return Err(SpecErrors(errors));
     }
-    if let Some(Some(p)) = &prune {
-        if let Some(bad) = p.group_by.iter().find(|g| !columns.contains(g)) {
-            errors.push(
-                base.error(
-                    FieldError::new(&["prune", "group_by"], format!("`{bad}` is not a grid column of this spec"))
-                        .with_help(format!("name grid columns: {}", columns.join(", "))),
-                    &[],
-                    None,
-                ),
-            );
-            return Err(SpecErrors(errors));
-        }
+    if let Some(Err(e)) = prune.as_ref().and_then(|p| p.as_ref()).map(|p| p.check_groups(&columns)) {
+        errors.push(base.error(e.within(&["prune"]), &[], None));
+        return Err(SpecErrors(errors));
     }
     let locator = Locator { sources: &sources, overrides, axes: &axes };
     let experiment = experiment.expect("no errors");

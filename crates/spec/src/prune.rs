@@ -55,6 +55,15 @@ impl PruneConfig {
         find_metric(&self.metric).is_some_and(|m| m.better(a, b))
     }
 
+    /// `group_by` names grid columns (`columns`).
+    pub(crate) fn check_groups(&self, columns: &[String]) -> Result<(), FieldError> {
+        match self.group_by.iter().find(|g| !columns.contains(g)) {
+            Some(bad) => Err(FieldError::new(&["group_by"], format!("`{bad}` is not a grid column of this spec"))
+                .with_help(format!("name grid columns: {}", columns.join(", ")))),
+            None => Ok(()),
+        }
+    }
+
     pub fn check(&self) -> Result<(), FieldError> {
         let allowed: Vec<&str> =
             METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_") || *m == "train_loss").collect();

@@ -4,12 +4,17 @@
 //! A trial's result depends only on its config and seed (and, through gemm's summation order,
 //! the thread count): data, initial weights and batch order all come from generators seeded
 //! with the trial seed.
+//!
+//! Longer than most files on purpose: the training loop stays one function that reads top to
+//! bottom (data, network, steps, evaluations, early stopping, pruning, result); the parts with
+//! state of their own live beside it (`batches`, `metrics`, `selection`, `memory`).
 
 mod batches;
 pub mod bench;
 pub mod checkpoint;
 pub mod memory;
 mod metrics;
+mod selection;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -25,6 +30,7 @@ use rnnlab_spec::{DeviceKind, RunConfig, TrialConfig};
 
 pub use metrics::Metrics;
 pub use rnnlab_nn::set_threads;
+use selection::{check_validation_metric, Selection};
 
 /// One row of a trial's learning curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -384,56 +390,4 @@ fn train<D: Backend>(
         checkpoint: (config.train.save_checkpoint && status_ok).then(|| checkpoint::checkpoint(config, &net)),
     };
     Ok((result, (net, data)))
-}
-
-/// Early stopping's bookkeeping: the best validation value so far, its step, and (when a
-/// checkpoint will be saved) its parameters.
-struct Selection<'a> {
-    rule: &'a rnnlab_spec::EarlyStopping,
-    best: Option<f64>,
-    best_step: Option<usize>,
-    best_params: Option<Vec<f32>>,
-    since_best: usize,
-}
-
-impl<'a> Selection<'a> {
-    fn new(rule: &'a rnnlab_spec::EarlyStopping) -> Self {
-        Selection { rule, best: None, best_step: None, best_params: None, since_best: 0 }
-    }
-
-    /// Takes in an evaluation; true when training should stop.
-    fn observe(&mut self, point: &CurvePoint, params: &[f32], keep_params: bool) -> bool {
-        let value = point.valid.and_then(|v| v.get(&self.rule.metric)).unwrap_or(f64::NAN);
-        if self.rule.improves(value, self.best) {
-            (self.best, self.best_step, self.since_best) = (Some(value), Some(point.step), 0);
-            if keep_params {
-                self.best_params = Some(params.to_vec());
-            }
-        } else {
-            self.since_best += 1;
-        }
-        self.rule.patience.is_some_and(|p| self.since_best >= p)
-    }
-}
-
-/// Whether `metric` (which `who` watches) exists for this dataset: a validation split, and a
-/// measure the task records.
-fn check_validation_metric(
-    who: &str,
-    metric: &str,
-    data: &rnnlab_data::Dataset,
-    plugin: &str,
-) -> Result<(), TrainError> {
-    let fail = |m: String| Err(TrainError::Data(rnnlab_data::DataError::Other(m)));
-    let Some(valid) = &data.valid else {
-        return fail(format!(
-            "{who} watches `{metric}`, but this `{plugin}` dataset has no validation split; ask the \
-             plugin for one (`rnnlab plugins` lists its keys: n_valid, n_validation, valid, valid_fraction)"
-        ));
-    };
-    let measured = metrics::Metrics::for_task(data.task);
-    if measured.get(metric).is_none() || valid.len == 0 {
-        return fail(format!("{who} watches `{metric}`, which this task does not record"));
-    }
-    Ok(())
 }
