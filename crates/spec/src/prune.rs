@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{find_metric, METRICS};
+use crate::vocab::{find_metric, validation_metrics};
 use crate::FieldError;
 
 /// Which rule.
@@ -65,8 +65,8 @@ impl PruneConfig {
     }
 
     pub fn check(&self) -> Result<(), FieldError> {
-        let allowed: Vec<&str> =
-            METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_") || *m == "train_loss").collect();
+        let mut allowed = validation_metrics();
+        allowed.push("train_loss");
         if !allowed.contains(&self.metric.as_str()) {
             let help = if self.metric.starts_with("test_") {
                 "pruning on the test set leaks it into the search: give the dataset a validation split".to_string()

@@ -112,6 +112,12 @@ pub const METRICS: &[Metric] = &[
     metric("train_loss", Direction::Lower, MetricKind::Loss),
 ];
 
+/// The metrics of the validation split: what early stopping, the plateau schedule and pruning
+/// may watch.
+pub fn validation_metrics() -> Vec<&'static str> {
+    METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_")).collect()
+}
+
 /// The metric called `name`, if rnnlab records it.
 pub fn find_metric(name: &str) -> Option<&'static Metric> {
     METRICS.iter().find(|m| m.name == name)

@@ -53,7 +53,9 @@ impl Pruner {
 
     /// Records trial `id`'s curve so far and judges it: `Some(reason)` stops it.
     pub fn judge(&self, id: &str, curve: &[CurvePoint]) -> Option<String> {
-        let mine: Reports = curve.iter().filter_map(|p| value(p, &self.config.metric).map(|v| (p.step, v))).collect();
+        let metric = &self.config.metric;
+        let mine: Reports =
+            curve.iter().filter_map(|p| p.metric(metric).filter(|v| v.is_finite()).map(|v| (p.step, v))).collect();
         let text: String =
             std::iter::once("step,value\n".to_string()).chain(mine.iter().map(|(s, v)| format!("{s},{v}\n"))).collect();
         // A report that cannot be written only weakens the decisions of others.
@@ -62,16 +64,6 @@ impl Pruner {
         let others = read_reports(&self.dir, id, &|other| self.groups.get(other) == group);
         decide(&self.config, &mine, &others)
     }
-}
-
-/// The judged metric at an evaluation (`valid_*` from the validation split, or `train_loss`).
-fn value(p: &CurvePoint, metric: &str) -> Option<f64> {
-    let v = match metric {
-        "train_loss" => Some(p.train_loss),
-        m if m.starts_with("valid_") => p.valid.and_then(|v| v.get(m)),
-        _ => None,
-    };
-    v.filter(|v| v.is_finite())
 }
 
 /// The reports of every other trial that `competes` (unreadable files are skipped).

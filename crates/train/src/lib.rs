@@ -45,6 +45,19 @@ pub struct CurvePoint {
     pub wall_seconds: f64,
 }
 
+impl CurvePoint {
+    /// The value of the metric called `name` at this evaluation (`train_loss`, a `test_*` or a
+    /// `valid_*` metric), when it was measured.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        match name.split_once('_') {
+            Some(("train", "loss")) => Some(self.train_loss),
+            Some(("test", _)) => self.test.get(name),
+            Some(("valid", _)) => self.valid.and_then(|v| v.get(name)),
+            _ => None,
+        }
+    }
+}
+
 /// Everything a finished trial reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialResult {
@@ -356,7 +369,7 @@ fn train<D: Backend>(
             let point = evaluate(&net, step, &mut loss_sum, &mut loss_count);
             curve.push(point.clone());
             if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
-                p.step(point.valid.and_then(|v| v.get(metric)).unwrap_or(f64::NAN));
+                p.step(point.metric(metric).unwrap_or(f64::NAN));
             }
             if let Some(s) = selection.as_mut() {
                 if s.observe(&point, &flat, train.save_checkpoint) {

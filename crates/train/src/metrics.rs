@@ -29,14 +29,15 @@ impl Metrics {
         find_metric(self.main_pair().0).expect("a metric of the vocabulary")
     }
 
-    /// Zeros in the measures `task` records (which ones exist, not their values).
-    pub fn for_task(task: Task) -> Metrics {
-        let none = Metrics { loss: 0.0, accuracy: None, mse: None, nll: None };
-        match task {
-            Task::Classify { .. } => Metrics { accuracy: Some(0.0), ..none },
-            Task::Regress { .. } => Metrics { mse: Some(0.0), ..none },
-            Task::MultiLabel { .. } => Metrics { nll: Some(0.0), ..none },
-        }
+    /// Whether `task` records the measure of `name` (`valid_nll` and `test_nll` both: `nll`).
+    pub fn records(task: Task, name: &str) -> bool {
+        matches!(
+            (name.split_once('_').map_or(name, |(_, m)| m), task),
+            ("loss", _)
+                | ("accuracy", Task::Classify { .. })
+                | ("mse", Task::Regress { .. })
+                | ("nll", Task::MultiLabel { .. })
+        )
     }
 
     /// The value of `name`'s measure (`test_nll` and `valid_nll` both read `nll`), when this

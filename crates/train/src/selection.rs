@@ -20,7 +20,7 @@ impl<'a> Selection<'a> {
 
     /// Takes in an evaluation; true when training should stop.
     pub(crate) fn observe(&mut self, point: &CurvePoint, params: &[f32], keep_params: bool) -> bool {
-        let value = point.valid.and_then(|v| v.get(&self.rule.metric)).unwrap_or(f64::NAN);
+        let value = point.metric(&self.rule.metric).unwrap_or(f64::NAN);
         if self.rule.improves(value, self.best) {
             (self.best, self.best_step, self.since_best) = (Some(value), Some(point.step), 0);
             if keep_params {
@@ -48,8 +48,7 @@ pub(crate) fn check_validation_metric(
              plugin for one (`rnnlab plugins` lists its keys: n_valid, n_validation, valid, valid_fraction)"
         ));
     };
-    let measured = metrics::Metrics::for_task(data.task);
-    if measured.get(metric).is_none() || valid.len == 0 {
+    if !metrics::Metrics::records(data.task, metric) || valid.len == 0 {
         return fail(format!("{who} watches `{metric}`, which this task does not record"));
     }
     Ok(())

@@ -85,8 +85,7 @@ fn is_zero(x: &f64) -> bool {
 impl EarlyStopping {
     fn check(&self) -> Result<(), FieldError> {
         let at = |key: &str, message: String| FieldError::new(&["early_stopping", key], message);
-        let valid: Vec<&str> =
-            crate::vocab::METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_")).collect();
+        let valid = crate::vocab::validation_metrics();
         if !valid.contains(&self.metric.as_str()) {
             let help = if self.metric.starts_with("test_") {
                 "selecting on the test set leaks it into the result: give the dataset a validation split and \

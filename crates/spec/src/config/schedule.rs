@@ -133,8 +133,7 @@ impl ScheduleConfig {
         only("threshold_mode", self.threshold_mode.is_some(), &[Plateau], "plateau")?;
         only("cooldown", self.cooldown != 0, &[Plateau], "plateau")?;
         if self.kind == Plateau {
-            let valid: Vec<&str> =
-                crate::vocab::METRICS.iter().map(|m| m.name).filter(|m| m.starts_with("valid_")).collect();
+            let valid = crate::vocab::validation_metrics();
             match &self.metric {
                 None => {
                     return Err(FieldError::new(
