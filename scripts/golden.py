@@ -252,6 +252,78 @@ def schedule_cases(old):
     return {"base_lr": 0.1, "steps": SCHEDULE_STEPS, "cases": cases, "adam_step": adam, "plateau": plateau_cases()}
 
 
+# name -> (cell, dropout between layers, head dropout, scored at every step)
+DROPOUT_CASES = {
+    "lstm_per_step": ("LSTM", 0.5, 0.25, True),
+    "gru_last_step": ("GRU", 0.3, 0.4, False),
+}
+CLASSES = 3
+
+
+def dropout_cases(old):
+    """A 2-layer network with a linear head and cross-entropy, trained with dropout: PyTorch's
+    `nn.LSTM/GRU(num_layers=2, dropout=p)` drops the outputs of layer 0 (not of the top layer),
+    and an `nn.Dropout(head_p)` before the `nn.Linear` drops the head's input. PyTorch's masks
+    cannot be read back from `nn.LSTM`, so the same network is written as two one-layer modules
+    with the masks multiplied in by hand (inverted dropout: kept values times 1/(1-p)); the masks
+    are stored so rnnlab can apply the same ones."""
+    cases = {}
+    for index, (name, (cell, p, head_p, per_step)) in enumerate(DROPOUT_CASES.items()):
+        prev = old["cases"][name] if old else None
+        torch.manual_seed(SEED + 100 + index)
+        make = getattr(torch.nn, cell)
+        layers = [make(I, H).double(), make(H, H).double()]
+        head = torch.nn.Linear(H, CLASSES).double()
+        rows = T if per_step else 1
+        if prev is None:
+            x = torch.randn(T, B, I, dtype=torch.float64)
+            for m in layers + [head]:
+                with torch.no_grad():
+                    for q in m.parameters():
+                        q.copy_(torch.randn_like(q) * 0.5)
+            labels = torch.randint(0, CLASSES, (B, rows))
+            mask0 = torch.bernoulli(torch.full((T, B, H), 1 - p, dtype=torch.float64)) / (1 - p)
+            mask_head = torch.bernoulli(torch.full((rows, B, H), 1 - head_p, dtype=torch.float64)) / (1 - head_p)
+        else:
+            x = torch.tensor(prev["input"], dtype=torch.float64)
+            labels = torch.tensor(prev["labels"])
+            mask0 = torch.tensor(prev["mask_between"], dtype=torch.float64)
+            mask_head = torch.tensor(prev["mask_head"], dtype=torch.float64)
+            with torch.no_grad():
+                for l, m in enumerate(layers):
+                    for pname, q in m.named_parameters():
+                        q.copy_(torch.tensor(prev["params"][f"rnn.{pname[:-1]}{l}"], dtype=torch.float64))
+                for pname, q in head.named_parameters():
+                    q.copy_(torch.tensor(prev["params"][f"head.{pname}"], dtype=torch.float64))
+        y0, _ = layers[0](x)
+        y1, _ = layers[1](y0 * mask0)
+        top = (y1 if per_step else y1[-1:]) * mask_head
+        logits = head(top)  # [rows, B, C]
+        # rnnlab stacks rows time-major (row = t·B + b); labels are per sequence [B, rows].
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, CLASSES), labels.t().reshape(-1))
+        loss.backward()
+        params, grads = {}, {}
+        for l, m in enumerate(layers):
+            for pname, q in m.named_parameters():
+                params[f"rnn.{pname[:-1]}{l}"] = q.detach().tolist()
+                grads[f"rnn.{pname[:-1]}{l}"] = q.grad.tolist()
+        for pname, q in head.named_parameters():
+            params[f"head.{pname}"] = q.detach().tolist()
+            grads[f"head.{pname}"] = q.grad.tolist()
+        cases[name] = {
+            "model": f"cell = '{cell.lower()}', layers = 2, hidden_size = {H}, dropout = {p}, head_dropout = {head_p}",
+            "per_step": per_step,
+            "input": x.tolist(),
+            "labels": labels.tolist(),
+            "params": params,
+            "mask_between": mask0.tolist(),
+            "mask_head": mask_head.tolist(),
+            "loss": loss.item(),
+            "grad_params": grads,
+        }
+    return {"classes": CLASSES, "layout": LAYOUT, "cases": cases}
+
+
 def max_diff(a, b, path="$"):
     """Largest absolute difference between two JSON values; raises on a structural mismatch."""
     if isinstance(a, dict):
@@ -280,6 +352,7 @@ def main():
     jobs = [(f"{n}.json", lambda old, i=i, n=n: layer_case(i, n, old), 2) for i, n in enumerate(CASES)]
     jobs.append(("optimizers.json", optimizer_cases, 1))
     jobs.append(("schedules.json", schedule_cases, 1))
+    jobs.append(("dropout.json", dropout_cases, 1))
     for file, compute, indent in jobs:
         path = args.dir / file
         old = json.loads(path.read_text()) if path.exists() else None

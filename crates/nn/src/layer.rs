@@ -27,6 +27,15 @@ impl<D: Device<f32>> Layer<D> {
             Layer::Rnn(l) => l.forward(xs, acc),
         }
     }
+
+    /// Width of the layer's output rows (the projection's size for a projected LSTM).
+    pub fn output_size(&self) -> usize {
+        match self {
+            Layer::Lstm(l) => l.w_hh[0].shape().1,
+            Layer::Gru(l) => l.w_hh[0].shape().0,
+            Layer::Rnn(l) => l.w_hh.shape().0,
+        }
+    }
 }
 
 impl<D: Device<f32>> HasParams<D> for Layer<D> {

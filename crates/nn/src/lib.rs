@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod cells;
 pub mod checkpoint;
+pub mod dropout;
 pub mod fused;
 pub mod init;
 pub mod layer;

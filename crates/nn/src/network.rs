@@ -14,6 +14,7 @@ use rnnlab_spec::{CellKind, HeadKind, KernelKind, ModelConfig, Nonlinearity};
 
 use crate::batch::{row_targets, Batch, RowTargets};
 use crate::cells::{GruLayer, LstmLayer, RnnLayer};
+use crate::dropout::{self, Masks, Rates};
 use crate::layer::{Head, Layer};
 use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, use_};
@@ -30,11 +31,12 @@ pub struct Outputs {
 
 /// A device the network runs on, and whether it has fused kernels for the whole network.
 pub trait Backend: Device<f32> + 'static {
-    /// The training loss of `batch` through fused layers, head and loss, with its backward in
-    /// `acc`; `None` when this device has no fused kernels.
+    /// The training loss of `batch` through fused layers, head and loss (with `masks`'
+    /// dropout), with its backward in `acc`; `None` when this device has no fused kernels.
     fn fused_loss(
         _net: &Network<Self>,
         _batch: &Batch,
+        _masks: Option<&Masks>,
         _acc: &mut OwnedTape<f32, Self>,
     ) -> Option<Tensor<Rank0, f32, Self>> {
         None
@@ -67,6 +69,8 @@ pub struct Network<D: Backend> {
     pub input_size: usize,
     /// Fused kernels where the device has them, else the reference cells.
     pub kernel: KernelKind,
+    /// Dropout in training (`[model] dropout`, `head_dropout`).
+    pub dropout: Rates,
 }
 
 impl<D: Backend> Network<D> {
@@ -111,7 +115,8 @@ impl<D: Backend> Network<D> {
                 )))
             }
         };
-        Ok(Network { dev: dev.clone(), layers, head, task, input_size, kernel: config.kernel })
+        let dropout = Rates { between: config.dropout as f32, head: config.head_dropout as f32 };
+        Ok(Network { dev: dev.clone(), layers, head, task, input_size, kernel: config.kernel, dropout })
     }
 
     /// Per-step input tensors of a batch.
@@ -126,15 +131,27 @@ impl<D: Backend> Network<D> {
 
     /// The reference path's predictions at the steps that have targets, stacked time-major:
     /// `[S·B, outputs]` with S the number of such steps (all, or only the last).
-    fn forward<T: Tape<f32, D> + Merge<T>>(&self, batch: &Batch, acc: &mut T) -> Tensor<(usize, usize), f32, D> {
+    fn forward<T: Tape<f32, D> + Merge<T>>(
+        &self,
+        batch: &Batch,
+        masks: Option<&Masks>,
+        acc: &mut T,
+    ) -> Tensor<(usize, usize), f32, D> {
         let mut seq = self.inputs(batch);
-        for layer in &self.layers {
+        for (l, layer) in self.layers.iter().enumerate() {
             seq = layer.forward(&seq, acc).outputs;
+            if let Some(mask) = masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref) {
+                let rows = seq[0].shape().0 * seq[0].shape().1;
+                seq = seq.iter().zip(mask.chunks(rows)).map(|(x, m)| dropout::apply(x, m, acc)).collect();
+            }
         }
         if !self.task.per_step() {
             seq.drain(..seq.len() - 1);
         }
-        let top = keep(stack::<D, T>(&seq), acc);
+        let mut top = keep(stack::<D, T>(&seq), acc);
+        if let Some(mask) = masks.and_then(|m| m.head.as_ref()) {
+            top = dropout::apply(&top, mask, acc);
+        }
         match &self.head {
             Some(head) => keep(affine::<usize, usize, usize, D, T>(&top, &head.weight, &head.bias), acc),
             None => top,
@@ -145,14 +162,29 @@ impl<D: Backend> Network<D> {
         self.kernel == KernelKind::Fused
     }
 
-    /// The training loss of a batch and the gradient of every parameter (flat, visiting order).
+    /// The training loss of a batch and the gradient of every parameter (flat, visiting order),
+    /// without dropout.
     pub fn loss_and_grads(&mut self, batch: &Batch) -> (f32, Vec<f32>) {
+        self.loss_and_grads_dropped(batch, None)
+    }
+
+    /// The dropout masks of one training step on `batch` (`None` when the network drops
+    /// nothing), drawn from `rng`.
+    pub fn dropout_masks<R: rand::Rng>(&self, batch: &Batch, rng: &mut R) -> Option<Masks> {
+        let rows = batch.steps * batch.size;
+        let head_rows = if self.task.per_step() { rows } else { batch.size };
+        let width = self.layers.last().map_or(0, |l| l.output_size());
+        Masks::sample(self.dropout, self.layers.len(), width, rows, head_rows, rng)
+    }
+
+    /// [`Self::loss_and_grads`] with `masks`' dropout (see [`Self::dropout_masks`]).
+    pub fn loss_and_grads_dropped(&mut self, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
         let mut acc = OwnedTape::<f32, D>::default();
-        let fused = if self.fused() { D::fused_loss(self, batch, &mut acc) } else { None };
+        let fused = if self.fused() { D::fused_loss(self, batch, masks, &mut acc) } else { None };
         let (value, mut grads) = match fused {
             Some(loss) => (loss.as_vec()[0], loss.put_tape(acc).backward()),
             None => {
-                let out = self.forward(batch, &mut acc);
+                let out = self.forward(batch, masks, &mut acc);
                 let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);
                 let (loss, tape) = loss.split_tape();
                 (loss.as_vec()[0], loss.put_tape(tape.merge(acc)).backward())
@@ -202,7 +234,7 @@ impl<D: Backend> Network<D> {
     /// Predictions without a tape, at the steps that have targets.
     pub fn predict(&self, batch: &Batch) -> Outputs {
         let fused = if self.fused() { D::fused_predict(self, batch) } else { None };
-        let out = fused.unwrap_or_else(|| self.forward(batch, &mut NoneTape).as_vec());
+        let out = fused.unwrap_or_else(|| self.forward(batch, None, &mut NoneTape).as_vec());
         let width = self.task.output_size();
         Outputs { width, steps: out.chunks(batch.size * width).map(<[f32]>::to_vec).collect() }
     }

@@ -88,6 +88,22 @@ fn options_added_later_keep_earlier_trial_ids_at_their_default() {
 }
 
 #[test]
+fn dropout_at_zero_keeps_trial_ids_and_is_checked() {
+    let plain = load(BASE, &[]).unwrap();
+    let zero = load(BASE, &["model.dropout=0.0", "model.head_dropout=0.0"]).unwrap();
+    assert_eq!(plain.trials[0].id, zero.trials[0].id);
+    let dropped = load(BASE, &["model.layers=2", "model.dropout=0.2"]).unwrap();
+    assert_eq!(dropped.trials[0].config.model.dropout, 0.2);
+    assert!(dropped.trials[0].to_toml().contains("dropout = 0.2"));
+    let with_layers = BASE.replace("hidden_size = 8", "hidden_size = 8\ndropout = 0.3");
+    check_error(&with_layers, &[], 12, 11, &["model.dropout", "between stacked layers", "`layers` to 2"]);
+    let out_of_range = BASE.replace("hidden_size = 8", "hidden_size = 8\nhead_dropout = 1.0");
+    check_error(&out_of_range, &[], 12, 16, &["model.head_dropout", "[0, 1)"]);
+    let headless = BASE.replace("hidden_size = 8", "hidden_size = 8\nhead = \"none\"\nhead_dropout = 0.5");
+    check_error(&headless, &[], 13, 16, &["model.head_dropout", "no head"]);
+}
+
+#[test]
 fn section_axis_keeps_variant_keys_together() {
     let src = format!("{BASE}\n[grid]\n\"model\" = [{{cell = \"lstm\", proj_size = 2}}, {{cell = \"gru\"}}]\n");
     let plan = load(&src, &[]).unwrap();

@@ -299,6 +299,9 @@ fn train<D: Backend>(
     let steps_per_epoch = n.div_ceil(train.batch_size);
     let total_steps = train.steps.unwrap_or_else(|| train.epochs.unwrap_or(1) * steps_per_epoch);
     let mut order = batches::Order::new(n, train.batch_size, config.seed);
+    // Dropout masks come from their own stream, so turning dropout on leaves the batch order
+    // (and everything else a seed decides) as it was.
+    let mut dropout_rng = StdRng::seed_from_u64(config.seed ^ 0x0064_726f_706f_7574); // "dropout"
     let mut curve = Vec::new();
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
     let mut eval_seconds = 0.0f64;
@@ -329,7 +332,8 @@ fn train<D: Backend>(
             return Err(TrainError::Interrupted);
         }
         let batch = batches::gather(&data.train, order.next_indices());
-        let (loss, mut grads) = net.loss_and_grads(&batch);
+        let masks = net.dropout_masks(&batch, &mut dropout_rng);
+        let (loss, mut grads) = net.loss_and_grads_dropped(&batch, masks.as_ref());
         if data.loss_reduction == LossReduction::Sum {
             // The sum over the rows with targets is their mean times their number; the curve
             // keeps reporting the mean, comparable across reductions.

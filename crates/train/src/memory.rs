@@ -68,6 +68,10 @@ pub fn trial_bytes(
         let rows = |batch: usize, len: usize| batch.min(len.max(1)) as u128 * d.steps as u128;
         // Saved activations of a training batch (and their gradients), an evaluation batch.
         floats += 2 * rows(train.batch_size, d.train_len) * width;
+        if model.dropout > 0.0 || model.head_dropout > 0.0 {
+            // A mask, the dropped rows and their gradient per layer.
+            floats += 3 * rows(train.batch_size, d.train_len) * model.output_size() as u128 * model.layers as u128;
+        }
         floats += rows(train.eval_batch_size, d.test_len) * (width + d.output_size as u128);
         floats += ((d.train_len + d.test_len) as u128) * d.steps as u128 * (d.input_size + d.output_size) as u128;
     }

@@ -185,3 +185,21 @@ fn the_plateau_schedule_lowers_the_rate_when_the_validation_metric_stalls() {
     assert_eq!(values(&p)[..=stall], values(&c)[..=stall]);
     assert!(p.curve[stall + 1..].iter().zip(&c.curve[stall + 1..]).any(|(a, b)| a.train_loss != b.train_loss));
 }
+
+#[test]
+fn dropout_is_deterministic_per_seed_and_changes_training() {
+    let base = config("name = 'adam'\nlr = 0.05", "steps = 30\nbatch_size = 16\neval_every = 30");
+    let mut c = base.clone();
+    (c.model.layers, c.model.dropout, c.model.head_dropout) = (2, 0.3, 0.2);
+    let run = |c: &TrialConfig| run_trial(c, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    let (a, b) = (run(&c), run(&c));
+    assert_eq!(a.curve[0].train_loss, b.curve[0].train_loss, "the same seed draws the same masks");
+    assert_eq!(a.curve[0].test, b.curve[0].test);
+    let mut other_seed = c.clone();
+    other_seed.seed = 2;
+    assert_ne!(run(&other_seed).curve[0].train_loss, a.curve[0].train_loss);
+    // Without dropout (same layers, same init and batch order) training differs.
+    let mut plain = c.clone();
+    (plain.model.dropout, plain.model.head_dropout) = (0.0, 0.0);
+    assert_ne!(run(&plain).curve[0].train_loss, a.curve[0].train_loss);
+}

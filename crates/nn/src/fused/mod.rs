@@ -22,6 +22,7 @@ mod rnn;
 use dfdx::prelude::*;
 
 use crate::batch::{row_targets, Batch};
+use crate::dropout::{self, Masks};
 use crate::layer::Layer;
 use crate::network::{Backend, Network};
 use crate::params::{HasParams, Visitor};
@@ -276,6 +277,7 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
 fn top_outputs<T: Tape<f32, Cpu> + Merge<T>>(
     net: &Network<Cpu>,
     batch: &Batch,
+    masks: Option<&Masks>,
     acc: &mut T,
 ) -> Tensor<(usize, usize), f32, Cpu> {
     let d = SeqDims { steps: batch.steps, batch: batch.size };
@@ -284,19 +286,31 @@ fn top_outputs<T: Tape<f32, Cpu> + Merge<T>>(
     let last_only = !net.task.per_step();
     for (l, layer) in net.layers.iter().enumerate() {
         x = layer_op(layer, &x, d, last_only && l == top, l > 0, acc).y;
+        if let Some(mask) = masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref) {
+            x = dropout::apply(&x, mask, acc);
+        }
+    }
+    if let Some(mask) = masks.and_then(|m| m.head.as_ref()) {
+        x = dropout::apply(&x, mask, acc);
     }
     x
 }
 
-/// The training loss of `batch`: fused layers, then the fused head and loss.
-pub fn network_loss(net: &Network<Cpu>, batch: &Batch, acc: &mut OwnedTape<f32, Cpu>) -> Tensor<Rank0, f32, Cpu> {
-    let top = top_outputs(net, batch, acc);
+/// The training loss of `batch` (with `masks`' dropout): fused layers, then the fused head and
+/// loss.
+pub fn network_loss(
+    net: &Network<Cpu>,
+    batch: &Batch,
+    masks: Option<&Masks>,
+    acc: &mut OwnedTape<f32, Cpu>,
+) -> Tensor<Rank0, f32, Cpu> {
+    let top = top_outputs(net, batch, masks, acc);
     head::loss(&top, net.head.as_ref(), row_targets(batch, net.task), batch.mask.as_deref(), acc)
 }
 
 /// The stacked predictions `[S·B, outputs]` of `batch`, without a tape.
 pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
-    let top = top_outputs(net, batch, &mut NoneTape);
+    let top = top_outputs(net, batch, None, &mut NoneTape);
     head::predict(&top, net.head.as_ref())
 }
 
@@ -305,9 +319,10 @@ impl Backend for Cpu {
     fn fused_loss(
         net: &Network<Self>,
         batch: &Batch,
+        masks: Option<&Masks>,
         acc: &mut OwnedTape<f32, Self>,
     ) -> Option<Tensor<Rank0, f32, Self>> {
-        Some(network_loss(net, batch, acc))
+        Some(network_loss(net, batch, masks, acc))
     }
 
     fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {

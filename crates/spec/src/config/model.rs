@@ -120,6 +120,17 @@ pub struct ModelConfig {
     /// `fused` (default) or `reference`; both compute the same function to 1e-5.
     #[serde(default)]
     pub kernel: KernelKind,
+    /// Dropout probability on the outputs of every layer but the top one, in training
+    /// (PyTorch's `dropout` argument of `nn.LSTM`/`GRU`/`RNN`); 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+    /// Dropout probability on the head's input (the top layer's outputs), in training; 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub head_dropout: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn one() -> usize {
@@ -171,6 +182,22 @@ impl ModelConfig {
         }
         if !(self.init_std > 0.0 && self.init_std.is_finite()) {
             return Err(FieldError::new(&["init_std"], "must be a positive number"));
+        }
+        for (key, p) in [("dropout", self.dropout), ("head_dropout", self.head_dropout)] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(FieldError::new(&[key], format!("must be a probability in [0, 1), not {p}")));
+            }
+        }
+        if self.dropout > 0.0 && self.layers == 1 {
+            return Err(FieldError::new(&["dropout"], "acts between stacked layers, and this network has one")
+                .with_help("set `layers` to 2 or more, or drop the head's input with `head_dropout`"));
+        }
+        if self.head_dropout > 0.0 && self.head == HeadKind::None {
+            return Err(FieldError::new(
+                &["head_dropout"],
+                "acts on the head's input, and `head = \"none\"` has no head",
+            )
+            .with_help("use a linear head, or `dropout` between stacked layers"));
         }
         Ok(())
     }
