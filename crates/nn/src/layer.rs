@@ -28,6 +28,15 @@ impl<D: Device<f32>> Layer<D> {
         }
     }
 
+    /// Rows of the input weight (gates × hidden: PyTorch's 4H, 3H, H).
+    pub fn gate_rows(&self) -> usize {
+        match self {
+            Layer::Lstm(l) => 4 * l.w_ih[0].shape().0,
+            Layer::Gru(l) => 3 * l.w_ih[0].shape().0,
+            Layer::Rnn(l) => l.w_ih.shape().0,
+        }
+    }
+
     /// Width of the layer's output rows (the projection's size for a projected LSTM).
     pub fn output_size(&self) -> usize {
         match self {

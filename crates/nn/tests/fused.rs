@@ -151,3 +151,43 @@ fn padded_targets_do_not_matter() {
         assert_ne!(net.loss_and_grads(&other).0, loss, "{kernel:?}");
     }
 }
+
+/// The inference path runs a large batch in blocks of rows: its predictions equal the
+/// reference cells' for the whole batch and the fused path's for each sequence alone, at every
+/// step and at the last, with and without a head.
+#[test]
+fn predictions_of_a_batch_run_in_blocks_match_the_reference_and_each_sequence_alone() {
+    // Hidden 256: a block is ~157 rows, so 350 sequences run as three blocks.
+    for (model, task) in [
+        ("cell = 'lstm'\nhidden_size = 256", Task::Classify { classes: 3, per_step: false }),
+        ("cell = 'gru'\nhidden_size = 256\nlayers = 2", Task::Regress { outputs: 2, per_step: true }),
+        ("cell = 'rnn'\nhidden_size = 512\nhead = 'none'", Task::Classify { classes: 512, per_step: true }),
+    ] {
+        let mut rng = StdRng::seed_from_u64(4);
+        let batch = random_batch(&mut rng, task, 350, 3, 2);
+        let mut config: ModelConfig = toml::from_str(model).unwrap();
+        let fused = Network::new(&Cpu::default(), &config, 2, task, &mut StdRng::seed_from_u64(1)).unwrap();
+        config.kernel = KernelKind::Reference;
+        let reference = Network::new(&Cpu::default(), &config, 2, task, &mut StdRng::seed_from_u64(1)).unwrap();
+        let (all, want) = (fused.predict(&batch), reference.predict(&batch));
+        assert_eq!(all.steps.len(), want.steps.len());
+        for (t, (a, b)) in all.steps.iter().zip(&want.steps).enumerate() {
+            assert_close(&format!("{model}: step {t}"), a, b);
+        }
+        for i in [0, 156, 157, 349] {
+            let one = Batch {
+                size: 1,
+                steps: 3,
+                input_size: 2,
+                inputs: (0..3).flat_map(|t| batch.inputs[(t * 350 + i) * 2..(t * 350 + i + 1) * 2].to_vec()).collect(),
+                targets: batch.targets.clone(),
+                mask: None,
+            };
+            let alone = fused.predict(&one);
+            let w = alone.width;
+            for (t, step) in alone.steps.iter().enumerate() {
+                assert_close(&format!("{model}: sequence {i} step {t}"), step, &all.steps[t][i * w..(i + 1) * w]);
+            }
+        }
+    }
+}

@@ -161,9 +161,9 @@ impl Kernel for Gru {
             gemm(&mut gates, false, Mat::new(x, d.steps * b, inp), w_ih);
         }
         // Zero at the first step (no state yet); the recurrent product from then on.
-        let mut hg = vec![0.0; b * h3];
+        let mut hg = pool::zeros(b * h3);
         let mut hn = pool::scratch(kept * b * h);
-        let zeros = vec![0.0; b * h];
+        let zeros = pool::zeros(b * h);
         let mut out = pool::scratch(d.steps * b * h);
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
@@ -179,9 +179,10 @@ impl Kernel for Gru {
             cell_forward(g, &hg, (w.b_ih, w.b_hh), &mut hn[s * b * h..(s + 1) * b * h], h_prev, &mut rest[..b * h], h);
         }
         if !train {
-            pool::recycle([gates, hn]);
+            pool::recycle([gates, hn, hg, zeros]);
             return Pass { out, cell: Vec::new(), saved: None };
         }
+        pool::recycle([hg, zeros]);
         let saved = Saved { gates, hn, out: pool::copy(&out) };
         Pass { out, cell: Vec::new(), saved: Some(saved) }
     }
@@ -200,9 +201,9 @@ impl Kernel for Gru {
         let w = self.weights(p);
         let Saved { gates: mut dxg, hn, out } = saved;
         let mut dhg = pool::scratch(steps * b * h3);
-        let zeros = vec![0.0; b * h];
-        let mut dh = vec![0.0; b * h];
-        let mut dh_rec = vec![0.0; b * h];
+        let zeros = pool::zeros(b * h);
+        let mut dh = pool::zeros(b * h);
+        let mut dh_rec = pool::zeros(b * h);
         for t in (0..steps).rev() {
             sum_into(&mut dh, &up.dy[t * b * h..(t + 1) * b * h], &dh_rec);
             let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
@@ -229,7 +230,7 @@ impl Kernel for Gru {
         let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &dxg);
         add_row_sums(g_bhh, &dhg);
-        pool::recycle([dxg, hn, out, dhg]);
+        pool::recycle([dxg, hn, out, dhg, zeros, dh, dh_rec]);
         (dx, grads)
     }
 }

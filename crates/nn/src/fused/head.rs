@@ -28,13 +28,13 @@ fn head_values(head: Option<&Head<Cpu>>) -> Option<(Vec<f32>, Vec<f32>)> {
     head.map(|h| (pool::of_tensor(&h.weight), pool::of_tensor(&h.bias)))
 }
 
-/// Predictions `[R, C]` for the rows `y` `[R, F]` (no tape).
-pub fn predict(y: &Tensor<(usize, usize), f32, Cpu>, head: Option<&Head<Cpu>>) -> Vec<f32> {
-    let (rows, features) = *y.shape();
+/// Predictions `[R, C]` for the rows `ys` `[R, F]` (no tape).
+pub fn logits_of(ys: &[f32], rows: usize, features: usize, head: Option<&Head<Cpu>>) -> Vec<f32> {
     let hv = head_values(head);
-    let ys = pool::of_tensor(y);
-    let out = logits(&ys, rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])));
-    pool::recycle([ys]);
+    let out = logits(ys, rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])));
+    if let Some((w, b)) = hv {
+        pool::recycle([w, b]);
+    }
     out
 }
 

@@ -141,7 +141,7 @@ impl Kernel for Lstm {
         let mut tanh_c = pool::scratch(kept * state);
         let mut m_all = pool::scratch(if self.proj { kept * state } else { 0 });
         let mut out = pool::scratch(d.steps * b * o);
-        let mut c = vec![0.0; state];
+        let mut c = pool::zeros(state);
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h4..(s + 1) * b * h4];
@@ -187,10 +187,10 @@ impl Kernel for Lstm {
         let w = self.weights(p);
         let Saved { gates: mut dg, c: c_all, tanh_c, m: m_all, out } = saved;
         let state = b * h;
-        let zeros = vec![0.0; state];
-        let mut dh = vec![0.0; b * o];
-        let mut dh_rec = vec![0.0; b * o];
-        let mut dc = if up.dcell.is_empty() { vec![0.0; state] } else { up.dcell.to_vec() };
+        let zeros = pool::zeros(state);
+        let mut dh = pool::zeros(b * o);
+        let mut dh_rec = pool::zeros(b * o);
+        let mut dc = if up.dcell.is_empty() { pool::zeros(state) } else { pool::copy(up.dcell) };
         let mut dm = pool::scratch(if self.proj { state } else { 0 });
         let mut dh_all = pool::scratch(if self.proj { steps * b * o } else { 0 });
         for t in (0..steps).rev() {
@@ -223,7 +223,7 @@ impl Kernel for Lstm {
         if self.proj {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
         }
-        pool::recycle([dg, c_all, tanh_c, m_all, out, dm, dh_all]);
+        pool::recycle([dg, c_all, tanh_c, m_all, out, dm, dh_all, zeros, dh, dh_rec, dc]);
         (dx, grads)
     }
 }

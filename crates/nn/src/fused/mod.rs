@@ -188,22 +188,31 @@ pub fn layer_op<T: Tape<f32, Cpu> + Merge<T>>(
 ) -> FusedOutput {
     let mut flat = Flat { values: Vec::new(), sinks: Vec::new() };
     layer.visit_params("", &mut flat);
-    match layer {
-        Layer::Lstm(l) => {
-            let (input, hidden) = (l.w_ih[0].shape().1, l.w_ih[0].shape().0);
-            let k = lstm::Lstm { input, hidden, output: l.w_hh[0].shape().1, proj: l.w_hr.is_some() };
-            run(k, flat, x, d, last_only, need_dx, acc)
-        }
-        Layer::Gru(l) => {
-            let k = gru::Gru { input: l.w_ih[0].shape().1, hidden: l.w_ih[0].shape().0 };
-            run(k, flat, x, d, last_only, need_dx, acc)
-        }
-        Layer::Rnn(l) => {
-            let k = rnn::Rnn { input: l.w_ih.shape().1, hidden: l.w_ih.shape().0, relu: l.relu };
-            run(k, flat, x, d, last_only, need_dx, acc)
-        }
-    }
+    with_kernel!(layer, k => run(k, flat, x, d, last_only, need_dx, acc))
 }
+
+/// Runs `$body` with `$k` bound to the fused kernel of `$layer` (the one place a layer's cell
+/// picks its kernel).
+macro_rules! with_kernel {
+    ($layer:expr, $k:ident => $body:expr) => {
+        match $layer {
+            Layer::Lstm(l) => {
+                let (input, hidden) = (l.w_ih[0].shape().1, l.w_ih[0].shape().0);
+                let $k = lstm::Lstm { input, hidden, output: l.w_hh[0].shape().1, proj: l.w_hr.is_some() };
+                $body
+            }
+            Layer::Gru(l) => {
+                let $k = gru::Gru { input: l.w_ih[0].shape().1, hidden: l.w_ih[0].shape().0 };
+                $body
+            }
+            Layer::Rnn(l) => {
+                let $k = rnn::Rnn { input: l.w_ih.shape().1, hidden: l.w_ih.shape().0, relu: l.relu };
+                $body
+            }
+        }
+    };
+}
+use with_kernel;
 
 fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
     kernel: K,
@@ -308,10 +317,64 @@ pub fn network_loss(
     head::loss(&top, net.head.as_ref(), row_targets(batch, net.task), batch.mask.as_deref(), acc)
 }
 
-/// The stacked predictions `[S·B, outputs]` of `batch`, without a tape.
+/// The stacked predictions `[S·B, outputs]` of `batch`: the inference path. Forward only, on
+/// this thread's pooled buffers (no tensors, no tape, nothing saved for a backward pass), in
+/// blocks of rows small enough that a step's buffers stay in cache (sequences are independent,
+/// so the blocks' predictions are the batch's), so evaluating a large test set neither maps
+/// fresh memory per batch nor streams every step's gates through main memory.
 pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
-    let top = top_outputs(net, batch, None, &mut NoneTape);
-    head::predict(&top, net.head.as_ref())
+    let (steps, size, input) = (batch.steps, batch.size, batch.input_size);
+    let block = block_rows(net);
+    if size <= block {
+        return predict_block(net, pool::copy(&batch.inputs), steps, size);
+    }
+    let scored = if net.task.per_step() { steps } else { 1 };
+    let c = net.task.output_size();
+    let mut out = vec![0.0; scored * size * c];
+    for start in (0..size).step_by(block) {
+        let b = block.min(size - start);
+        let mut x = pool::scratch(steps * b * input);
+        for t in 0..steps {
+            let from = (t * size + start) * input;
+            x[t * b * input..(t + 1) * b * input].copy_from_slice(&batch.inputs[from..from + b * input]);
+        }
+        let part = predict_block(net, x, steps, b);
+        for s in 0..scored {
+            out[(s * size + start) * c..(s * size + start + b) * c].copy_from_slice(&part[s * b * c..(s + 1) * b * c]);
+        }
+        pool::recycle([part]);
+    }
+    out
+}
+
+/// Rows per inference block: about 2 MB of a step's gate, state and output buffers.
+fn block_rows(net: &Network<Cpu>) -> usize {
+    let per_row: usize = net.layers.iter().map(|l| 4 * (3 * l.gate_rows() + l.output_size())).max().unwrap_or(1);
+    ((2 << 20) / per_row.max(1)).max(64)
+}
+
+/// The predictions `[S·b, outputs]` of the `b` time-major sequences `x` `[T·b, I]` (which it
+/// returns to the pool).
+fn predict_block(net: &Network<Cpu>, mut x: Vec<f32>, steps: usize, b: usize) -> Vec<f32> {
+    let d = SeqDims { steps, batch: b };
+    let top = net.layers.len() - 1;
+    let mut width = x.len() / (steps * b);
+    for (l, layer) in net.layers.iter().enumerate() {
+        let params = crate::params::flat_values(layer);
+        let (mut out, cell) = with_kernel!(layer, k => {
+            let pass = k.forward(&params, &x, d, false);
+            (pass.out, pass.cell)
+        });
+        width = out.len() / (steps * b);
+        if l == top && !net.task.per_step() {
+            let last = pool::copy(&out[(steps - 1) * b * width..]);
+            pool::recycle([std::mem::replace(&mut out, last)]);
+        }
+        pool::recycle([std::mem::replace(&mut x, out), cell]);
+    }
+    let logits = head::logits_of(&x, x.len() / width, width, net.head.as_ref());
+    pool::recycle([x]);
+    logits
 }
 
 /// The CPU runs whole networks through the fused kernels.

@@ -85,7 +85,7 @@ impl Kernel for Rnn {
         let (w_ih, w_hh, ..) = self.weights(p);
         let out = saved.out;
         let mut da = pool::scratch(steps * b * h);
-        let mut dh_rec = vec![0.0; b * h];
+        let mut dh_rec = pool::zeros(b * h);
         for t in (0..steps).rev() {
             let range = t * b * h..(t + 1) * b * h;
             let da_t = &mut da[range.clone()];
@@ -103,7 +103,7 @@ impl Kernel for Rnn {
         let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &da);
         g_bhh.copy_from_slice(g_bih);
-        pool::recycle([da, out]);
+        pool::recycle([da, out, dh_rec]);
         (dx, grads)
     }
 }
