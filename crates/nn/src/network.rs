@@ -32,13 +32,9 @@ pub struct Outputs {
 /// A device the network runs on, and whether it has fused kernels for the whole network.
 pub trait Backend: Device<f32> + 'static {
     /// The training loss of `batch` through fused layers, head and loss (with `masks`'
-    /// dropout), with its backward in `acc`; `None` when this device has no fused kernels.
-    fn fused_loss(
-        _net: &Network<Self>,
-        _batch: &Batch,
-        _masks: Option<&Masks>,
-        _acc: &mut OwnedTape<f32, Self>,
-    ) -> Option<Tensor<Rank0, f32, Self>> {
+    /// dropout) and every parameter's gradient (flat, visiting order); `None` when this device
+    /// has no fused kernels.
+    fn fused_loss_and_grads(_net: &Network<Self>, _batch: &Batch, _masks: Option<&Masks>) -> Option<(f32, Vec<f32>)> {
         None
     }
 
@@ -179,17 +175,16 @@ impl<D: Backend> Network<D> {
 
     /// [`Self::loss_and_grads`] with `masks`' dropout (see [`Self::dropout_masks`]).
     pub fn loss_and_grads_dropped(&mut self, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
-        let mut acc = OwnedTape::<f32, D>::default();
-        let fused = if self.fused() { D::fused_loss(self, batch, masks, &mut acc) } else { None };
-        let (value, mut grads) = match fused {
-            Some(loss) => (loss.as_vec()[0], loss.put_tape(acc).backward()),
-            None => {
-                let out = self.forward(batch, masks, &mut acc);
-                let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);
-                let (loss, tape) = loss.split_tape();
-                (loss.as_vec()[0], loss.put_tape(tape.merge(acc)).backward())
+        if self.fused() {
+            if let Some(fused) = D::fused_loss_and_grads(self, batch, masks) {
+                return fused;
             }
-        };
+        }
+        let mut acc = OwnedTape::<f32, D>::default();
+        let out = self.forward(batch, masks, &mut acc);
+        let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);
+        let (loss, tape) = loss.split_tape();
+        let (value, mut grads) = (loss.as_vec()[0], loss.put_tape(tape.merge(acc)).backward());
         (value, crate::params::flat_grads(self, &mut grads))
     }
 

@@ -7,7 +7,7 @@ use dfdx::prelude::*;
 
 use super::act::exp_in_place;
 use super::blas::{gemm, Mat};
-use super::{add_row_sums, fill_rows, pool, CpuErr, Grads};
+use super::{add_row_sums, fill_rows, pool};
 use crate::batch::RowTargets;
 use crate::layer::Head;
 
@@ -38,22 +38,34 @@ pub fn logits_of(ys: &[f32], rows: usize, features: usize, head: Option<&Head<Cp
     out
 }
 
-/// The mean loss of the rows `y` `[R, F]` through `head`, over the rows whose `weights` are 1
-/// (all rows without weights); its backward goes into `acc`.
-pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
-    y: &Tensor<(usize, usize), f32, Cpu>,
-    head: Option<&Head<Cpu>>,
+/// The head's parameters on the host (weight `[C, F]`, bias `[C]`), read once per batch.
+pub(super) struct HeadValues(Option<(Vec<f32>, Vec<f32>)>);
+
+impl HeadValues {
+    pub(super) fn of(head: Option<&Head<Cpu>>) -> Self {
+        HeadValues(head_values(head))
+    }
+
+    fn slices(&self) -> Option<(&[f32], &[f32])> {
+        self.0.as_ref().map(|(w, b)| (&w[..], &b[..]))
+    }
+}
+
+/// The mean loss of the rows `ys` `[R, F]` through `head`, over the rows whose `weights` are 1
+/// (all rows without weights), and the gradient of that loss with respect to the head's
+/// outputs `[R, C]`.
+pub(super) fn loss_forward(
+    ys: &[f32],
+    rows: usize,
+    features: usize,
+    head: &HeadValues,
     targets: RowTargets,
     weights: Option<&[f32]>,
-    acc: &mut T,
-) -> Tensor<Rank0, f32, Cpu> {
-    let (rows, features) = *y.shape();
-    let ys = pool::of_tensor(y);
-    let hv = head_values(head);
-    let mut z = logits(&ys, rows, features, hv.as_ref().map(|(w, b)| (&w[..], &b[..])));
+) -> (f64, Vec<f32>) {
+    let mut z = logits(ys, rows, features, head.slices());
     let width = z.len() / rows.max(1);
-    // Forward, leaving in `z` what the backward pass scales: softmax probabilities minus the
-    // one-hot target, or the residuals.
+    // Leaves in `z` what the backward pass scales: softmax probabilities minus the one-hot
+    // target, or the residuals.
     let weight = |r: usize| weights.map_or(1.0, |w| w[r]);
     let rows_counted: f64 = weights.map_or(rows as f64, |w| w.iter().map(|&v| v as f64).sum());
     let (total, scale) = match &targets {
@@ -107,43 +119,35 @@ pub fn loss<T: Tape<f32, Cpu> + Merge<T>>(
             (total / n, 1.0 / n as f32)
         }
     };
-    let loss = y.device().tensor(total as f32);
-    if T::OWNS_TAPE {
-        let (loss_ghost, y_ghost) = (loss.ghost(), y.ghost());
-        let head_ghosts = head.map(|h| (h.weight.ghost(), h.bias.ghost()));
-        let mut tape = T::default();
-        tape.add_backward_op(move |grads: &mut Grads| -> Result<(), CpuErr> {
-            let upstream = grads.get_or_alloc_mut(&loss_ghost)?[0];
-            let s = scale * upstream;
-            z.iter_mut().for_each(|v| *v *= s);
-            let dz = &z;
-            match (hv, head_ghosts) {
-                (Some((w, b)), Some((w_ghost, b_ghost))) => {
-                    let classes = b.len();
-                    let mut dw = vec![0.0; w.len()];
-                    gemm(&mut dw, false, Mat::new(dz, rows, classes).t(), Mat::new(&ys, rows, features));
-                    add_to(grads.get_or_alloc_mut(&w_ghost)?, &dw);
-                    let mut db = vec![0.0; classes];
-                    add_row_sums(&mut db, dz);
-                    add_to(grads.get_or_alloc_mut(&b_ghost)?, &db);
-                    let gy = grads.get_or_alloc_mut(&y_ghost)?;
-                    gemm(gy, true, Mat::new(dz, rows, classes), Mat::new(&w, classes, features));
-                    pool::recycle([w, b]);
-                }
-                _ => add_to(grads.get_or_alloc_mut(&y_ghost)?, dz),
-            }
-            pool::recycle([z, ys]);
-            Ok(())
-        });
-        *acc = std::mem::take(acc).merge(tape);
-    } else {
-        pool::recycle([z, ys]);
-    }
-    loss
+    // The loss's own gradient is 1: scale once here.
+    z.iter_mut().for_each(|v| *v *= scale);
+    (total, z)
 }
 
-fn add_to(dst: &mut [f32], src: &[f32]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d += s;
+/// The head's `(weight, bias)` gradients.
+pub(super) type HeadGrads = (Vec<f32>, Vec<f32>);
+
+/// Backward through the head from the outputs' gradient `dz` `[R, C]`: the gradient of the
+/// rows `ys` `[R, F]`, and the head's `(weight, bias)` gradients (none without a head).
+pub(super) fn head_backward(
+    dz: Vec<f32>,
+    ys: &[f32],
+    rows: usize,
+    features: usize,
+    head: HeadValues,
+) -> (Vec<f32>, Option<HeadGrads>) {
+    match head.0 {
+        Some((w, b)) => {
+            let classes = b.len();
+            let mut dw = vec![0.0; w.len()];
+            gemm(&mut dw, false, Mat::new(&dz, rows, classes).t(), Mat::new(ys, rows, features));
+            let mut db = vec![0.0; classes];
+            add_row_sums(&mut db, &dz);
+            let mut dys = pool::scratch(rows * features);
+            gemm(&mut dys, false, Mat::new(&dz, rows, classes), Mat::new(&w, classes, features));
+            pool::recycle([w, b, dz]);
+            (dys, Some((dw, db)))
+        }
+        None => (dz, None),
     }
 }

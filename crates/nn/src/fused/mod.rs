@@ -1,15 +1,19 @@
-//! Fused whole-sequence kernels for the CPU, one dfdx op per layer and sequence.
+//! Fused whole-sequence kernels for the CPU.
 //!
-//! [`layer_op`] runs a layer's whole sequence on raw buffers ([`Kernel::forward`]) and records a
-//! single backward closure on the tape ([`Kernel::backward`]), as cuDNN does: input
-//! projections of all steps in one matrix product, one recurrent product per step straight into
-//! preallocated gate rows, activations and state updates fused in one pass, and the weight and
-//! input gradients as a few large products over all steps. The composite cells in
-//! [`crate::cells`] are the reference these kernels are tested against (`tests/fused.rs`).
+//! A [`Kernel`] runs a layer's whole sequence on raw buffers ([`Kernel::forward`]) and its
+//! backward pass ([`Kernel::backward`]), as cuDNN does: input projections of all steps in one
+//! matrix product, one recurrent product per step straight into preallocated gate rows,
+//! activations and state updates fused in one pass, and the weight and input gradients as a
+//! few large products over all steps. [`network_loss_and_grads`] chains them with the head and
+//! the loss into a training step without a dfdx tape; [`network_predict`] is the inference
+//! path; [`layer_op`] wraps one layer as a custom dfdx op (used by the layer-level golden tests).
+//! The composite cells in [`crate::cells`] are the reference these kernels are tested against
+//! (`tests/fused.rs`).
 //!
 //! A kernel reads its layer's parameters as one flat vector in the layer's visiting order
 //! (PyTorch's layout, e.g. `weight_ih_l0` `[4H, I]` then `weight_hh_l0` ...) and returns its
-//! gradient in the same layout.
+//! gradient in the same layout, so a network's gradient is its layers' gradients in order,
+//! then the head's.
 
 mod act;
 pub mod blas;
@@ -22,7 +26,7 @@ mod rnn;
 use dfdx::prelude::*;
 
 use crate::batch::{row_targets, Batch};
-use crate::dropout::{self, Masks};
+use crate::dropout::Masks;
 use crate::layer::Layer;
 use crate::network::{Backend, Network};
 use crate::params::{HasParams, Visitor};
@@ -281,40 +285,83 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
     FusedOutput { y, c_n }
 }
 
-/// The top layer's outputs of `batch`: `[T·B, P]`, or `[B, P]` when the task is scored at the
-/// last step only.
-fn top_outputs<T: Tape<f32, Cpu> + Merge<T>>(
-    net: &Network<Cpu>,
-    batch: &Batch,
-    masks: Option<&Masks>,
-    acc: &mut T,
-) -> Tensor<(usize, usize), f32, Cpu> {
-    let d = SeqDims { steps: batch.steps, batch: batch.size };
-    let mut x = net.dev.tensor_from_vec(batch.inputs.clone(), (batch.steps * batch.size, batch.input_size));
-    let top = net.layers.len() - 1;
-    let last_only = !net.task.per_step();
-    for (l, layer) in net.layers.iter().enumerate() {
-        x = layer_op(layer, &x, d, last_only && l == top, l > 0, acc).y;
-        if let Some(mask) = masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref) {
-            x = dropout::apply(&x, mask, acc);
-        }
+/// A layer's backward pass, waiting for the gradient of its outputs `[T·B, P]`: returns the
+/// input's gradient (when the layer below needs it) and the layer's parameter gradient.
+type LayerBackward = Box<dyn FnOnce(&[f32]) -> (Option<Vec<f32>>, Vec<f32>)>;
+
+/// Multiplies `x` by a dropout mask in place (the forward and the backward of dropout).
+fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
+    if let Some(mask) = mask {
+        assert_eq!(x.len(), mask.len(), "dropout mask size differs from its rows");
+        x.iter_mut().zip(mask).for_each(|(v, m)| *v *= m);
     }
-    if let Some(mask) = masks.and_then(|m| m.head.as_ref()) {
-        x = dropout::apply(&x, mask, acc);
-    }
-    x
 }
 
-/// The training loss of `batch` (with `masks`' dropout): fused layers, then the fused head and
-/// loss.
-pub fn network_loss(
-    net: &Network<Cpu>,
-    batch: &Batch,
-    masks: Option<&Masks>,
-    acc: &mut OwnedTape<f32, Cpu>,
-) -> Tensor<Rank0, f32, Cpu> {
-    let top = top_outputs(net, batch, masks, acc);
-    head::loss(&top, net.head.as_ref(), row_targets(batch, net.task), batch.mask.as_deref(), acc)
+/// The training loss of `batch` (with `masks`' dropout) and the gradient of every parameter,
+/// flat in the network's visiting order: the fused layers, head and loss on this thread's
+/// pooled buffers, each layer's backward pass run in reverse from the loss, no dfdx tape.
+pub fn network_loss_and_grads(net: &Network<Cpu>, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
+    let d = SeqDims { steps: batch.steps, batch: batch.size };
+    let top = net.layers.len() - 1;
+    let last_only = !net.task.per_step();
+    let mut x = pool::copy(&batch.inputs);
+    let mut backs: Vec<(LayerBackward, usize)> = Vec::with_capacity(net.layers.len());
+    for (l, layer) in net.layers.iter().enumerate() {
+        let params = crate::params::flat_values(layer);
+        let need_dx = l > 0;
+        let (mut out, back): (Vec<f32>, LayerBackward) = with_kernel!(layer, k => {
+            let pass = k.forward(&params, &x, d, true);
+            pool::recycle([pass.cell]);
+            let saved = pass.saved.expect("a training pass keeps what its backward needs");
+            let input = std::mem::take(&mut x);
+            let back: LayerBackward = Box::new(move |dy: &[f32]| {
+                let r = k.backward(&params, &input, saved, Upstream { dy, dcell: &[] }, d, need_dx);
+                pool::recycle([input]);
+                r
+            });
+            (pass.out, back)
+        });
+        let width = out.len() / (d.steps * d.batch);
+        if l < top {
+            drop_in_place(&mut out, masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref));
+        } else if last_only {
+            let last = pool::copy(&out[(d.steps - 1) * d.batch * width..]);
+            pool::recycle([std::mem::replace(&mut out, last)]);
+        }
+        backs.push((back, width));
+        x = out;
+    }
+    let head_mask = masks.and_then(|m| m.head.as_ref());
+    drop_in_place(&mut x, head_mask);
+    let width = backs.last().map_or(1, |b| b.1);
+    let rows = x.len() / width;
+    let head = head::HeadValues::of(net.head.as_ref());
+    let (loss, dz) = head::loss_forward(&x, rows, width, &head, row_targets(batch, net.task), batch.mask.as_deref());
+    let (mut dy, head_grads) = head::head_backward(dz, &x, rows, width, head);
+    pool::recycle([x]);
+    drop_in_place(&mut dy, head_mask);
+    let mut layer_grads = Vec::with_capacity(backs.len());
+    for (l, (back, width)) in backs.into_iter().enumerate().rev() {
+        if l == top && last_only {
+            // Only the last step was scored: the other steps' outputs get no gradient.
+            let mut full = pool::zeros(d.steps * d.batch * width);
+            full[(d.steps - 1) * d.batch * width..].copy_from_slice(&dy);
+            pool::recycle([std::mem::replace(&mut dy, full)]);
+        }
+        if l < top {
+            drop_in_place(&mut dy, masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref));
+        }
+        let (dx, dp) = back(&dy);
+        pool::recycle([std::mem::replace(&mut dy, dx.unwrap_or_default())]);
+        layer_grads.push(dp);
+    }
+    pool::recycle([dy]);
+    let mut grads: Vec<f32> = layer_grads.into_iter().rev().flatten().collect();
+    if let Some((dw, db)) = head_grads {
+        grads.extend(dw);
+        grads.extend(db);
+    }
+    (loss as f32, grads)
 }
 
 /// The stacked predictions `[S·B, outputs]` of `batch`: the inference path. Forward only, on
@@ -379,13 +426,8 @@ fn predict_block(net: &Network<Cpu>, mut x: Vec<f32>, steps: usize, b: usize) ->
 
 /// The CPU runs whole networks through the fused kernels.
 impl Backend for Cpu {
-    fn fused_loss(
-        net: &Network<Self>,
-        batch: &Batch,
-        masks: Option<&Masks>,
-        acc: &mut OwnedTape<f32, Self>,
-    ) -> Option<Tensor<Rank0, f32, Self>> {
-        Some(network_loss(net, batch, masks, acc))
+    fn fused_loss_and_grads(net: &Network<Self>, batch: &Batch, masks: Option<&Masks>) -> Option<(f32, Vec<f32>)> {
+        Some(network_loss_and_grads(net, batch, masks))
     }
 
     fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {
