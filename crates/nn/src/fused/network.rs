@@ -1,0 +1,160 @@
+//! A whole network on the fused kernels, without a dfdx tape: the training step (layers,
+//! dropout, head and loss forward, then each layer's backward pass in reverse) and the
+//! inference path, both on the thread's pooled buffers. `impl Backend for Cpu` lives here, so
+//! the network type finds these through its `Backend` trait and never calls into `fused`.
+
+use super::{head, pool, with_kernel, Kernel, SeqDims, Upstream};
+use crate::batch::{row_targets, Batch};
+use crate::dropout::Masks;
+use crate::network::{Backend, Network};
+use dfdx::prelude::Cpu;
+
+/// A layer's backward pass, waiting for the gradient of its outputs `[T·B, P]`: returns the
+/// input's gradient (when the layer below needs it) and the layer's parameter gradient.
+type LayerBackward = Box<dyn FnOnce(&[f32]) -> (Option<Vec<f32>>, Vec<f32>)>;
+
+/// Multiplies `x` by a dropout mask in place (the forward and the backward of dropout).
+fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
+    if let Some(mask) = mask {
+        assert_eq!(x.len(), mask.len(), "dropout mask size differs from its rows");
+        x.iter_mut().zip(mask).for_each(|(v, m)| *v *= m);
+    }
+}
+
+/// The training loss of `batch` (with `masks`' dropout) and the gradient of every parameter,
+/// flat in the network's visiting order: the fused layers, head and loss on this thread's
+/// pooled buffers, each layer's backward pass run in reverse from the loss, no dfdx tape.
+pub fn network_loss_and_grads(net: &Network<Cpu>, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
+    let d = SeqDims { steps: batch.steps, batch: batch.size };
+    let top = net.layers.len() - 1;
+    let last_only = !net.task.per_step();
+    let mut x = pool::copy(&batch.inputs);
+    let mut backs: Vec<(LayerBackward, usize)> = Vec::with_capacity(net.layers.len());
+    for (l, layer) in net.layers.iter().enumerate() {
+        let params = crate::params::flat_values(layer);
+        let need_dx = l > 0;
+        let (mut out, back): (Vec<f32>, LayerBackward) = with_kernel!(layer, k => {
+            let pass = k.forward(&params, &x, d, true);
+            pool::recycle([pass.cell]);
+            let saved = pass.saved.expect("a training pass keeps what its backward needs");
+            let input = std::mem::take(&mut x);
+            let back: LayerBackward = Box::new(move |dy: &[f32]| {
+                let r = k.backward(&params, &input, saved, Upstream { dy, dcell: &[] }, d, need_dx);
+                pool::recycle([input]);
+                r
+            });
+            (pass.out, back)
+        });
+        let width = out.len() / (d.steps * d.batch);
+        if l < top {
+            drop_in_place(&mut out, masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref));
+        } else if last_only {
+            let last = pool::copy(&out[(d.steps - 1) * d.batch * width..]);
+            pool::recycle([std::mem::replace(&mut out, last)]);
+        }
+        backs.push((back, width));
+        x = out;
+    }
+    let head_mask = masks.and_then(|m| m.head.as_ref());
+    drop_in_place(&mut x, head_mask);
+    let width = backs.last().map_or(1, |b| b.1);
+    let rows = x.len() / width;
+    let head = head::HeadValues::of(net.head.as_ref());
+    let (loss, dz) = head::loss_forward(&x, rows, width, &head, row_targets(batch, net.task), batch.mask.as_deref());
+    let (mut dy, head_grads) = head::head_backward(dz, &x, rows, width, head);
+    pool::recycle([x]);
+    drop_in_place(&mut dy, head_mask);
+    let mut layer_grads = Vec::with_capacity(backs.len());
+    for (l, (back, width)) in backs.into_iter().enumerate().rev() {
+        if l == top && last_only {
+            // Only the last step was scored: the other steps' outputs get no gradient.
+            let mut full = pool::zeros(d.steps * d.batch * width);
+            full[(d.steps - 1) * d.batch * width..].copy_from_slice(&dy);
+            pool::recycle([std::mem::replace(&mut dy, full)]);
+        }
+        if l < top {
+            drop_in_place(&mut dy, masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref));
+        }
+        let (dx, dp) = back(&dy);
+        pool::recycle([std::mem::replace(&mut dy, dx.unwrap_or_default())]);
+        layer_grads.push(dp);
+    }
+    pool::recycle([dy]);
+    let mut grads: Vec<f32> = layer_grads.into_iter().rev().flatten().collect();
+    if let Some((dw, db)) = head_grads {
+        grads.extend(dw);
+        grads.extend(db);
+    }
+    (loss as f32, grads)
+}
+
+/// The stacked predictions `[S·B, outputs]` of `batch`: the inference path. Forward only, on
+/// this thread's pooled buffers (no tensors, no tape, nothing saved for a backward pass), in
+/// blocks of rows small enough that a step's buffers stay in cache (sequences are independent,
+/// so the blocks' predictions are the batch's), so evaluating a large test set neither maps
+/// fresh memory per batch nor streams every step's gates through main memory.
+pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
+    let (steps, size, input) = (batch.steps, batch.size, batch.input_size);
+    let block = block_rows(net);
+    if size <= block {
+        return predict_block(net, pool::copy(&batch.inputs), steps, size);
+    }
+    let scored = if net.task.per_step() { steps } else { 1 };
+    let c = net.task.output_size();
+    let mut out = vec![0.0; scored * size * c];
+    for start in (0..size).step_by(block) {
+        let b = block.min(size - start);
+        let mut x = pool::scratch(steps * b * input);
+        for t in 0..steps {
+            let from = (t * size + start) * input;
+            x[t * b * input..(t + 1) * b * input].copy_from_slice(&batch.inputs[from..from + b * input]);
+        }
+        let part = predict_block(net, x, steps, b);
+        for s in 0..scored {
+            out[(s * size + start) * c..(s * size + start + b) * c].copy_from_slice(&part[s * b * c..(s + 1) * b * c]);
+        }
+        pool::recycle([part]);
+    }
+    out
+}
+
+/// Rows per inference block: about 2 MB of a step's gate, state and output buffers.
+fn block_rows(net: &Network<Cpu>) -> usize {
+    let per_row: usize = net.layers.iter().map(|l| 4 * (3 * l.gate_rows() + l.output_size())).max().unwrap_or(1);
+    ((2 << 20) / per_row.max(1)).max(64)
+}
+
+/// The predictions `[S·b, outputs]` of the `b` time-major sequences `x` `[T·b, I]` (which it
+/// returns to the pool).
+fn predict_block(net: &Network<Cpu>, mut x: Vec<f32>, steps: usize, b: usize) -> Vec<f32> {
+    let d = SeqDims { steps, batch: b };
+    let top = net.layers.len() - 1;
+    let mut width = x.len() / (steps * b);
+    for (l, layer) in net.layers.iter().enumerate() {
+        let params = crate::params::flat_values(layer);
+        let (mut out, cell) = with_kernel!(layer, k => {
+            let pass = k.forward(&params, &x, d, false);
+            (pass.out, pass.cell)
+        });
+        width = out.len() / (steps * b);
+        if l == top && !net.task.per_step() {
+            let last = pool::copy(&out[(steps - 1) * b * width..]);
+            pool::recycle([std::mem::replace(&mut out, last)]);
+        }
+        pool::recycle([std::mem::replace(&mut x, out), cell]);
+    }
+    let logits = head::logits_of(&x, x.len() / width, width, net.head.as_ref());
+    pool::recycle([x]);
+    logits
+}
+
+/// The CPU runs whole networks through the fused kernels.
+impl Backend for Cpu {
+    fn fused_loss_and_grads(net: &Network<Self>, batch: &Batch, masks: Option<&Masks>) -> Option<(f32, Vec<f32>)> {
+        Some(network_loss_and_grads(net, batch, masks))
+    }
+
+    fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {
+        Some(network_predict(net, batch))
+    }
+}
