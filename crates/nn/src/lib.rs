@@ -3,9 +3,9 @@
 //! The layers ([`cells`]) follow PyTorch exactly: parameter names, shapes and gate orders of
 //! `torch.nn.LSTM` / `GRU` / `RNN`, checked against PyTorch's outputs and gradients in
 //! `tests/golden.rs`. [`fused`] runs them on the CPU as one op per layer and sequence (the
-//! default); the composite cells are the reference. Parameters live in dfdx tensors; optimizers
-//! ([`optim`]) update flat copies of them, because dfdx's own optimizers cannot hold
-//! runtime-shaped tensors.
+//! default); the composite cells are the reference. Parameters live in dfdx tensors and, while
+//! training, in the optimizers' flat buffers ([`optim`]; dfdx's own optimizers cannot hold
+//! runtime-shaped tensors), which the fused path reads directly.
 
 pub mod batch;
 pub mod cells;

@@ -32,9 +32,15 @@ pub struct Outputs {
 /// A device the network runs on, and whether it has fused kernels for the whole network.
 pub trait Backend: Device<f32> + 'static {
     /// The training loss of `batch` through fused layers, head and loss (with `masks`'
-    /// dropout) and every parameter's gradient (flat, visiting order); `None` when this device
-    /// has no fused kernels.
-    fn fused_loss_and_grads(_net: &Network<Self>, _batch: &Batch, _masks: Option<&Masks>) -> Option<(f32, Vec<f32>)> {
+    /// dropout) and every parameter's gradient (flat, visiting order), with the parameters
+    /// read from `params` (flat) when given, else from the network; `None` when this device has
+    /// no fused kernels.
+    fn fused_loss_and_grads(
+        _net: &Network<Self>,
+        _params: Option<&[f32]>,
+        _batch: &Batch,
+        _masks: Option<&Masks>,
+    ) -> Option<(f32, Vec<f32>)> {
         None
     }
 
@@ -176,10 +182,29 @@ impl<D: Backend> Network<D> {
     /// [`Self::loss_and_grads`] with `masks`' dropout (see [`Self::dropout_masks`]).
     pub fn loss_and_grads_dropped(&mut self, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
         if self.fused() {
-            if let Some(fused) = D::fused_loss_and_grads(self, batch, masks) {
+            if let Some(fused) = D::fused_loss_and_grads(self, None, batch, masks) {
                 return fused;
             }
         }
+        self.reference_loss_and_grads(batch, masks)
+    }
+
+    /// [`Self::loss_and_grads_dropped`] at the parameters `params` (flat, visiting order: an
+    /// optimizer's buffer). The fused path reads them where they are and leaves the network's
+    /// tensors as they were (write them with `params::set_flat_values` before predicting); the
+    /// reference path writes them into the tensors first. A training loop calls this every
+    /// step and copies its parameters into the network only when it evaluates.
+    pub fn loss_and_grads_at(&mut self, params: &[f32], batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
+        if self.fused() {
+            if let Some(fused) = D::fused_loss_and_grads(self, Some(params), batch, masks) {
+                return fused;
+            }
+        }
+        crate::params::set_flat_values(self, params);
+        self.reference_loss_and_grads(batch, masks)
+    }
+
+    fn reference_loss_and_grads(&mut self, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
         let mut acc = OwnedTape::<f32, D>::default();
         let out = self.forward(batch, masks, &mut acc);
         let loss = self.loss(out.retaped::<OwnedTape<f32, D>>(), batch);

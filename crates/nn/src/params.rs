@@ -103,5 +103,13 @@ pub fn flat_grads<D: Device<f32>, M: HasParams<D>>(model: &M, grads: &mut Gradie
 
 /// Number of scalar parameters.
 pub fn count<D: Device<f32>, M: HasParams<D>>(model: &M) -> usize {
-    param_infos(model).iter().map(|p| p.len).sum()
+    struct Count(usize);
+    impl<D: Device<f32>> Visitor<D> for Count {
+        fn visit<S: Shape>(&mut self, _: &str, t: &Tensor<S, f32, D>) {
+            self.0 += t.shape().num_elements();
+        }
+    }
+    let mut c = Count(0);
+    model.visit_params("", &mut c);
+    c.0
 }

@@ -105,3 +105,25 @@ fn head_none_requires_matching_sizes() {
     let good = model("cell = 'lstm'\nhidden_size = 8\nproj_size = 2\nhead = 'none'");
     assert!(Network::zeros(&Cpu::default(), &good, 1, task).unwrap().head.is_none());
 }
+
+/// A step at a flat parameter vector (the optimizer's buffer) computes what the network would
+/// at those parameters, on both kernels; the fused path leaves the network's tensors alone.
+#[test]
+fn a_step_at_flat_parameters_equals_one_at_the_networks_own() {
+    for kernel in ["fused", "reference"] {
+        let config = model(&format!("cell = 'lstm'\nhidden_size = 5\nlayers = 2\nkernel = '{kernel}'"));
+        let task = Task::Classify { classes: 3, per_step: true };
+        let mut net = Network::new(&Cpu::default(), &config, 2, task, &mut StdRng::seed_from_u64(1)).unwrap();
+        let before = flat_values(&net);
+        let moved: Vec<f32> = before.iter().enumerate().map(|(i, v)| v + 0.01 * (i % 7) as f32).collect();
+        let b = batch(true);
+        let at = net.loss_and_grads_at(&moved, &b, None);
+        if kernel == "fused" {
+            assert_eq!(flat_values(&net), before, "the fused step wrote the network's tensors");
+        }
+        set_flat_values(&mut net, &moved);
+        assert_eq!(at, net.loss_and_grads(&b), "{kernel}");
+        set_flat_values(&mut net, &before);
+        assert_ne!(at.0, net.loss_and_grads(&b).0, "{kernel}: the parameters made no difference");
+    }
+}

@@ -333,7 +333,8 @@ fn train<D: Backend>(
         }
         let batch = batches::gather(&data.train, order.next_indices());
         let masks = net.dropout_masks(&batch, &mut dropout_rng);
-        let (loss, mut grads) = net.loss_and_grads_dropped(&batch, masks.as_ref());
+        // The network's tensors are written only before an evaluation: the step reads `flat`.
+        let (loss, mut grads) = net.loss_and_grads_at(&flat, &batch, masks.as_ref());
         if data.loss_reduction == LossReduction::Sum {
             // The sum over the rows with targets is their mean times their number; the curve
             // keeps reporting the mean, comparable across reductions.
@@ -342,6 +343,7 @@ fn train<D: Backend>(
         }
         if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
             let what = if loss.is_finite() { "a gradient" } else { "the training loss" };
+            params::set_flat_values(&mut net, &flat);
             let result = TrialResult {
                 status: Status::Diverged,
                 message: format!("{what} became {} at step {step}", if loss.is_nan() { "NaN" } else { "infinite" }),
@@ -366,10 +368,10 @@ fn train<D: Backend>(
             }
         });
         opt.step(&mut flat, &grads);
-        params::set_flat_values(&mut net, &flat);
         loss_sum += loss as f64;
         loss_count += 1;
         if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
+            params::set_flat_values(&mut net, &flat);
             let point = evaluate(&net, step, &mut loss_sum, &mut loss_count);
             curve.push(point.clone());
             if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {

@@ -42,8 +42,14 @@ pub fn logits_of(ys: &[f32], rows: usize, features: usize, head: Option<&Head<Cp
 pub(super) struct HeadValues(Option<(Vec<f32>, Vec<f32>)>);
 
 impl HeadValues {
-    pub(super) fn of(head: Option<&Head<Cpu>>) -> Self {
-        HeadValues(head_values(head))
+    /// From the tail of a flat parameter vector: `head.weight` `[C, F]` then `head.bias` `[C]`
+    /// (`None`: no head).
+    pub(super) fn of_flat(tail: Option<&[f32]>, features: usize) -> Self {
+        HeadValues(tail.map(|t| {
+            let classes = t.len() / (features + 1);
+            assert_eq!(t.len(), classes * (features + 1), "head parameters do not fit [C, F] + [C]");
+            (pool::copy(&t[..classes * features]), pool::copy(&t[classes * features..]))
+        }))
     }
 
     fn slices(&self) -> Option<(&[f32], &[f32])> {

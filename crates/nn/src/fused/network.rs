@@ -11,7 +11,7 @@ use dfdx::prelude::Cpu;
 
 /// A layer's backward pass, waiting for the gradient of its outputs `[T·B, P]`: returns the
 /// input's gradient (when the layer below needs it) and the layer's parameter gradient.
-type LayerBackward = Box<dyn FnOnce(&[f32]) -> (Option<Vec<f32>>, Vec<f32>)>;
+type LayerBackward<'a> = Box<dyn FnOnce(&[f32]) -> (Option<Vec<f32>>, Vec<f32>) + 'a>;
 
 /// Multiplies `x` by a dropout mask in place (the forward and the backward of dropout).
 fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
@@ -24,22 +24,40 @@ fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
 /// The training loss of `batch` (with `masks`' dropout) and the gradient of every parameter,
 /// flat in the network's visiting order: the fused layers, head and loss on this thread's
 /// pooled buffers, each layer's backward pass run in reverse from the loss, no dfdx tape.
-pub fn network_loss_and_grads(net: &Network<Cpu>, batch: &Batch, masks: Option<&Masks>) -> (f32, Vec<f32>) {
+/// The parameters are read from `params` (flat, visiting order: the optimizer's buffer) when
+/// given, else from the network's tensors.
+pub fn network_loss_and_grads(
+    net: &Network<Cpu>,
+    params: Option<&[f32]>,
+    batch: &Batch,
+    masks: Option<&Masks>,
+) -> (f32, Vec<f32>) {
+    let owned;
+    let params = match params {
+        Some(p) => p,
+        None => {
+            owned = crate::params::flat_values(net);
+            &owned[..]
+        }
+    };
+    let mut offset = 0;
     let d = SeqDims { steps: batch.steps, batch: batch.size };
     let top = net.layers.len() - 1;
     let last_only = !net.task.per_step();
     let mut x = pool::copy(&batch.inputs);
     let mut backs: Vec<(LayerBackward, usize)> = Vec::with_capacity(net.layers.len());
     for (l, layer) in net.layers.iter().enumerate() {
-        let params = crate::params::flat_values(layer);
+        let n = crate::params::count(layer);
+        let p = &params[offset..offset + n];
+        offset += n;
         let need_dx = l > 0;
         let (mut out, back): (Vec<f32>, LayerBackward) = with_kernel!(layer, k => {
-            let pass = k.forward(&params, &x, d, true);
+            let pass = k.forward(p, &x, d, true);
             pool::recycle([pass.cell]);
             let saved = pass.saved.expect("a training pass keeps what its backward needs");
             let input = std::mem::take(&mut x);
             let back: LayerBackward = Box::new(move |dy: &[f32]| {
-                let r = k.backward(&params, &input, saved, Upstream { dy, dcell: &[] }, d, need_dx);
+                let r = k.backward(p, &input, saved, Upstream { dy, dcell: &[] }, d, need_dx);
                 pool::recycle([input]);
                 r
             });
@@ -59,7 +77,7 @@ pub fn network_loss_and_grads(net: &Network<Cpu>, batch: &Batch, masks: Option<&
     drop_in_place(&mut x, head_mask);
     let width = backs.last().map_or(1, |b| b.1);
     let rows = x.len() / width;
-    let head = head::HeadValues::of(net.head.as_ref());
+    let head = head::HeadValues::of_flat(net.head.as_ref().map(|_| &params[offset..]), width);
     let (loss, dz) = head::loss_forward(&x, rows, width, &head, row_targets(batch, net.task), batch.mask.as_deref());
     let (mut dy, head_grads) = head::head_backward(dz, &x, rows, width, head);
     pool::recycle([x]);
@@ -150,8 +168,13 @@ fn predict_block(net: &Network<Cpu>, mut x: Vec<f32>, steps: usize, b: usize) ->
 
 /// The CPU runs whole networks through the fused kernels.
 impl Backend for Cpu {
-    fn fused_loss_and_grads(net: &Network<Self>, batch: &Batch, masks: Option<&Masks>) -> Option<(f32, Vec<f32>)> {
-        Some(network_loss_and_grads(net, batch, masks))
+    fn fused_loss_and_grads(
+        net: &Network<Self>,
+        params: Option<&[f32]>,
+        batch: &Batch,
+        masks: Option<&Masks>,
+    ) -> Option<(f32, Vec<f32>)> {
+        Some(network_loss_and_grads(net, params, batch, masks))
     }
 
     fn fused_predict(net: &Network<Self>, batch: &Batch) -> Option<Vec<f32>> {
