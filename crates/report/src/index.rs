@@ -43,15 +43,22 @@ pub fn is_collection(dir: &Path) -> bool {
     !dir.join(layout::RUNS).exists() && !experiment_folders(dir).is_empty()
 }
 
-/// The folders of `dir` that hold a `runs.csv`, by name (links are not followed).
+/// The folders of `dir` that hold a `runs.csv`, and those one level further down in folders
+/// that do not (`--out results/variant` puts an experiment at `results/variant/<name>`), by
+/// path (links are not followed).
 fn experiment_folders(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut found: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .filter(|p| p.join(layout::RUNS).is_file())
-        .collect();
+    let folders = |dir: &Path| -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+    };
+    let mut found = Vec::new();
+    for sub in folders(dir) {
+        if sub.join(layout::RUNS).is_file() {
+            found.push(sub);
+        } else {
+            found.extend(folders(&sub).into_iter().filter(|p| p.join(layout::RUNS).is_file()));
+        }
+    }
     found.sort();
     found
 }
@@ -64,7 +71,11 @@ pub fn write_index(
 ) -> Result<Index, ReportError> {
     let experiments: Vec<(String, Result<Report, String>)> = experiment_folders(dir)
         .into_iter()
-        .map(|p| (p.file_name().unwrap_or_default().to_string_lossy().into_owned(), write_one(&p)))
+        .map(|p| {
+            let relative = p.strip_prefix(dir).unwrap_or(&p);
+            let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            (name, write_one(&p))
+        })
         .collect();
     let md = dir.join("index.md");
     let html = dir.join("index.html");
@@ -75,7 +86,8 @@ pub fn write_index(
 
 /// The index page, linking each experiment's `report.<ext>`.
 fn blocks(experiments: &[(String, Result<Report, String>)], ext: &str) -> Vec<Block> {
-    let link = |folder: &str, name: &str| format!("[{name}]({folder}/report.{ext})");
+    // The folder names the row (the experiment's name, or `variant/name` one level down).
+    let link = |folder: &str| format!("[{folder}]({folder}/report.{ext})");
     let mut published = Table::new(
         ["experiment", "source", "metric", "grid point", "published", "ours (mean, 95% t-CI)", "n", "verdict"]
             .map(String::from)
@@ -91,12 +103,11 @@ fn blocks(experiments: &[(String, Result<Report, String>)], ext: &str) -> Vec<Bl
                 continue;
             }
         };
-        let name = &report.name;
         for c in &report.published {
             let ours = c.ours.as_ref().map_or("—".into(), |s| mean_ci(s, &c.entry.metric));
             let tolerance = if c.entry.tolerance > 0.0 { format!(" ± {}", c.entry.tolerance) } else { String::new() };
             published.rows.push(vec![
-                link(folder, name),
+                link(folder),
                 c.entry.source.clone(),
                 c.entry.metric.clone(),
                 if c.point.is_empty() { "(all)".into() } else { c.point.clone() },
@@ -108,7 +119,7 @@ fn blocks(experiments: &[(String, Result<Report, String>)], ext: &str) -> Vec<Bl
         }
         if report.published.is_empty() {
             let trials: usize = report.summary.rows.iter().map(|r| r.trials).sum();
-            headlines.rows.push(vec![link(folder, name), trials.to_string(), headline(report)]);
+            headlines.rows.push(vec![link(folder), trials.to_string(), headline(report)]);
         }
     }
     let mut blocks = vec![

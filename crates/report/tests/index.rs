@@ -46,3 +46,20 @@ fn the_index_lists_every_published_figure_and_each_other_experiments_headline() 
     let html = std::fs::read_to_string(&index.html).unwrap();
     assert!(html.contains("<a href=\"demo/report.html\">demo</a>"), "{html}");
 }
+
+/// An experiment run with `--out results/variant` sits one level down: the index finds it and
+/// names it by its path.
+#[test]
+fn experiments_one_level_down_are_indexed_under_their_path() {
+    let root = tempfile::tempdir().unwrap();
+    common::collection(root.path());
+    let variant = root.path().join("variant");
+    std::fs::create_dir(&variant).unwrap();
+    std::fs::rename(root.path().join("plain"), variant.join("plain")).unwrap();
+    let index = write(root.path());
+    let names: Vec<&str> = index.experiments.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["broken", "demo", "variant/plain"]);
+    assert!(variant.join("plain/report.md").is_file());
+    let md = std::fs::read_to_string(&index.md).unwrap();
+    assert!(md.contains("| [variant/plain](variant/plain/report.md) | 7 |"), "{md}");
+}
