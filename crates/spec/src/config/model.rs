@@ -16,6 +16,11 @@ pub enum CellKind {
 impl CellKind {
     /// Every cell, in table order (benchmarks, `rnnlab bench --cell`).
     pub const ALL: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::Rnn];
+    // A new cell fails to compile here until it is added to `ALL` above (every other place
+    // that names the cells is a `match` the compiler checks).
+    const _EVERY_CELL_IS_IN_ALL: () = match CellKind::ALL[0] {
+        CellKind::Lstm | CellKind::Gru | CellKind::Rnn => (),
+    };
 
     /// The spelling in specs.
     pub fn name(self) -> &'static str {
