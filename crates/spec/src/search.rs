@@ -140,7 +140,16 @@ pub(crate) fn read_search(
             push(errors, e);
             continue;
         }
-        if grid_axes.iter().any(|a| a.name == **key || (a.path.len() == 1 && a.path[0] == path[0])) {
+        // A section axis (`"model" = [{...}, ...]`) collides only where one of its tables sets
+        // the key (the section's other keys keep their base value, which the search may set).
+        let section_sets = |a: &crate::expand::Axis| {
+            a.path.len() == 1
+                && a.path[0] == path[0]
+                && a.values
+                    .iter()
+                    .any(|v| path[1..].iter().try_fold(v, |v, seg| v.as_table().and_then(|t| t.get(*seg))).is_some())
+        };
+        if grid_axes.iter().any(|a| a.name == **key || section_sets(a)) {
             push(
                 errors,
                 FieldError::new(&at, format!("`{key}` is also set by a [grid] axis"))

@@ -422,6 +422,22 @@ fn search_errors_point_at_the_space_key_or_the_sampled_value() {
         18,
         &["also set by a [grid] axis"],
     );
+    // A section axis collides only where its tables set the key.
+    let section = "[grid]\n\"model\" = [{ cell = \"lstm\", hidden_size = 4 }, { cell = \"gru\", hidden_size = 6 }]\n";
+    check_error(
+        &with(&format!("{section}[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\n\"model.hidden_size\" = {{ int_uniform = [2, 9] }}")),
+        &[],
+        27,
+        23,
+        &["`search.space.model.hidden_size`", "also set by a [grid] axis"],
+    );
+    let plan = load(
+        &with(&format!("{section}[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\n\"model.init_std\" = {{ uniform = [0.05, 0.2] }}")),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(plan.trials.len(), 2 * 2 * 2, "cells × sampled points × seeds");
+    assert!(plan.trials.iter().all(|t| t.config.model.hidden_size >= 4 && t.config.model.init_std >= 0.05));
     // A sampled value the model refuses: located at the key that sampled it, with the point.
     check_error(
         &with("[search]\nmethod = \"grid\"\n[search.space]\n\"model.hidden_size\" = { choice = [8, 0] }"),
