@@ -6,6 +6,8 @@
 //! weight and input gradients as single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
+use rayon::prelude::*;
+
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
@@ -116,6 +118,38 @@ simd_fn! {
     }
 }
 
+/// [`cell_forward`] over blocks of rows on the trial's threads (rows are independent, so the
+/// result does not depend on the split).
+fn forward_rows(g: &mut [f32], bias: &[f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+    match super::row_block(c.len() / hidden) {
+        None => cell_forward(g, bias, c, tanh_c, m, hidden),
+        Some(rows) => {
+            let r = rows * hidden;
+            g.par_chunks_mut(4 * r)
+                .zip(c.par_chunks_mut(r))
+                .zip(tanh_c.par_chunks_mut(r))
+                .zip(m.par_chunks_mut(r))
+                .for_each(|(((g, c), t), m)| cell_forward(g, bias, c, t, m, hidden));
+        }
+    }
+}
+
+/// [`cell_backward`] over blocks of rows on the trial's threads.
+fn backward_rows(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], dm: &[f32], hidden: usize) {
+    match super::row_block(dc.len() / hidden) {
+        None => cell_backward(g, dc, c_prev, tanh_c, dm, hidden),
+        Some(rows) => {
+            let r = rows * hidden;
+            g.par_chunks_mut(4 * r)
+                .zip(dc.par_chunks_mut(r))
+                .zip(c_prev.par_chunks(r))
+                .zip(tanh_c.par_chunks(r))
+                .zip(dm.par_chunks(r))
+                .for_each(|((((g, dc), cp), t), dm)| cell_backward(g, dc, cp, t, dm, hidden));
+        }
+    }
+}
+
 impl Kernel for Lstm {
     type Saved = Saved;
 
@@ -156,10 +190,10 @@ impl Kernel for Lstm {
             let tc = &mut tanh_c[s * state..(s + 1) * state];
             if self.proj {
                 let m = &mut m_all[s * state..(s + 1) * state];
-                cell_forward(g, &bias, &mut c, tc, m, h);
+                forward_rows(g, &bias, &mut c, tc, m, h);
                 gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
             } else {
-                cell_forward(g, &bias, &mut c, tc, out_t, h);
+                forward_rows(g, &bias, &mut c, tc, out_t, h);
             }
             if train {
                 c_all[t * state..(t + 1) * state].copy_from_slice(&c);
@@ -201,9 +235,9 @@ impl Kernel for Lstm {
             if self.proj {
                 dh_all[t * b * o..(t + 1) * b * o].copy_from_slice(&dh);
                 gemm(&mut dm, false, Mat::new(&dh, b, o), Mat::new(w.w_hr, o, h));
-                cell_backward(g, &mut dc, c_prev, tc, &dm, h);
+                backward_rows(g, &mut dc, c_prev, tc, &dm, h);
             } else {
-                cell_backward(g, &mut dc, c_prev, tc, &dh, h);
+                backward_rows(g, &mut dc, c_prev, tc, &dh, h);
             }
             if t > 0 {
                 gemm(&mut dh_rec, false, Mat::new(g, b, h4), Mat::new(w.w_hh, h4, o));

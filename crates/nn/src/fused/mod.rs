@@ -82,6 +82,14 @@ pub struct Pass<S> {
     pub saved: Option<S>,
 }
 
+/// Rows per block when the element-wise passes over `rows` rows run on several threads: `None`
+/// (one pass on this thread) with one thread or too few rows to be worth a fork.
+fn row_block(rows: usize) -> Option<usize> {
+    const MIN_ROWS: usize = 32;
+    let threads = blas::threads();
+    (threads > 1 && rows >= 2 * MIN_ROWS).then(|| rows.div_ceil(threads).max(MIN_ROWS))
+}
+
 /// Sets every row of the row-major `dst` to `row`.
 fn fill_rows(dst: &mut [f32], row: &[f32]) {
     for chunk in dst.chunks_exact_mut(row.len()) {
