@@ -119,10 +119,12 @@ impl Pairwise {
         if pair.separable {
             format!("{} > {} ({p})", x.name, y.name)
         } else {
-            let seeds = if x.values.len() == y.values.len() {
-                format!("{} seeds", x.values.len())
-            } else {
-                format!("{} and {} seeds", x.values.len(), y.values.len())
+            let (a, b) = (x.values.len(), y.values.len());
+            let seeds = match (a == b, b) {
+                (true, 1) => "1 seed".to_string(),
+                (true, _) => format!("{a} seeds"),
+                (false, 1) => format!("{a} and 1 seed"),
+                (false, _) => format!("{a} and {b} seeds"),
             };
             format!("{} vs {}: not separable with {seeds} ({p})", x.name, y.name)
         }

@@ -124,7 +124,8 @@ fn a_verdict_needs_four_seeds_on_each_side() {
         let sentence = v.sentence(&v.pairs[0]);
         assert_eq!(v.pairs[0].separable, separable, "{n} seeds: {sentence}");
         if !separable {
-            assert!(sentence.starts_with(&format!("gru vs rnn: not separable with {n} seeds (P = 1.00")), "{sentence}");
+            let seeds = if n == 1 { "1 seed".to_string() } else { format!("{n} seeds") };
+            assert!(sentence.starts_with(&format!("gru vs rnn: not separable with {seeds} (P = 1.00")), "{sentence}");
         }
     }
 }
