@@ -1,32 +1,20 @@
 //! PyTorch's golden modules loaded from safetensors files, written under PyTorch's
 //! `state_dict` names as `safetensors.torch.save_file` would, reproduce PyTorch's outputs.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use dfdx::prelude::*;
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::Value;
 
+use common::{flat, golden};
+
 use rnnlab_data::{Targets, Task};
 use rnnlab_nn::checkpoint::{load_safetensors, to_safetensors};
 use rnnlab_nn::{Batch, Network};
 use rnnlab_spec::ModelConfig;
-
-fn golden(name: &str) -> Value {
-    let dir = std::env::var("RNNLAB_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden")));
-    serde_json::from_str(&std::fs::read_to_string(dir.join(name)).expect("golden file (set RNNLAB_GOLDEN)")).unwrap()
-}
-
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        _ => panic!("not numeric: {v}"),
-    }
-}
 
 fn shape(v: &Value) -> Vec<usize> {
     match v {

@@ -2,39 +2,26 @@
 //! LSTM or GRU with a linear head and cross-entropy, dropped between the layers and on the
 //! head's input with PyTorch's masks, gives PyTorch's loss and gradients on both kernels.
 
-use std::path::PathBuf;
+mod common;
 
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::Value;
 
+use common::{flat, golden};
+
 use rnnlab_nn::dropout::Masks;
 use rnnlab_nn::params::{param_infos, set_flat_values};
 use rnnlab_nn::{Batch, Network, Targets, Task};
 use rnnlab_spec::{KernelKind, ModelConfig};
 
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not numeric: {other}"),
-    }
-}
-
 fn f32s(v: &Value) -> Vec<f32> {
     flat(v).into_iter().map(|x| x as f32).collect()
 }
 
-fn golden() -> Value {
-    let dir = std::env::var("RNNLAB_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden"));
-    serde_json::from_str(&std::fs::read_to_string(dir.join("dropout.json")).unwrap()).unwrap()
-}
-
 fn check(case: &str, kernel: &str) {
-    let all = golden();
+    let all = golden("dropout.json");
     let c = &all["cases"][case];
     let classes = all["classes"].as_u64().unwrap() as usize;
     let per_step = c["per_step"].as_bool().unwrap();

@@ -5,8 +5,9 @@
 //! (Over 300 lines: one case per cell variant and optimizer against one set of fixtures, sharing
 //! the loaders at the top.)
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use dfdx::prelude::*;
 use rnnlab_nn::cells::{GruLayer, LstmLayer, RnnLayer};
@@ -16,26 +17,7 @@ use rnnlab_nn::tape::use_;
 use rnnlab_nn::Layer;
 use serde_json::Value;
 
-fn golden_dir() -> PathBuf {
-    let dir = std::env::var("RNNLAB_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden"));
-    assert!(dir.join("README.md").exists(), "golden vectors not found at {} (set RNNLAB_GOLDEN)", dir.display());
-    dir
-}
-
-fn read(name: &str) -> Value {
-    let text = std::fs::read_to_string(golden_dir().join(name)).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not numeric: {other}"),
-    }
-}
+use common::{flat, golden};
 
 /// Copies PyTorch tensors into the layer, gate chunk by gate chunk.
 struct Load<'a>(&'a HashMap<String, Vec<f64>>, HashMap<String, usize>);
@@ -195,7 +177,7 @@ fn check_case_on(file: &str, path: Path) {
 type Runner<D> = fn(&D, &[Layer<D>], &[f32], usize, usize, usize, &[f32]) -> Run<D>;
 
 fn check_case<D: Device<f32>>(file: &str, dev: &D, run: Runner<D>) {
-    let g = read(file);
+    let g = golden(file);
     let module = g["module"].as_str().unwrap().to_string();
     let params: HashMap<String, Vec<f64>> =
         g["params"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), flat(v))).collect();
@@ -340,7 +322,7 @@ fn cuda_layers_match_pytorch() {
 
 #[test]
 fn optimizers_follow_pytorch_trajectories() {
-    let g = read("optimizers.json");
+    let g = golden("optimizers.json");
     let init: Vec<f32> = flat(&g["initial_params"]).iter().map(|&v| v as f32).collect();
     let grads: Vec<Vec<f32>> =
         g["grads_per_step"].as_array().unwrap().iter().map(|s| flat(s).iter().map(|&v| v as f32).collect()).collect();
@@ -372,7 +354,7 @@ fn optimizers_follow_pytorch_trajectories() {
 
 #[test]
 fn learning_rate_schedules_match_pytorch() {
-    let g = read("schedules.json");
+    let g = golden("schedules.json");
     let (base, steps) = (g["base_lr"].as_f64().unwrap(), g["steps"].as_u64().unwrap() as usize);
     let cases = g["cases"].as_object().unwrap();
     assert_eq!(cases.len(), 6);
@@ -388,7 +370,7 @@ fn learning_rate_schedules_match_pytorch() {
 
 #[test]
 fn the_plateau_schedule_matches_pytorchs_reduce_lr_on_plateau() {
-    let cases = read("schedules.json")["plateau"].as_object().unwrap().clone();
+    let cases = golden("schedules.json")["plateau"].as_object().unwrap().clone();
     assert_eq!(cases.len(), 3);
     for (name, case) in &cases {
         let schedule: rnnlab_spec::ScheduleConfig = toml::from_str(case["rnnlab"].as_str().unwrap()).unwrap();
@@ -403,7 +385,7 @@ fn the_plateau_schedule_matches_pytorchs_reduce_lr_on_plateau() {
 #[test]
 fn a_scheduled_optimizer_follows_pytorchs_trajectory() {
     // Adam at lr 0.01 halved every 2 steps (`StepLR`), 5 steps.
-    let g = &read("schedules.json")["adam_step"];
+    let g = &golden("schedules.json")["adam_step"];
     let config: rnnlab_spec::OptimizerConfig = toml::from_str(g["rnnlab"].as_str().unwrap()).unwrap();
     let mut p: Vec<f32> = flat(&g["initial_params"]).iter().map(|&v| v as f32).collect();
     let grads: Vec<Vec<f32>> =

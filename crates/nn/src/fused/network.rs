@@ -113,9 +113,11 @@ pub fn network_loss_and_grads(
 /// fresh memory per batch nor streams every step's gates through main memory.
 pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
     let (steps, size, input) = (batch.steps, batch.size, batch.input_size);
+    // Each layer's parameters, read once for all blocks.
+    let params: Vec<Vec<f32>> = net.layers.iter().map(crate::params::flat_values).collect();
     let block = block_rows(net);
     if size <= block {
-        return predict_block(net, pool::copy(&batch.inputs), steps, size);
+        return predict_block(net, &params, pool::copy(&batch.inputs), steps, size);
     }
     let scored = if net.task.per_step() { steps } else { 1 };
     let c = net.task.output_size();
@@ -127,7 +129,7 @@ pub fn network_predict(net: &Network<Cpu>, batch: &Batch) -> Vec<f32> {
             let from = (t * size + start) * input;
             x[t * b * input..(t + 1) * b * input].copy_from_slice(&batch.inputs[from..from + b * input]);
         }
-        let part = predict_block(net, x, steps, b);
+        let part = predict_block(net, &params, x, steps, b);
         for s in 0..scored {
             out[(s * size + start) * c..(s * size + start + b) * c].copy_from_slice(&part[s * b * c..(s + 1) * b * c]);
         }
@@ -143,15 +145,14 @@ fn block_rows(net: &Network<Cpu>) -> usize {
 }
 
 /// The predictions `[S·b, outputs]` of the `b` time-major sequences `x` `[T·b, I]` (which it
-/// returns to the pool).
-fn predict_block(net: &Network<Cpu>, mut x: Vec<f32>, steps: usize, b: usize) -> Vec<f32> {
+/// returns to the pool), with each layer's flat parameters in `params`.
+fn predict_block(net: &Network<Cpu>, params: &[Vec<f32>], mut x: Vec<f32>, steps: usize, b: usize) -> Vec<f32> {
     let d = SeqDims { steps, batch: b };
     let top = net.layers.len() - 1;
     let mut width = x.len() / (steps * b);
-    for (l, layer) in net.layers.iter().enumerate() {
-        let params = crate::params::flat_values(layer);
+    for (l, (layer, p)) in net.layers.iter().zip(params).enumerate() {
         let (mut out, cell) = with_kernel!(layer, k => {
-            let pass = k.forward(&params, &x, d, false);
+            let pass = k.forward(p, &x, d, false);
             (pass.out, pass.cell)
         });
         width = out.len() / (steps * b);
