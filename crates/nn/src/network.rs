@@ -10,10 +10,9 @@
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 
-use rnnlab_spec::{CellKind, HeadKind, KernelKind, ModelConfig, Nonlinearity};
+use rnnlab_spec::{HeadKind, KernelKind, ModelConfig};
 
 use crate::batch::{row_targets, Batch, RowTargets};
-use crate::cells::{GruLayer, LstmLayer, RnnLayer};
 use crate::dropout::{self, Masks, Rates};
 use crate::layer::{Head, Layer};
 use crate::params::{HasParams, Mapper, Visitor};
@@ -91,17 +90,11 @@ impl<D: Backend> Network<D> {
 
     /// The architecture with every parameter zero.
     pub fn zeros(dev: &D, config: &ModelConfig, input_size: usize, task: Task) -> Result<Self, NnError> {
-        let (h, p) = (config.hidden_size, config.output_size());
+        let p = config.output_size();
         let layers = (0..config.layers)
             .map(|l| {
                 let input = if l == 0 { input_size } else { p };
-                match config.cell {
-                    CellKind::Lstm => Layer::Lstm(LstmLayer::zeros(dev, l, input, h, p, config.proj_size > 0)),
-                    CellKind::Gru => Layer::Gru(GruLayer::zeros(dev, l, input, h)),
-                    CellKind::Rnn => {
-                        Layer::Rnn(RnnLayer::zeros(dev, l, input, h, config.nonlinearity == Nonlinearity::Relu))
-                    }
-                }
+                Layer::zeros(dev, config, l, input)
             })
             .collect();
         let head = match config.head {

@@ -79,6 +79,17 @@ const MODELS: [&str; 7] = [
     "cell = 'gru'\nhidden_size = 3\nlayers = 2\nhead = 'none'",
 ];
 
+/// Every cell of the registry (`rnnlab_spec::for_each_cell!`), so that a new cell's fused
+/// kernel is checked against its reference layer without a line here.
+#[test]
+fn every_registered_cell_has_a_fused_kernel_that_matches_its_reference() {
+    for (seed, cell) in (1000..).zip(rnnlab_spec::CellKind::ALL) {
+        let model = format!("cell = '{}'\nhidden_size = 5\nlayers = 2", cell.name());
+        compare(&model, Task::Classify { classes: 3, per_step: true }, 4, 5, seed);
+        compare_masked(&model, Task::MultiLabel { labels: 3, per_step: true }, 4, 5, seed, true);
+    }
+}
+
 #[test]
 fn fused_matches_reference_over_cells_shapes_and_tasks() {
     let shapes = [(1, 1), (3, 1), (1, 4), (4, 5), (7, 9)];

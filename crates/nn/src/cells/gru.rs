@@ -2,8 +2,9 @@
 //! matmul plus its bias): n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
 
 use dfdx::prelude::*;
+use rnnlab_spec::ModelConfig;
 
-use super::{pname, LayerOutput};
+use super::{pname, Cell, LayerOutput};
 use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, use_};
 
@@ -60,6 +61,31 @@ impl<I: Dim, H: Dim, D: Device<f32>> GruLayer<I, H, D> {
             outputs.push(h.clone());
         }
         LayerOutput { outputs, h_n: h, c_n: None }
+    }
+}
+
+/// The layer with sizes read from a spec (what `Layer::Gru` holds).
+pub type Dynamic<D> = GruLayer<usize, usize, D>;
+
+impl<D: Device<f32>> Cell<D> for Dynamic<D> {
+    fn zeros(dev: &D, config: &ModelConfig, index: usize, input: usize) -> Self {
+        GruLayer::zeros(dev, index, input, config.hidden_size)
+    }
+
+    fn run<T: Tape<f32, D> + Merge<T>>(
+        &self,
+        xs: &[Tensor<(usize, usize), f32, D>],
+        acc: &mut T,
+    ) -> LayerOutput<usize, usize, usize, D> {
+        self.forward(xs, acc)
+    }
+
+    fn gate_rows(&self) -> usize {
+        3 * self.w_ih[0].shape().0
+    }
+
+    fn output_size(&self) -> usize {
+        self.w_hh[0].shape().0
     }
 }
 

@@ -2,8 +2,9 @@
 //! (`proj_size`, PyTorch's `weight_hr`): h_t = W_hr (o ⊙ tanh c_t).
 
 use dfdx::prelude::*;
+use rnnlab_spec::ModelConfig;
 
-use super::{pname, LayerOutput};
+use super::{pname, Cell, LayerOutput};
 use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, matmul_t, use_};
 
@@ -77,6 +78,31 @@ impl<I: Dim, H: Dim, P: Dim, D: Device<f32>> LstmLayer<I, H, P, D> {
             outputs.push(h.clone());
         }
         LayerOutput { outputs, h_n: h, c_n: Some(c) }
+    }
+}
+
+/// The layer with sizes read from a spec (what `Layer::Lstm` holds).
+pub type Dynamic<D> = LstmLayer<usize, usize, usize, D>;
+
+impl<D: Device<f32>> Cell<D> for Dynamic<D> {
+    fn zeros(dev: &D, config: &ModelConfig, index: usize, input: usize) -> Self {
+        LstmLayer::zeros(dev, index, input, config.hidden_size, config.output_size(), config.proj_size > 0)
+    }
+
+    fn run<T: Tape<f32, D> + Merge<T>>(
+        &self,
+        xs: &[Tensor<(usize, usize), f32, D>],
+        acc: &mut T,
+    ) -> LayerOutput<usize, usize, usize, D> {
+        self.forward(xs, acc)
+    }
+
+    fn gate_rows(&self) -> usize {
+        4 * self.w_ih[0].shape().0
+    }
+
+    fn output_size(&self) -> usize {
+        self.w_hh[0].shape().1
     }
 }
 

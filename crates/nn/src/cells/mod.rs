@@ -4,15 +4,40 @@
 //! at run time) or `Const<N>` for compile-time shape checks. A layer runs a whole sequence
 //! (`forward`), time-major as a slice of per-step `[batch, input]` tensors, from zero state.
 
-mod gru;
-mod lstm;
-mod rnn;
+pub(crate) mod gru;
+pub(crate) mod lstm;
+pub(crate) mod rnn;
 
 pub use gru::GruLayer;
 pub use lstm::LstmLayer;
 pub use rnn::RnnLayer;
 
 use dfdx::prelude::*;
+use rnnlab_spec::ModelConfig;
+
+use crate::params::HasParams;
+
+/// What a network needs of a cell's layer with its sizes read from a spec. Each cell's file
+/// implements it for its `Dynamic` alias, the type `Layer` holds; `Layer` dispatches to it
+/// (the cells are listed once, in `rnnlab_spec::for_each_cell!`).
+pub trait Cell<D: Device<f32>>: HasParams<D> + Clone + std::fmt::Debug {
+    /// Layer `index` of the stack, reading `input` features, every parameter zero; sizes and
+    /// options from `config`.
+    fn zeros(dev: &D, config: &ModelConfig, index: usize, input: usize) -> Self;
+
+    /// Runs a sequence from zero state (the cell types' `forward`).
+    fn run<T: Tape<f32, D> + Merge<T>>(
+        &self,
+        xs: &[Tensor<(usize, usize), f32, D>],
+        acc: &mut T,
+    ) -> LayerOutput<usize, usize, usize, D>;
+
+    /// Rows of the input weight (gates × hidden).
+    fn gate_rows(&self) -> usize;
+
+    /// Width of the layer's output rows.
+    fn output_size(&self) -> usize;
+}
 
 /// What one layer computes over a sequence (tape-free; the tape is in the caller's accumulator).
 #[derive(Debug, Clone)]

@@ -1,8 +1,9 @@
 //! Simple (Elman) RNN layer, PyTorch's formulation: h' = act(W_ih x + b_ih + W_hh h + b_hh).
 
 use dfdx::prelude::*;
+use rnnlab_spec::{ModelConfig, Nonlinearity};
 
-use super::{pname, LayerOutput};
+use super::{pname, Cell, LayerOutput};
 use crate::params::{HasParams, Mapper, Visitor};
 use crate::tape::{affine, keep, matmul_t, use_};
 
@@ -47,6 +48,31 @@ impl<I: Dim, H: Dim, D: Device<f32>> RnnLayer<I, H, D> {
             outputs.push(h.clone());
         }
         LayerOutput { outputs, h_n: h, c_n: None }
+    }
+}
+
+/// The layer with sizes read from a spec (what `Layer::Rnn` holds).
+pub type Dynamic<D> = RnnLayer<usize, usize, D>;
+
+impl<D: Device<f32>> Cell<D> for Dynamic<D> {
+    fn zeros(dev: &D, config: &ModelConfig, index: usize, input: usize) -> Self {
+        RnnLayer::zeros(dev, index, input, config.hidden_size, config.nonlinearity == Nonlinearity::Relu)
+    }
+
+    fn run<T: Tape<f32, D> + Merge<T>>(
+        &self,
+        xs: &[Tensor<(usize, usize), f32, D>],
+        acc: &mut T,
+    ) -> LayerOutput<usize, usize, usize, D> {
+        self.forward(xs, acc)
+    }
+
+    fn gate_rows(&self) -> usize {
+        self.w_ih.shape().0
+    }
+
+    fn output_size(&self) -> usize {
+        self.w_hh.shape().0
     }
 }
 

@@ -8,12 +8,18 @@ use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one GRU layer.
 #[derive(Debug, Clone)]
 pub struct Gru {
     pub input: usize,
     pub hidden: usize,
+}
+
+/// The kernel of a layer (`with_kernel!` calls this for `Layer::Gru`).
+pub(super) fn kernel<D: Device<f32>>(l: &crate::cells::gru::Dynamic<D>) -> Gru {
+    Gru { input: l.w_ih[0].shape().1, hidden: l.w_ih[0].shape().0 }
 }
 
 /// What the backward pass reads, all time-major.

@@ -6,6 +6,7 @@
 //! weight and input gradients as single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
+use dfdx::prelude::{Device, HasShape};
 use rayon::prelude::*;
 
 use super::blas::{gemm, simd_fn, Mat};
@@ -19,6 +20,12 @@ pub struct Lstm {
     pub hidden: usize,
     pub output: usize,
     pub proj: bool,
+}
+
+/// The kernel of a layer (`with_kernel!` calls this for `Layer::Lstm`).
+pub(super) fn kernel<D: Device<f32>>(l: &crate::cells::lstm::Dynamic<D>) -> Lstm {
+    let (input, hidden) = (l.w_ih[0].shape().1, l.w_ih[0].shape().0);
+    Lstm { input, hidden, output: l.w_hh[0].shape().1, proj: l.w_hr.is_some() }
 }
 
 /// What the backward pass reads, all time-major.

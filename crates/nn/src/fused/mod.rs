@@ -148,26 +148,23 @@ impl WeightProducts<'_> {
 }
 
 /// Runs `$body` with `$k` bound to the fused kernel of `$layer` (the one place a layer's cell
-/// picks its kernel).
+/// picks its kernel: `fused::<name>::kernel` for each line of `rnnlab_spec::for_each_cell!`).
+/// Its users import `with_kernel_arms` beside it (the registry calls it back by name).
 macro_rules! with_kernel {
-    ($layer:expr, $k:ident => $body:expr) => {{
-        use dfdx::shapes::HasShape as _;
-        match $layer {
-            $crate::layer::Layer::Lstm(l) => {
-                let (input, hidden) = (l.w_ih[0].shape().1, l.w_ih[0].shape().0);
-                let $k =
-                    $crate::fused::lstm::Lstm { input, hidden, output: l.w_hh[0].shape().1, proj: l.w_hr.is_some() };
-                $body
-            }
-            $crate::layer::Layer::Gru(l) => {
-                let $k = $crate::fused::gru::Gru { input: l.w_ih[0].shape().1, hidden: l.w_ih[0].shape().0 };
-                $body
-            }
-            $crate::layer::Layer::Rnn(l) => {
-                let $k = $crate::fused::rnn::Rnn { input: l.w_ih.shape().1, hidden: l.w_ih.shape().0, relu: l.relu };
-                $body
-            }
-        }
-    }};
+    ($layer:expr, $k:ident => $body:expr) => {
+        rnnlab_spec::for_each_cell!(with_kernel_arms! $layer, $k, $body)
+    };
 }
 use with_kernel;
+
+macro_rules! with_kernel_arms {
+    ({$layer:expr, $k:ident, $body:expr} $(($variant:ident, $name:ident, $gates:literal),)*) => {
+        match $layer {
+            $($crate::layer::Layer::$variant(l) => {
+                let $k = $crate::fused::$name::kernel(l);
+                $body
+            })*
+        }
+    };
+}
+use with_kernel_arms;

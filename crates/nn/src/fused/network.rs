@@ -3,7 +3,7 @@
 //! inference path, both on the thread's pooled buffers. `impl Backend for Cpu` lives here, so
 //! the network type finds these through its `Backend` trait and never calls into `fused`.
 
-use super::{head, pool, with_kernel, Kernel, SeqDims, Upstream};
+use super::{head, pool, with_kernel, with_kernel_arms, Kernel, SeqDims, Upstream};
 use crate::batch::{row_targets, Batch};
 use crate::dropout::Masks;
 use crate::network::{Backend, Network};

@@ -5,7 +5,7 @@
 
 use dfdx::prelude::*;
 
-use super::{pool, with_kernel, Kernel, Pass, SeqDims, Upstream};
+use super::{pool, with_kernel, with_kernel_arms, Kernel, Pass, SeqDims, Upstream};
 use crate::layer::Layer;
 use crate::params::{HasParams, Visitor};
 

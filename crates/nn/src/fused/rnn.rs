@@ -7,6 +7,7 @@ use super::act::{relu_in_place, tanh_in_place};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one RNN layer.
 #[derive(Debug, Clone)]
@@ -14,6 +15,11 @@ pub struct Rnn {
     pub input: usize,
     pub hidden: usize,
     pub relu: bool,
+}
+
+/// The kernel of a layer (`with_kernel!` calls this for `Layer::Rnn`).
+pub(super) fn kernel<D: Device<f32>>(l: &crate::cells::rnn::Dynamic<D>) -> Rnn {
+    Rnn { input: l.w_ih.shape().1, hidden: l.w_ih.shape().0, relu: l.relu }
 }
 
 /// Layer outputs `[T, B, H]` (the activation's derivative is a function of them).

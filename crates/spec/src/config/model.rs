@@ -4,40 +4,75 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 
-/// The recurrent cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellKind {
-    Lstm,
-    Gru,
-    Rnn,
+/// The cell registry: one line per recurrent cell, `(Variant, name, gate blocks)`.
+///
+/// `name` is the cell's spelling in specs and the name of its two files in `rnnlab-nn`:
+/// `cells/<name>.rs` (the reference layer, generic over dfdx dims, with its `Dynamic` alias and
+/// `Cell` impl) and `fused/<name>.rs` (its CPU kernel and `kernel`); gate blocks are the row
+/// blocks of its weights (PyTorch's 4H, 3H, H). Everything that lists cells expands this
+/// macro: [`CellKind`] here, `Layer`, its constructor and the kernel dispatch in nn, and the
+/// benchmarks, memory and cost estimates through `CellKind::ALL` and `gates`. Adding a cell is
+/// its two files (and their `mod` lines) plus a line here.
+///
+/// `for_each_cell!(callback! extra tokens)` expands to `callback! { {extra tokens} (Lstm, lstm,
+/// 4), (Gru, gru, 3), (Rnn, rnn, 1), }`.
+#[macro_export]
+macro_rules! for_each_cell {
+    ($callback:ident ! $($extra:tt)*) => {
+        $callback! { {$($extra)*}
+            (Lstm, lstm, 4),
+            (Gru, gru, 3),
+            (Rnn, rnn, 1),
+        }
+    };
 }
 
-impl CellKind {
-    /// Every cell, in table order (benchmarks, `rnnlab bench --cell`).
-    pub const ALL: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::Rnn];
-    // A new cell fails to compile here until it is added to `ALL` above (every other place
-    // that names the cells is a `match` the compiler checks).
-    const _EVERY_CELL_IS_IN_ALL: () = match CellKind::ALL[0] {
-        CellKind::Lstm | CellKind::Gru | CellKind::Rnn => (),
+macro_rules! define_cell_kind {
+    ({} $(($variant:ident, $name:ident, $gates:literal),)*) => {
+        /// The recurrent cell (the variants are [`for_each_cell!`]'s lines).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum CellKind {
+            $($variant,)*
+        }
+
+        impl CellKind {
+            /// Every cell, in registry order (table order of benchmarks, `rnnlab bench --cell`).
+            pub const ALL: &'static [CellKind] = &[$(CellKind::$variant),*];
+            const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// The spelling in specs.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(CellKind::$variant => stringify!($name),)*
+                }
+            }
+
+            /// Gate blocks of the input and recurrent weights (PyTorch's 4H, 3H, H rows).
+            pub fn gates(self) -> usize {
+                match self {
+                    $(CellKind::$variant => $gates,)*
+                }
+            }
+        }
     };
+}
 
-    /// The spelling in specs.
-    pub fn name(self) -> &'static str {
-        match self {
-            CellKind::Lstm => "lstm",
-            CellKind::Gru => "gru",
-            CellKind::Rnn => "rnn",
-        }
+for_each_cell!(define_cell_kind!);
+
+impl Serialize for CellKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
+}
 
-    /// Gate blocks of the input and recurrent weights (PyTorch's 4H, 3H, H rows).
-    pub fn gates(self) -> usize {
-        match self {
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-            CellKind::Rnn => 1,
-        }
+impl<'de> Deserialize<'de> for CellKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CellKind::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&s, CellKind::NAMES))
     }
 }
 
@@ -45,10 +80,11 @@ impl std::str::FromStr for CellKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        CellKind::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = CellKind::ALL.iter().map(|c| c.name()).collect();
-            format!("unknown cell `{s}`: use {}", names.join(", "))
-        })
+        CellKind::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown cell `{s}`: use {}", CellKind::NAMES.join(", ")))
     }
 }
 
