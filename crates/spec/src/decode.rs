@@ -10,25 +10,28 @@ use crate::error::{closest, FieldError};
 /// Decodes `table` into `T`, reporting the first problem with its key path.
 pub fn decode<T: DeserializeOwned>(table: &toml::Table) -> Result<T, FieldError> {
     let value = toml::Value::Table(table.clone());
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-        let mut path: Vec<String> = e
-            .path()
-            .iter()
-            .filter_map(|seg| match seg {
-                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                serde_path_to_error::Segment::Seq { index } => Some(format!("[{index}]")),
-                _ => None,
-            })
-            .collect();
-        let raw = e.into_inner().message().to_string();
-        let mut err = explain(&raw);
-        // serde_path_to_error may or may not already end the path with the unknown key.
-        if err.at_key && path.last() != err.path.last() {
-            path.append(&mut err.path);
-        }
-        err.path = path;
-        err
-    })
+    serde_path_to_error::deserialize::<_, T>(value).map_err(field_error)
+}
+
+/// serde's error for a table as ours: the key path, the message rewritten with hints.
+pub(crate) fn field_error(e: serde_path_to_error::Error<toml::de::Error>) -> FieldError {
+    let mut path: Vec<String> = e
+        .path()
+        .iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            serde_path_to_error::Segment::Seq { index } => Some(format!("[{index}]")),
+            _ => None,
+        })
+        .collect();
+    let raw = e.into_inner().message().to_string();
+    let mut err = explain(&raw);
+    // serde_path_to_error may or may not already end the path with the unknown key.
+    if err.at_key && path.last() != err.path.last() {
+        path.append(&mut err.path);
+    }
+    err.path = path;
+    err
 }
 
 /// Rewrites serde's message into ours; for an unknown key the returned path holds the key.

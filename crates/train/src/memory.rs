@@ -7,7 +7,7 @@
 //! an evaluation batch, and the dataset. It is a lower bound on the dominant terms, not an
 //! exact figure.
 
-use rnnlab_spec::{CellKind, HeadKind, ModelConfig, OptimizerConfig, OptimizerKind, TrainConfig};
+use rnnlab_spec::{CellKind, HeadKind, ModelConfig, OptimizerConfig, TrainConfig};
 
 /// Learnable parameters of a network of `model` on inputs of `input_size` features with a head
 /// of `output_size` outputs, counted as PyTorch counts them.
@@ -29,14 +29,10 @@ pub fn param_count(model: &ModelConfig, input_size: usize, output_size: usize) -
     total
 }
 
-/// f32 buffers of optimizer state per parameter.
+/// f32 buffers of optimizer state per parameter (3, the most any keeps, for keys that do not
+/// decode: checked specs always do).
 fn optimizer_slots(opt: &OptimizerConfig) -> u128 {
-    match opt.name {
-        OptimizerKind::Sgd => u128::from(opt.momentum != 0.0),
-        OptimizerKind::Adam | OptimizerKind::Adamw => 2,
-        OptimizerKind::Rmsprop => 3,
-        OptimizerKind::Adagrad => 1,
-    }
+    opt.settings().map_or(3, |s| s.state_buffers() as u128)
 }
 
 /// The shapes a trial's data has (known once the dataset is built).

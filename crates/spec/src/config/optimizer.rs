@@ -1,146 +1,198 @@
-//! `[optimizer]`: which optimizer and its hyperparameters (each checked against the keys
-//! that optimizer uses).
+//! `[optimizer]`: the keys every optimizer shares (`name`, `lr`, `clip_grad_norm`,
+//! `schedule`), and the named optimizer's own keys, which its file in `rnnlab-optim` decodes
+//! and checks (its `Config`, through the registry `rnnlab_optim::OPTIMIZERS`).
 
+use serde::ser::{Error as _, SerializeMap};
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::error::{closest, FieldError};
 
-/// The optimizer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    Sgd,
-    Adam,
-    Adamw,
-    Rmsprop,
-    Adagrad,
-}
-
-/// RMSprop flavour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RmspropFlavor {
-    /// `torch.optim.RMSprop`: square average starts at 0, eps added after the square root.
-    #[default]
-    Pytorch,
-    /// TensorFlow 1.x `RMSPropOptimizer`: square average starts at 1, eps inside the square root.
-    Tf1,
-}
-
-/// `[optimizer]`. Keys that an optimizer does not use are refused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[optimizer]`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerConfig {
-    pub name: OptimizerKind,
+    /// A name in `rnnlab_optim::OPTIMIZERS`.
+    pub name: String,
     pub lr: f64,
     /// Global-norm gradient clipping; 0 = off.
-    #[serde(default)]
     pub clip_grad_norm: f64,
-    /// Defaults to 0.01 for adamw (PyTorch's default) and 0 otherwise.
-    #[serde(default)]
-    pub weight_decay: Option<f64>,
-    /// sgd, rmsprop.
-    #[serde(default)]
-    pub momentum: f64,
-    /// sgd.
-    #[serde(default)]
-    pub nesterov: bool,
-    /// adam, adamw.
-    #[serde(default = "default_beta1")]
-    pub beta1: f64,
-    /// adam, adamw.
-    #[serde(default = "default_beta2")]
-    pub beta2: f64,
-    /// Defaults to each optimizer's PyTorch default when not given.
-    #[serde(default)]
-    pub eps: Option<f64>,
-    /// rmsprop: smoothing constant (PyTorch `alpha`, TF `decay`).
-    #[serde(default = "default_alpha")]
-    pub alpha: f64,
-    /// rmsprop.
-    #[serde(default)]
-    pub flavor: RmspropFlavor,
-    /// rmsprop (PyTorch flavour): normalise by the centred second moment.
-    #[serde(default)]
-    pub centered: bool,
     /// The learning rate over the steps (constant `lr` when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<super::ScheduleConfig>,
+    /// Every other key, as given: the named optimizer's (see [`OptimizerConfig::settings`]).
+    pub keys: toml::Table,
 }
 
-fn default_beta1() -> f64 {
-    0.9
+#[derive(Deserialize)]
+struct Shared {
+    name: String,
+    lr: f64,
+    #[serde(default)]
+    clip_grad_norm: f64,
+    #[serde(default)]
+    schedule: Option<super::ScheduleConfig>,
+    #[serde(flatten)]
+    keys: toml::Table,
 }
-fn default_beta2() -> f64 {
-    0.999
+
+impl<'de> Deserialize<'de> for OptimizerConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Shared { name, lr, clip_grad_norm, schedule, keys } = Shared::deserialize(d)?;
+        Ok(OptimizerConfig { name, lr, clip_grad_norm, schedule, keys })
+    }
 }
-fn default_alpha() -> f64 {
-    0.99
+
+/// Trial ids hash `[optimizer]` as rnnlab first wrote it, one struct for every optimizer:
+/// after `name`, `lr` and `clip_grad_norm`, these keys in this order, each with the
+/// optimizer's value or, for a key the optimizer does not have, the value that struct held
+/// (`None`: written only when given). Keys of optimizers added since follow, then `schedule`.
+/// A key an optimizer does not have is accepted at this value (as that struct accepted it).
+const FIRST_LAYOUT: [(&str, Option<LayoutValue>); 9] = [
+    ("weight_decay", None),
+    ("momentum", Some(LayoutValue::Float(0.0))),
+    ("nesterov", Some(LayoutValue::Bool(false))),
+    ("beta1", Some(LayoutValue::Float(0.9))),
+    ("beta2", Some(LayoutValue::Float(0.999))),
+    ("eps", None),
+    ("alpha", Some(LayoutValue::Float(0.99))),
+    ("flavor", Some(LayoutValue::Str("pytorch"))),
+    ("centered", Some(LayoutValue::Bool(false))),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum LayoutValue {
+    Float(f64),
+    Bool(bool),
+    Str(&'static str),
+}
+
+impl LayoutValue {
+    fn value(self) -> toml::Value {
+        match self {
+            LayoutValue::Float(x) => toml::Value::Float(x),
+            LayoutValue::Bool(b) => toml::Value::Boolean(b),
+            LayoutValue::Str(s) => toml::Value::String(s.to_string()),
+        }
+    }
+
+    /// Whether a spec's `value` is this one (`0` and `0.0` alike).
+    fn is(self, value: &toml::Value) -> bool {
+        match (self, value) {
+            (LayoutValue::Float(x), toml::Value::Float(v)) => *v == x,
+            (LayoutValue::Float(x), toml::Value::Integer(v)) => *v as f64 == x,
+            (LayoutValue::Bool(b), toml::Value::Boolean(v)) => *v == b,
+            (LayoutValue::Str(s), toml::Value::String(v)) => v == s,
+            _ => false,
+        }
+    }
+}
+
+/// The keys of `[optimizer]` that are not the optimizer's own.
+const SHARED: [&str; 4] = ["name", "lr", "clip_grad_norm", "schedule"];
+
+/// A key that no optimizer has: the closest one `optimizer` takes, or another optimizer's.
+fn unknown_key(key: &str, optimizer: &str, own: &[String]) -> FieldError {
+    let valid = OptimizerConfig::valid_keys(own);
+    let others: Vec<String> =
+        rnnlab_optim::OPTIMIZERS.iter().flat_map(rnnlab_optim::keys).filter(|k| !valid.contains(k)).collect();
+    let help = if let Some(c) = closest(key, valid.iter().map(String::as_str)) {
+        format!("did you mean `{c}`?")
+    } else if let Some(c) = closest(key, others.iter().map(String::as_str)) {
+        format!("did you mean `{c}`? (not used by `{optimizer}`, which takes {})", valid.join(", "))
+    } else {
+        format!("`{optimizer}` takes {}", valid.join(", "))
+    };
+    let mut err = FieldError::new(&[key], format!("unknown key `{key}`")).with_help(help);
+    err.at_key = true;
+    err
+}
+
+impl Serialize for OptimizerConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let settings = self.settings().map_err(|e| S::Error::custom(e.message))?;
+        let mut own = settings.table();
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("lr", &self.lr)?;
+        map.serialize_entry("clip_grad_norm", &self.clip_grad_norm)?;
+        for (key, held) in FIRST_LAYOUT {
+            match (own.remove(key), held) {
+                (Some(value), _) => map.serialize_entry(key, &value)?,
+                (None, Some(held)) => map.serialize_entry(key, &held.value())?,
+                (None, None) => {}
+            }
+        }
+        for (key, value) in &own {
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(schedule) = &self.schedule {
+            map.serialize_entry("schedule", schedule)?;
+        }
+        map.end()
+    }
 }
 
 impl OptimizerConfig {
-    /// `eps` as given, or the optimizer's PyTorch/TensorFlow default.
-    pub fn eps(&self) -> f64 {
-        self.eps.unwrap_or(match (self.name, self.flavor) {
-            (OptimizerKind::Rmsprop, RmspropFlavor::Tf1) => 1e-10,
-            (OptimizerKind::Adagrad, _) => 1e-10,
-            _ => 1e-8,
+    /// The named optimizer's keys, decoded by its `Config` (unchecked: see `check`).
+    pub fn settings(&self) -> Result<Box<dyn rnnlab_optim::Settings>, FieldError> {
+        let entry = rnnlab_optim::find(&self.name).ok_or_else(|| {
+            let names: Vec<&str> = rnnlab_optim::OPTIMIZERS.iter().map(|e| e.name).collect();
+            let help = match closest(&self.name, names.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? (valid: {})", names.join(", ")),
+                None => format!("valid values: {}", names.join(", ")),
+            };
+            FieldError::new(&["name"], format!("unknown optimizer `{}`", self.name)).with_help(help)
+        })?;
+        let mut keys = self.keys.clone();
+        let own = rnnlab_optim::keys(entry);
+        for (key, held) in FIRST_LAYOUT {
+            if let (Some(held), Some(value)) = (held, keys.get(key)) {
+                if held.is(value) && !own.iter().any(|k| k == key) {
+                    keys.remove(key);
+                }
+            }
+        }
+        (entry.decode)(toml::Value::Table(keys)).map_err(|e| {
+            let err = crate::decode::field_error(e);
+            let key = err.path.last().cloned().unwrap_or_default();
+            if !err.at_key {
+                return err;
+            }
+            let users: Vec<&str> = rnnlab_optim::OPTIMIZERS
+                .iter()
+                .filter(|o| rnnlab_optim::keys(o).contains(&key))
+                .map(|o| o.name)
+                .collect();
+            if users.is_empty() {
+                return unknown_key(&key, &self.name, &own);
+            }
+            let mut err = FieldError::new(
+                &[&key],
+                format!("`{key}` is not used by `{}` (only by {})", self.name, users.join(", ")),
+            )
+            .with_help(format!("remove `{key}` or pick an optimizer that uses it"));
+            err.at_key = true;
+            err
         })
     }
 
-    /// `weight_decay` as given, or PyTorch's default for the optimizer.
-    pub fn weight_decay(&self) -> f64 {
-        self.weight_decay.unwrap_or(if self.name == OptimizerKind::Adamw { 0.01 } else { 0.0 })
+    /// Every key `[optimizer]` takes with the named optimizer.
+    fn valid_keys(own: &[String]) -> Vec<String> {
+        SHARED.iter().map(|k| k.to_string()).chain(own.iter().cloned()).collect()
     }
 
     pub(crate) fn check(&self) -> Result<(), FieldError> {
-        use OptimizerKind::*;
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(FieldError::new(&["lr"], "must be a positive number").with_help("e.g. `lr = 0.001`"));
         }
         if self.clip_grad_norm.is_nan() || self.clip_grad_norm < 0.0 {
             return Err(FieldError::new(&["clip_grad_norm"], "must be ≥ 0 (0 turns clipping off)"));
         }
-        if self.weight_decay().is_nan() || self.weight_decay() < 0.0 {
-            return Err(FieldError::new(&["weight_decay"], "must be ≥ 0"));
-        }
-        let name = format!("{:?}", self.name).to_lowercase();
-        let only = |key: &str, set: bool, allowed: &[OptimizerKind], who: &str| {
-            if set && !allowed.contains(&self.name) {
-                Err(FieldError::new(&[key], format!("`{key}` is not used by `{name}` (only by {who})"))
-                    .with_help(format!("remove `{key}` or pick an optimizer that uses it")))
-            } else {
-                Ok(())
+        self.settings()?.check().map_err(|e| {
+            let err = FieldError::new(&[e.key], e.message);
+            match e.help {
+                Some(help) => err.with_help(help),
+                None => err,
             }
-        };
-        only("momentum", self.momentum != 0.0, &[Sgd, Rmsprop], "sgd, rmsprop")?;
-        only("nesterov", self.nesterov, &[Sgd], "sgd")?;
-        only("beta1", self.beta1 != default_beta1(), &[Adam, Adamw], "adam, adamw")?;
-        only("beta2", self.beta2 != default_beta2(), &[Adam, Adamw], "adam, adamw")?;
-        only("alpha", self.alpha != default_alpha(), &[Rmsprop], "rmsprop")?;
-        only("flavor", self.flavor != RmspropFlavor::Pytorch, &[Rmsprop], "rmsprop")?;
-        only("centered", self.centered, &[Rmsprop], "rmsprop")?;
-        if self.centered && self.flavor == RmspropFlavor::Tf1 {
-            return Err(FieldError::new(
-                &["centered"],
-                "centered RMSprop is only available with `flavor = \"pytorch\"`",
-            ));
-        }
-        only("eps", self.eps.is_some(), &[Adam, Adamw, Rmsprop, Adagrad], "adam, adamw, rmsprop, adagrad")?;
-        if !(0.0..=1.0).contains(&self.momentum) {
-            return Err(FieldError::new(&["momentum"], "must be in [0, 1]"));
-        }
-        if self.nesterov && self.momentum == 0.0 {
-            return Err(FieldError::new(&["nesterov"], "Nesterov momentum needs `momentum` > 0"));
-        }
-        for (key, v) in [("beta1", self.beta1), ("beta2", self.beta2), ("alpha", self.alpha)] {
-            if !(0.0..1.0).contains(&v) {
-                return Err(FieldError::new(&[key], "must be in [0, 1)"));
-            }
-        }
-        if self.eps().is_nan() || self.eps() <= 0.0 {
-            return Err(FieldError::new(&["eps"], "must be > 0"));
-        }
+        })?;
         if let Some(schedule) = &self.schedule {
             schedule.check(self.lr).map_err(|e| e.within(&["schedule"]))?;
         }
