@@ -54,6 +54,12 @@ bench-peers *ARGS: build
     .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
     .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
 
+# A [[published]] figure's protocol in PyTorch (nottingham | jsb | geron_rnn), to tell "worse" from "different" (creates .venv with torch).
+protocols-pytorch PROTOCOL *ARGS:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import torch, numpy" 2>/dev/null || .venv/bin/pip install torch numpy
+    .venv/bin/python bench/peers/protocols.py {{PROTOCOL}} {{ARGS}}
+
 # The parity sweep through rnnlab and the same protocol as a PyTorch process pool, alternating; e.g. `just bench-sweep --seeds 10`.
 bench-sweep *ARGS: build
     test -x .venv/bin/python || python3 -m venv .venv

@@ -131,13 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => {
             let Some(plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
-            let points = plan.trials.len() / plan.experiment.seeds.len();
-            println!(
-                "{}: ok — {} trials ({points} grid points × {} seeds)",
-                args.spec.display(),
-                plan.trials.len(),
-                plan.experiment.seeds.len()
-            );
+            println!("{}: ok — {}", args.spec.display(), plan_size(&plan).replace(": ", " (") + ")");
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
@@ -260,13 +254,19 @@ fn print_plan(plan: &Plan) {
         ok = ok.and_then(|_| line(&mut out, &mut cells));
     }
     let _ = ok.and_then(|_| out.flush());
-    let points = plan.trials.len() / plan.experiment.seeds.len();
-    println!(
-        "{} trials: {points} grid points × {} seeds; results in results/{}/",
-        plan.trials.len(),
-        plan.experiment.seeds.len(),
-        plan.experiment.name
-    );
+    println!("{}; results in results/{}/", plan_size(plan), plan.experiment.name);
+}
+
+/// "6 trials: 3 grid points × 2 seeds", singular where a count is 1.
+fn plan_size(plan: &rnnlab_spec::Plan) -> String {
+    let seeds = plan.experiment.seeds.len();
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}: {} × {}",
+        count(plan.trials.len(), "trial"),
+        count(plan.trials.len() / seeds, "grid point"),
+        count(seeds, "seed")
+    )
 }
 
 /// Writes the report (under the folder lock: other workers may write it too) and prints its

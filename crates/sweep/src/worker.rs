@@ -1,5 +1,8 @@
 //! One worker's loop: claim the next trial (longest first), run it, commit its result under
 //! the folder lock, until no trial is left to claim.
+//!
+//! (Over 300 lines: the loop, its thread rebalancing and its stop handling share the state of
+//! one worker and read top to bottom.)
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
