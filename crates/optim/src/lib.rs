@@ -87,8 +87,15 @@ pub fn find(name: &str) -> Option<&'static Entry> {
 }
 
 /// The keys `entry`'s optimizer accepts besides the shared ones, as serde lists them when it
-/// refuses one it does not know (so the `Config` struct is their one list).
-pub fn keys(entry: &Entry) -> Vec<String> {
+/// refuses one it does not know (so the `Config` struct is their one list). Read once per
+/// optimizer and kept: a spec asks for every grid point.
+pub fn keys(entry: &Entry) -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+    let all = KEYS.get_or_init(|| OPTIMIZERS.iter().map(read_keys).collect());
+    OPTIMIZERS.iter().position(|e| e.name == entry.name).map_or(&[], |i| &all[i])
+}
+
+fn read_keys(entry: &Entry) -> Vec<String> {
     let probe = toml::Table::from_iter([("\u{1}".to_string(), toml::Value::Boolean(true))]);
     let Err(e) = (entry.decode)(toml::Value::Table(probe)) else {
         return Vec::new();

@@ -92,7 +92,7 @@ const SHARED: [&str; 4] = ["name", "lr", "clip_grad_norm", "schedule"];
 fn unknown_key(key: &str, optimizer: &str, own: &[String]) -> FieldError {
     let valid = OptimizerConfig::valid_keys(own);
     let others: Vec<String> =
-        rnnlab_optim::OPTIMIZERS.iter().flat_map(rnnlab_optim::keys).filter(|k| !valid.contains(k)).collect();
+        rnnlab_optim::OPTIMIZERS.iter().flat_map(rnnlab_optim::keys).filter(|k| !valid.contains(k)).cloned().collect();
     let help = if let Some(c) = closest(key, valid.iter().map(String::as_str)) {
         format!("did you mean `{c}`?")
     } else if let Some(c) = closest(key, others.iter().map(String::as_str)) {
@@ -162,7 +162,7 @@ impl OptimizerConfig {
                 .map(|o| o.name)
                 .collect();
             if users.is_empty() {
-                return unknown_key(&key, &self.name, &own);
+                return unknown_key(&key, &self.name, own);
             }
             let mut err = FieldError::new(
                 &[&key],
