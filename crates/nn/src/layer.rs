@@ -35,7 +35,7 @@ macro_rules! define_layer {
                 acc: &mut T,
             ) -> LayerOutput<usize, usize, usize, D> {
                 match self {
-                    $(Layer::$variant(l) => l.run(xs, acc),)*
+                    $(Layer::$variant(l) => l.forward(xs, acc),)*
                 }
             }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, table_of, KeyError, Optimizer, Settings};
+use crate::{non_negative, KeyError, Optimizer, Settings};
 
 /// `name = "adagrad"`: its keys, with PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,10 +33,6 @@ impl Settings for Config {
 
     fn state_buffers(&self) -> usize {
         1
-    }
-
-    fn table(&self) -> toml::Table {
-        table_of(self)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, table_of, unit_interval, KeyError, Optimizer, Settings};
+use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings};
 
 /// `name = "adam"` (`Config<false>`) and `name = "adamw"` (`Config<true>`): their keys, with
 /// PyTorch's defaults.
@@ -65,10 +65,6 @@ impl<const DECOUPLED: bool> Settings for Config<DECOUPLED> {
 
     fn state_buffers(&self) -> usize {
         2
-    }
-
-    fn table(&self) -> toml::Table {
-        table_of(self)
     }
 }
 

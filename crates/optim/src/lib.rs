@@ -25,8 +25,22 @@ pub trait Optimizer: Send {
     fn set_lr(&mut self, lr: f64);
 }
 
+/// A `Config`'s keys as a table: every serde `Config` has it (a supertrait of [`Settings`], so
+/// trait objects can call it).
+pub trait Table {
+    /// The keys with their defaults filled in (optional keys only when given), in the order
+    /// of the `Config` struct: what a trial's resolved config (and so its id) holds.
+    fn table(&self) -> toml::Table;
+}
+
+impl<C: serde::Serialize> Table for C {
+    fn table(&self) -> toml::Table {
+        toml::Table::try_from(self).expect("optimizer configs are tables of plain values")
+    }
+}
+
 /// One optimizer's decoded keys.
-pub trait Settings: std::fmt::Debug + Send + Sync {
+pub trait Settings: Table + std::fmt::Debug + Send + Sync {
     /// Checks the values (ranges, combinations).
     fn check(&self) -> Result<(), KeyError>;
 
@@ -35,10 +49,6 @@ pub trait Settings: std::fmt::Debug + Send + Sync {
 
     /// How many buffers of one float per parameter the optimizer keeps (memory estimates).
     fn state_buffers(&self) -> usize;
-
-    /// The keys with their defaults filled in (optional keys only when given), in the order
-    /// of the `Config` struct: what a trial's resolved config (and so its id) holds.
-    fn table(&self) -> toml::Table;
 }
 
 /// A bad value of one key, found by [`Settings::check`].
@@ -111,11 +121,6 @@ fn decode_as<C: serde::de::DeserializeOwned + Settings + 'static>(
     keys: toml::Value,
 ) -> Result<Box<dyn Settings>, DecodeError> {
     serde_path_to_error::deserialize::<_, C>(keys).map(|c| Box::new(c) as Box<dyn Settings>)
-}
-
-/// A `Config`'s keys as a table (what [`Settings::table`] returns).
-fn table_of<C: serde::Serialize>(config: &C) -> toml::Table {
-    toml::Table::try_from(config).expect("optimizer configs are tables of plain values")
 }
 
 /// `Err` unless `value` is in `[0, 1)` (betas, smoothing constants).

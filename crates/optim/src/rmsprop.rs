@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, table_of, unit_interval, KeyError, Optimizer, Settings};
+use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings};
 
 /// RMSprop flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,10 +82,6 @@ impl Settings for Config {
 
     fn state_buffers(&self) -> usize {
         2 + usize::from(self.centered)
-    }
-
-    fn table(&self) -> toml::Table {
-        table_of(self)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, table_of, KeyError, Optimizer, Settings};
+use crate::{non_negative, KeyError, Optimizer, Settings};
 
 /// `name = "sgd"`: its keys, with PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,10 +43,6 @@ impl Settings for Config {
 
     fn state_buffers(&self) -> usize {
         usize::from(self.momentum != 0.0)
-    }
-
-    fn table(&self) -> toml::Table {
-        table_of(self)
     }
 }
 

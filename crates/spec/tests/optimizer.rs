@@ -1,9 +1,9 @@
 //! `[optimizer]`: the optimizer's own keys are decoded and checked by its file in
 //! `rnnlab-optim`, and trial ids stay what they were when one struct held every optimizer's keys.
 
-use std::path::Path;
+mod common;
 
-use rnnlab_spec::{load_str, Catalog, FieldError, Location, Override, Plan, SpecErrors, TrialConfig};
+use rnnlab_spec::{Catalog, FieldError, Plan, SpecErrors, TrialConfig};
 
 struct Parity;
 impl Catalog for Parity {
@@ -19,8 +19,7 @@ impl Catalog for Parity {
 const SMOKE: &str = include_str!("../../../experiments/smoke.toml");
 
 fn load(src: &str, sets: &[&str]) -> Result<Plan, SpecErrors> {
-    let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
-    load_str(Path::new("spec.toml"), src, &overrides, &Parity)
+    common::load_in(&Parity, src, sets)
 }
 
 /// Ids of the first trial (LSTM, seed 0) of `smoke.toml` with these overrides, as
@@ -58,15 +57,8 @@ fn trial_ids_are_those_of_the_single_optimizer_struct() {
     }
 }
 
-/// Asserts the spec fails with one error at `line:col` whose text contains each of `needles`.
 fn check_error(src: &str, line: usize, col: usize, needles: &[&str]) {
-    let errors = load(src, &[]).unwrap_err();
-    let e = &errors.0[0];
-    let text = e.to_string();
-    assert_eq!(e.location, Location::File { path: "spec.toml".into(), line, col }, "{text}");
-    for n in needles {
-        assert!(text.contains(n), "`{n}` not in: {text}");
-    }
+    common::check_error_in(&Parity, src, &[], line, col, needles)
 }
 
 #[test]

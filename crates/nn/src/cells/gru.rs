@@ -72,14 +72,6 @@ impl<D: Device<f32>> Cell<D> for Dynamic<D> {
         GruLayer::zeros(dev, index, input, config.hidden_size)
     }
 
-    fn run<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        xs: &[Tensor<(usize, usize), f32, D>],
-        acc: &mut T,
-    ) -> LayerOutput<usize, usize, usize, D> {
-        self.forward(xs, acc)
-    }
-
     fn gate_rows(&self) -> usize {
         3 * self.w_ih[0].shape().0
     }

@@ -89,14 +89,6 @@ impl<D: Device<f32>> Cell<D> for Dynamic<D> {
         LstmLayer::zeros(dev, index, input, config.hidden_size, config.output_size(), config.proj_size > 0)
     }
 
-    fn run<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        xs: &[Tensor<(usize, usize), f32, D>],
-        acc: &mut T,
-    ) -> LayerOutput<usize, usize, usize, D> {
-        self.forward(xs, acc)
-    }
-
     fn gate_rows(&self) -> usize {
         4 * self.w_ih[0].shape().0
     }

@@ -17,20 +17,14 @@ use rnnlab_spec::ModelConfig;
 
 use crate::params::HasParams;
 
-/// What a network needs of a cell's layer with its sizes read from a spec. Each cell's file
-/// implements it for its `Dynamic` alias, the type `Layer` holds; `Layer` dispatches to it
-/// (the cells are listed once, in `rnnlab_spec::for_each_cell!`).
+/// What a network needs of a cell's layer with its sizes read from a spec, besides the cell
+/// type's own `forward` over a sequence. Each cell's file implements it for its `Dynamic`
+/// alias, the type `Layer` holds; `Layer` dispatches to it (the cells are listed once, in
+/// `rnnlab_spec::for_each_cell!`).
 pub trait Cell<D: Device<f32>>: HasParams<D> + Clone + std::fmt::Debug {
     /// Layer `index` of the stack, reading `input` features, every parameter zero; sizes and
     /// options from `config`.
     fn zeros(dev: &D, config: &ModelConfig, index: usize, input: usize) -> Self;
-
-    /// Runs a sequence from zero state (the cell types' `forward`).
-    fn run<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        xs: &[Tensor<(usize, usize), f32, D>],
-        acc: &mut T,
-    ) -> LayerOutput<usize, usize, usize, D>;
 
     /// Rows of the input weight (gates × hidden).
     fn gate_rows(&self) -> usize;

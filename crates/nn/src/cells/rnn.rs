@@ -59,14 +59,6 @@ impl<D: Device<f32>> Cell<D> for Dynamic<D> {
         RnnLayer::zeros(dev, index, input, config.hidden_size, config.nonlinearity == Nonlinearity::Relu)
     }
 
-    fn run<T: Tape<f32, D> + Merge<T>>(
-        &self,
-        xs: &[Tensor<(usize, usize), f32, D>],
-        acc: &mut T,
-    ) -> LayerOutput<usize, usize, usize, D> {
-        self.forward(xs, acc)
-    }
-
     fn gate_rows(&self) -> usize {
         self.w_ih.shape().0
     }

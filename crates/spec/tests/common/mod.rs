@@ -41,13 +41,23 @@ batch_size = 4
 "#;
 
 pub fn load(src: &str, sets: &[&str]) -> Result<Plan, SpecErrors> {
+    load_in(&Fake, src, sets)
+}
+
+/// Loads `src` as `spec.toml` with `--set` overrides, checking datasets with `catalog`.
+pub fn load_in(catalog: &dyn Catalog, src: &str, sets: &[&str]) -> Result<Plan, SpecErrors> {
     let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
-    load_str(Path::new("spec.toml"), src, &overrides, &Fake)
+    load_str(Path::new("spec.toml"), src, &overrides, catalog)
 }
 
 /// Asserts the spec fails with one error at `line:col` whose text contains each of `needles`.
 pub fn check_error(src: &str, sets: &[&str], line: usize, col: usize, needles: &[&str]) {
-    let errors = load(src, sets).unwrap_err();
+    check_error_in(&Fake, src, sets, line, col, needles)
+}
+
+/// [`check_error`] with datasets checked by `catalog`.
+pub fn check_error_in(catalog: &dyn Catalog, src: &str, sets: &[&str], line: usize, col: usize, needles: &[&str]) {
+    let errors = load_in(catalog, src, sets).unwrap_err();
     let e = &errors.0[0];
     let text = e.to_string();
     assert_eq!(e.location, Location::File { path: "spec.toml".into(), line, col }, "{text}");
