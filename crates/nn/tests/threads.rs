@@ -1,5 +1,6 @@
-//! With more than one thread a trial's element-wise passes run over blocks of rows in
-//! parallel: the loss, gradients and predictions are the same, bit for bit, as on one thread.
+//! With more than one thread each step's recurrent product and element-wise pass run over
+//! blocks of rows in parallel: the loss, gradients and predictions are the same, bit for bit,
+//! as on one thread, for every cell.
 //! (Its own test binary: the thread count is process-wide.)
 
 use dfdx::prelude::*;
@@ -21,7 +22,14 @@ fn two_threads_compute_what_one_does() {
         targets: Targets::Classes((0..size * steps).map(|_| rng.gen_range(0..4)).collect()),
         mask: None,
     };
-    for model in ["cell = 'lstm'\nhidden_size = 16\nlayers = 2", "cell = 'lstm'\nhidden_size = 16\nproj_size = 5"] {
+    let models = [
+        "cell = 'lstm'\nhidden_size = 16\nlayers = 2",
+        "cell = 'lstm'\nhidden_size = 16\nproj_size = 5",
+        "cell = 'gru'\nhidden_size = 16\nlayers = 2",
+        "cell = 'rnn'\nhidden_size = 16\nlayers = 2",
+        "cell = 'rnn'\nhidden_size = 16\nnonlinearity = 'relu'",
+    ];
+    for model in models {
         let config: ModelConfig = toml::from_str(model).unwrap();
         let task = Task::Classify { classes: 4, per_step: true };
         let mut net = Network::new(&Cpu::default(), &config, input, task, &mut StdRng::seed_from_u64(2)).unwrap();

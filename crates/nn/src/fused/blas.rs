@@ -20,9 +20,27 @@ pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// The current per-product thread count.
+thread_local! {
+    /// Set while this thread runs one block of a split over rows ([`serial`]).
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The current per-product thread count (1 inside [`serial`]).
 pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
+    if SERIAL.with(|s| s.get()) {
+        1
+    } else {
+        THREADS.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `f` with this thread's products and passes on this thread alone: for the blocks of a
+/// split that already runs on every thread.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let result = f();
+    SERIAL.with(|s| s.set(before));
+    result
 }
 
 /// The widest vector instructions this CPU has, of those the kernels are compiled for.
@@ -109,6 +127,16 @@ impl<'a> Mat<'a> {
     /// The transpose, without moving data.
     pub fn t(self) -> Self {
         Mat { transposed: !self.transposed, ..self }
+    }
+
+    /// Rows of the logical matrix (after any transpose).
+    pub fn rows(&self) -> usize {
+        self.shape().0
+    }
+
+    /// Columns of the logical matrix (after any transpose).
+    pub fn cols(&self) -> usize {
+        self.shape().1
     }
 
     /// Logical shape `[rows, cols]` after any transpose.

@@ -5,10 +5,11 @@
 //! single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
-use super::blas::{gemm, simd_fn, Mat};
+use super::blas::{gemm, serial, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
+use rayon::prelude::*;
 
 /// Sizes of one GRU layer.
 #[derive(Debug, Clone)]
@@ -149,6 +150,80 @@ simd_fn! {
     }
 }
 
+/// One forward step: the recurrent product of `h_prev` (`[B, H]`) into `hg` (left at zero at
+/// the first step, `!rec`), then [`cell_forward`]; over blocks of rows when the trial has
+/// threads (as `lstm::forward_step`).
+#[allow(clippy::too_many_arguments)]
+fn forward_step(
+    g: &mut [f32],
+    hg: &mut [f32],
+    biases: (&[f32], &[f32]),
+    hn: &mut [f32],
+    h_prev: &[f32],
+    h_new: &mut [f32],
+    w_hh: Mat<'_>,
+    rec: bool,
+) {
+    let hidden = w_hh.rows();
+    let step = |g: &mut [f32], hg: &mut [f32], hn: &mut [f32], h_new: &mut [f32], first: usize| {
+        let prev = &h_prev[first * hidden..first * hidden + h_new.len()];
+        if rec {
+            gemm(hg, false, Mat::new(prev, h_new.len() / hidden, hidden), w_hh);
+        }
+        cell_forward(g, hg, biases, hn, prev, h_new, hidden);
+    };
+    match super::row_block(h_new.len() / hidden) {
+        None => step(g, hg, hn, h_new, 0),
+        Some(rows) => {
+            let r = rows * hidden;
+            g.par_chunks_mut(3 * r)
+                .zip(hg.par_chunks_mut(3 * r))
+                .zip(hn.par_chunks_mut(r))
+                .zip(h_new.par_chunks_mut(r))
+                .enumerate()
+                .for_each(|(i, (((g, hg), hn), h_new))| serial(|| step(g, hg, hn, h_new, i * rows)));
+        }
+    }
+}
+
+/// One backward step: `dh = dy + dh_rec`, [`cell_backward`] (its direct path into `dh_rec`),
+/// then (when there is an earlier step, `rec`) `dh_rec += dG_rec · W_hh`; over blocks of rows
+/// like [`forward_step`].
+#[allow(clippy::too_many_arguments)]
+fn backward_step(
+    dxg: &mut [f32],
+    dhg: &mut [f32],
+    dh_rec: &mut [f32],
+    dh: &mut [f32],
+    dy: &[f32],
+    hn: &[f32],
+    h_prev: &[f32],
+    w_hh: Mat<'_>,
+    rec: bool,
+) {
+    let hidden = w_hh.cols();
+    let step = |dxg: &mut [f32], dhg: &mut [f32], dh_rec: &mut [f32], dh: &mut [f32], first: usize| {
+        let (at, len) = (first * hidden, dh.len());
+        sum_into(dh, &dy[at..at + len], dh_rec);
+        cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], dh, hidden);
+        if rec {
+            gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
+        }
+    };
+    match super::row_block(dh.len() / hidden) {
+        None => step(dxg, dhg, dh_rec, dh, 0),
+        Some(rows) => {
+            let r = rows * hidden;
+            dxg.par_chunks_mut(3 * r)
+                .zip(dhg.par_chunks_mut(3 * r))
+                .zip(dh_rec.par_chunks_mut(r))
+                .zip(dh.par_chunks_mut(r))
+                .enumerate()
+                .for_each(|(i, (((dxg, dhg), dh_rec), dh))| serial(|| step(dxg, dhg, dh_rec, dh, i * rows)));
+        }
+    }
+}
+
 impl Kernel for Gru {
     type Saved = Saved;
 
@@ -178,11 +253,9 @@ impl Kernel for Gru {
                 gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
             }
             let (done, rest) = out.split_at_mut(t * b * h);
-            let h_prev = if t > 0 { &done[(t - 1) * b * h..] } else { &zeros[..] };
-            if t > 0 {
-                gemm(&mut hg, false, Mat::new(h_prev, b, h), Mat::new(w.w_hh, h3, h).t());
-            }
-            cell_forward(g, &hg, (w.b_ih, w.b_hh), &mut hn[s * b * h..(s + 1) * b * h], h_prev, &mut rest[..b * h], h);
+            let h_prev = if t > 0 { &done[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
+            let (hn, h_new) = (&mut hn[s * b * h..(s + 1) * b * h], &mut rest[..b * h]);
+            forward_step(g, &mut hg, (w.b_ih, w.b_hh), hn, h_prev, h_new, Mat::new(w.w_hh, h3, h).t(), t > 0);
         }
         if !train {
             pool::recycle([gates, hn, hg, zeros]);
@@ -211,21 +284,18 @@ impl Kernel for Gru {
         let mut dh = pool::zeros(b * h);
         let mut dh_rec = pool::zeros(b * h);
         for t in (0..steps).rev() {
-            sum_into(&mut dh, &up.dy[t * b * h..(t + 1) * b * h], &dh_rec);
             let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
-            let dhg_t = &mut dhg[t * b * h3..(t + 1) * b * h3];
-            cell_backward(
+            backward_step(
                 &mut dxg[t * b * h3..(t + 1) * b * h3],
-                dhg_t,
+                &mut dhg[t * b * h3..(t + 1) * b * h3],
                 &mut dh_rec,
+                &mut dh,
+                &up.dy[t * b * h..(t + 1) * b * h],
                 &hn[t * b * h..(t + 1) * b * h],
                 h_prev,
-                &dh,
-                h,
+                Mat::new(w.w_hh, h3, h),
+                t > 0,
             );
-            if t > 0 {
-                gemm(&mut dh_rec, true, Mat::new(dhg_t, b, h3), Mat::new(w.w_hh, h3, h));
-            }
         }
         let mut grads = vec![0.0; p.len()];
         let (g_ih, rest) = grads.split_at_mut(h3 * inp);

@@ -9,7 +9,7 @@ use super::act::{map_in_place, sigmoid, tanh};
 use dfdx::prelude::{Device, HasShape};
 use rayon::prelude::*;
 
-use super::blas::{gemm, simd_fn, Mat};
+use super::blas::{gemm, serial, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
@@ -125,34 +125,81 @@ simd_fn! {
     }
 }
 
-/// [`cell_forward`] over blocks of rows on the trial's threads (rows are independent, so the
-/// result does not depend on the split).
-fn forward_rows(g: &mut [f32], bias: &[f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+/// One forward step: the recurrent product of the previous step's outputs `prev` (`[B, P]`;
+/// `None` at the first step) into the gate rows `g`, then [`cell_forward`]. With more than one
+/// thread, over blocks of rows, each block's product and pass on one thread: one fork per step,
+/// and since rows are independent and a row's product does not depend on its block, the same
+/// numbers as on one thread.
+#[allow(clippy::too_many_arguments)]
+fn forward_step(
+    g: &mut [f32],
+    prev: Option<&[f32]>,
+    w_hh: Mat<'_>,
+    bias: &[f32],
+    c: &mut [f32],
+    tanh_c: &mut [f32],
+    m: &mut [f32],
+    hidden: usize,
+) {
+    let width = w_hh.rows();
+    let step = |g: &mut [f32], c: &mut [f32], tc: &mut [f32], m: &mut [f32], first: usize| {
+        if let Some(prev) = prev {
+            gemm(g, true, Mat::new(&prev[first * width..], c.len() / hidden, width), w_hh);
+        }
+        cell_forward(g, bias, c, tc, m, hidden);
+    };
     match super::row_block(c.len() / hidden) {
-        None => cell_forward(g, bias, c, tanh_c, m, hidden),
+        None => step(g, c, tanh_c, m, 0),
         Some(rows) => {
             let r = rows * hidden;
             g.par_chunks_mut(4 * r)
                 .zip(c.par_chunks_mut(r))
                 .zip(tanh_c.par_chunks_mut(r))
                 .zip(m.par_chunks_mut(r))
-                .for_each(|(((g, c), t), m)| cell_forward(g, bias, c, t, m, hidden));
+                .enumerate()
+                .for_each(|(i, (((g, c), t), m))| serial(|| step(g, c, t, m, i * rows)));
         }
     }
 }
 
-/// [`cell_backward`] over blocks of rows on the trial's threads.
-fn backward_rows(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], dm: &[f32], hidden: usize) {
-    match super::row_block(dc.len() / hidden) {
-        None => cell_backward(g, dc, c_prev, tanh_c, dm, hidden),
-        Some(rows) => {
+/// One backward step: [`cell_backward`], then (`dh_rec`, when there is an earlier step) the
+/// gradient flowing to the previous step's outputs, `dG · W_hh`; over blocks of rows like
+/// [`forward_step`].
+#[allow(clippy::too_many_arguments)]
+fn backward_step(
+    g: &mut [f32],
+    dc: &mut [f32],
+    c_prev: &[f32],
+    tanh_c: &[f32],
+    dm: &[f32],
+    dh_rec: Option<&mut [f32]>,
+    w_hh: Mat<'_>,
+    hidden: usize,
+) {
+    let width = w_hh.cols();
+    let step = |g: &mut [f32], dc: &mut [f32], dh_rec: Option<&mut [f32]>, first: usize| {
+        let (rows, at) = (dc.len() / hidden, first * hidden);
+        cell_backward(g, dc, &c_prev[at..at + rows * hidden], &tanh_c[at..], &dm[at..], hidden);
+        if let Some(dh_rec) = dh_rec {
+            gemm(dh_rec, false, Mat::new(g, rows, 4 * hidden), w_hh);
+        }
+    };
+    match (super::row_block(dc.len() / hidden), dh_rec) {
+        (None, dh_rec) => step(g, dc, dh_rec, 0),
+        (Some(rows), None) => {
             let r = rows * hidden;
             g.par_chunks_mut(4 * r)
                 .zip(dc.par_chunks_mut(r))
-                .zip(c_prev.par_chunks(r))
-                .zip(tanh_c.par_chunks(r))
-                .zip(dm.par_chunks(r))
-                .for_each(|((((g, dc), cp), t), dm)| cell_backward(g, dc, cp, t, dm, hidden));
+                .enumerate()
+                .for_each(|(i, (g, dc))| serial(|| step(g, dc, None, i * rows)));
+        }
+        (Some(rows), Some(dh_rec)) => {
+            let r = rows * hidden;
+            g.par_chunks_mut(4 * r)
+                .zip(dc.par_chunks_mut(r))
+                .zip(dh_rec.par_chunks_mut(rows * width))
+                .enumerate()
+                .for_each(|(i, ((g, dc), dh))| serial(|| step(g, dc, Some(dh), i * rows)));
         }
     }
 }
@@ -191,16 +238,14 @@ impl Kernel for Lstm {
             }
             let (done, rest) = out.split_at_mut(t * b * o);
             let out_t = &mut rest[..b * o];
-            if t > 0 {
-                gemm(g, true, Mat::new(&done[(t - 1) * b * o..], b, o), w_hh);
-            }
+            let prev = (t > 0).then(|| &done[(t - 1) * b * o..]);
             let tc = &mut tanh_c[s * state..(s + 1) * state];
             if self.proj {
                 let m = &mut m_all[s * state..(s + 1) * state];
-                forward_rows(g, &bias, &mut c, tc, m, h);
+                forward_step(g, prev, w_hh, &bias, &mut c, tc, m, h);
                 gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
             } else {
-                forward_rows(g, &bias, &mut c, tc, out_t, h);
+                forward_step(g, prev, w_hh, &bias, &mut c, tc, out_t, h);
             }
             if train {
                 c_all[t * state..(t + 1) * state].copy_from_slice(&c);
@@ -239,15 +284,14 @@ impl Kernel for Lstm {
             let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
             let tc = &tanh_c[t * state..(t + 1) * state];
             let g = &mut dg[t * b * h4..(t + 1) * b * h4];
+            let dh_rec = (t > 0).then_some(&mut dh_rec[..]);
+            let w_hh = Mat::new(w.w_hh, h4, o);
             if self.proj {
                 dh_all[t * b * o..(t + 1) * b * o].copy_from_slice(&dh);
                 gemm(&mut dm, false, Mat::new(&dh, b, o), Mat::new(w.w_hr, o, h));
-                backward_rows(g, &mut dc, c_prev, tc, &dm, h);
+                backward_step(g, &mut dc, c_prev, tc, &dm, dh_rec, w_hh, h);
             } else {
-                backward_rows(g, &mut dc, c_prev, tc, &dh, h);
-            }
-            if t > 0 {
-                gemm(&mut dh_rec, false, Mat::new(g, b, h4), Mat::new(w.w_hh, h4, o));
+                backward_step(g, &mut dc, c_prev, tc, &dh, dh_rec, w_hh, h);
             }
         }
         let rows = steps * b;

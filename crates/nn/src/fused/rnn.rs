@@ -4,10 +4,11 @@
 //! one product, then per step the recurrent product and the activation in place.
 
 use super::act::{relu_in_place, tanh_in_place};
-use super::blas::{gemm, simd_fn, Mat};
+use super::blas::{gemm, serial, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
+use rayon::prelude::*;
 
 /// Sizes of one RNN layer.
 #[derive(Debug, Clone)]
@@ -48,6 +49,47 @@ simd_fn! {
     }
 }
 
+/// One forward step in place over `a` (`[B, H]`, holding the input projection and bias): the
+/// recurrent product of the previous outputs `prev` (none at the first step), then the
+/// activation; over blocks of rows when the trial has threads (as `lstm::forward_step`).
+fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, hidden: usize, relu: bool) {
+    let step = |a: &mut [f32], first: usize| {
+        if let Some(prev) = prev {
+            gemm(a, true, Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
+        }
+        if relu {
+            relu_in_place(a);
+        } else {
+            tanh_in_place(a);
+        }
+    };
+    match super::row_block(a.len() / hidden) {
+        None => step(a, 0),
+        Some(rows) => a.par_chunks_mut(rows * hidden).enumerate().for_each(|(i, a)| serial(|| step(a, i * rows))),
+    }
+}
+
+/// One backward step: the pre-activation gradient into `da` ([`grad_step`]), then (when there
+/// is an earlier step) `dh_rec = da · W_hh`; over blocks of rows like [`forward_step`].
+fn backward_step(da: &mut [f32], dh_rec: &mut [f32], dy: &[f32], h: &[f32], w_hh: Mat<'_>, rec: bool, relu: bool) {
+    let hidden = w_hh.cols();
+    let step = |da: &mut [f32], dh_rec: &mut [f32], first: usize| {
+        let at = first * hidden;
+        grad_step(da, &dy[at..], dh_rec, &h[at..], relu);
+        if rec {
+            gemm(dh_rec, false, Mat::new(da, da.len() / hidden, hidden), w_hh);
+        }
+    };
+    match super::row_block(da.len() / hidden) {
+        None => step(da, dh_rec, 0),
+        Some(rows) => da
+            .par_chunks_mut(rows * hidden)
+            .zip(dh_rec.par_chunks_mut(rows * hidden))
+            .enumerate()
+            .for_each(|(i, (da, dh_rec))| serial(|| step(da, dh_rec, i * rows))),
+    }
+}
+
 impl Kernel for Rnn {
     type Saved = Saved;
 
@@ -64,15 +106,8 @@ impl Kernel for Rnn {
         gemm(&mut out, true, Mat::new(x, d.steps * b, inp), Mat::new(w_ih, h, inp).t());
         for t in 0..d.steps {
             let (done, rest) = out.split_at_mut(t * b * h);
-            let a = &mut rest[..b * h];
-            if t > 0 {
-                gemm(a, true, Mat::new(&done[(t - 1) * b * h..], b, h), Mat::new(w_hh, h, h).t());
-            }
-            if self.relu {
-                relu_in_place(a);
-            } else {
-                tanh_in_place(a);
-            }
+            let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
+            forward_step(&mut rest[..b * h], prev, Mat::new(w_hh, h, h).t(), h, self.relu);
         }
         let saved = train.then(|| Saved { out: pool::copy(&out) });
         Pass { out, cell: Vec::new(), saved }
@@ -96,10 +131,7 @@ impl Kernel for Rnn {
             let range = t * b * h..(t + 1) * b * h;
             let da_t = &mut da[range.clone()];
             let (dy, hs) = (&up.dy[range.clone()], &out[range]);
-            grad_step(da_t, dy, &dh_rec, hs, self.relu);
-            if t > 0 {
-                gemm(&mut dh_rec, false, Mat::new(da_t, b, h), Mat::new(w_hh, h, h));
-            }
+            backward_step(da_t, &mut dh_rec, dy, hs, Mat::new(w_hh, h, h), t > 0, self.relu);
         }
         let mut grads = vec![0.0; p.len()];
         let (g_ih, rest) = grads.split_at_mut(h * inp);
