@@ -10,6 +10,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod skinny;
+
 /// Threads one matrix product may use (1: run on the calling thread).
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
@@ -71,33 +73,34 @@ pub fn level() -> Level {
 /// dispatched on [`level`] at run time: the default x86-64 target only assumes SSE2, and
 /// plain loops over slices vectorise to 16 or 8 lanes instead of 4 when the body is compiled
 /// with the wider features. Each element is computed by the same operations in the same order
-/// at every level, so results do not depend on the level.
+/// at every level, so results do not depend on the level. Const generic parameters are passed
+/// through (`fn f<const K: usize>(…)`).
 macro_rules! simd_fn {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident $(<$(const $g:ident: $gt:ty),+>)? ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
         #[allow(unsafe_code)]
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn generic($($arg: $ty),*) $(-> $ret)? $body
+            fn generic $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            fn avx512($($arg: $ty),*) $(-> $ret)? {
-                generic($($arg),*)
+            fn avx512 $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? {
+                generic $(::<$($g),+>)? ($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            fn avx2($($arg: $ty),*) $(-> $ret)? {
-                generic($($arg),*)
+            fn avx2 $(<$(const $g: $gt),+>)? ($($arg: $ty),*) $(-> $ret)? {
+                generic $(::<$($g),+>)? ($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             match $crate::fused::blas::level() {
                 // SAFETY: `level` detected the features these functions are compiled for.
-                $crate::fused::blas::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                $crate::fused::blas::Level::Avx512 => return unsafe { avx512 $(::<$($g),+>)? ($($arg),*) },
                 // SAFETY: as above.
-                $crate::fused::blas::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                $crate::fused::blas::Level::Avx2 => return unsafe { avx2 $(::<$($g),+>)? ($($arg),*) },
                 $crate::fused::blas::Level::Baseline => {}
             }
-            generic($($arg),*)
+            generic $(::<$($g),+>)? ($($arg),*)
         }
     };
 }
@@ -171,6 +174,9 @@ pub fn gemm(dst: &mut [f32], accumulate: bool, a: Mat<'_>, b: Mat<'_>) {
         if !accumulate {
             dst[..m * n].fill(0.0);
         }
+        return;
+    }
+    if skinny::product(dst, accumulate, a, b) {
         return;
     }
     let (a_cs, a_rs) = a.strides();
