@@ -90,10 +90,20 @@ fn row_block(rows: usize) -> Option<usize> {
     (threads > 1 && rows >= 2 * MIN_ROWS).then(|| rows.div_ceil(threads).max(MIN_ROWS))
 }
 
-/// Sets every row of the row-major `dst` to `row`.
+/// Sets every row of the row-major `dst` to `row`: the first row, then copies of what is
+/// filled so far, doubling, so a bias of two values over 49,152 rows is 17 copies rather than
+/// 49,152 calls of `memcpy`.
 fn fill_rows(dst: &mut [f32], row: &[f32]) {
-    for chunk in dst.chunks_exact_mut(row.len()) {
-        chunk.copy_from_slice(row);
+    let total = dst.len() - dst.len() % row.len().max(1);
+    if total == 0 {
+        return;
+    }
+    dst[..row.len()].copy_from_slice(row);
+    let mut filled = row.len();
+    while filled < total {
+        let n = filled.min(total - filled);
+        dst.copy_within(..n, filled);
+        filled += n;
     }
 }
 
@@ -168,3 +178,17 @@ macro_rules! with_kernel_arms {
     };
 }
 use with_kernel_arms;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fill_rows_sets_every_whole_row_and_nothing_past_them() {
+        for rows in [0, 1, 2, 3, 5, 8, 13] {
+            let row = [1.5, -2.0, 3.25];
+            let mut dst = vec![9.0; rows * 3 + 2];
+            super::fill_rows(&mut dst, &row);
+            let want: Vec<f32> = row.iter().copied().cycle().take(rows * 3).chain([9.0, 9.0]).collect();
+            assert_eq!(dst, want, "{rows} rows");
+        }
+    }
+}
