@@ -39,10 +39,15 @@ pub fn threads() -> usize {
 /// Runs `f` with this thread's products and passes on this thread alone: for the blocks of a
 /// split that already runs on every thread.
 pub fn serial<R>(f: impl FnOnce() -> R) -> R {
-    let before = SERIAL.with(|s| s.replace(true));
-    let result = f();
-    SERIAL.with(|s| s.set(before));
-    result
+    /// Restores the flag even if `f` unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SERIAL.with(|s| s.replace(true)));
+    f()
 }
 
 /// The widest vector instructions this CPU has, of those the kernels are compiled for.
