@@ -5,11 +5,10 @@
 //! single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
-use super::blas::{gemm, serial, simd_fn, Mat};
+use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
-use rayon::prelude::*;
 
 /// Sizes of one GRU layer.
 #[derive(Debug, Clone)]
@@ -152,7 +151,7 @@ simd_fn! {
 
 /// One forward step: the recurrent product of `h_prev` (`[B, H]`) into `hg` (left at zero at
 /// the first step, `!rec`), then [`cell_forward`]; over blocks of rows when the trial has
-/// threads (as `lstm::forward_step`).
+/// threads ([`super::over_row_blocks`]).
 #[allow(clippy::too_many_arguments)]
 fn forward_step(
     g: &mut [f32],
@@ -165,25 +164,15 @@ fn forward_step(
     rec: bool,
 ) {
     let hidden = w_hh.rows();
-    let step = |g: &mut [f32], hg: &mut [f32], hn: &mut [f32], h_new: &mut [f32], first: usize| {
+    let rows = h_new.len() / hidden;
+    let parts = [(g, 3 * hidden), (hg, 3 * hidden), (hn, hidden), (h_new, hidden)];
+    super::over_row_blocks(rows, parts, |first, [g, hg, hn, h_new]| {
         let prev = &h_prev[first * hidden..first * hidden + h_new.len()];
         if rec {
             gemm(hg, false, Mat::new(prev, h_new.len() / hidden, hidden), w_hh);
         }
         cell_forward(g, hg, biases, hn, prev, h_new, hidden);
-    };
-    match super::row_block(h_new.len() / hidden) {
-        None => step(g, hg, hn, h_new, 0),
-        Some(rows) => {
-            let r = rows * hidden;
-            g.par_chunks_mut(3 * r)
-                .zip(hg.par_chunks_mut(3 * r))
-                .zip(hn.par_chunks_mut(r))
-                .zip(h_new.par_chunks_mut(r))
-                .enumerate()
-                .for_each(|(i, (((g, hg), hn), h_new))| serial(|| step(g, hg, hn, h_new, i * rows)));
-        }
-    }
+    });
 }
 
 /// One backward step: `dh = dy + dh_rec`, [`cell_backward`] (its direct path into `dh_rec`),
@@ -202,26 +191,16 @@ fn backward_step(
     rec: bool,
 ) {
     let hidden = w_hh.cols();
-    let step = |dxg: &mut [f32], dhg: &mut [f32], dh_rec: &mut [f32], dh: &mut [f32], first: usize| {
+    let rows = dh.len() / hidden;
+    let parts = [(dxg, 3 * hidden), (dhg, 3 * hidden), (dh_rec, hidden), (dh, hidden)];
+    super::over_row_blocks(rows, parts, |first, [dxg, dhg, dh_rec, dh]| {
         let (at, len) = (first * hidden, dh.len());
         sum_into(dh, &dy[at..at + len], dh_rec);
         cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], dh, hidden);
         if rec {
             gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
         }
-    };
-    match super::row_block(dh.len() / hidden) {
-        None => step(dxg, dhg, dh_rec, dh, 0),
-        Some(rows) => {
-            let r = rows * hidden;
-            dxg.par_chunks_mut(3 * r)
-                .zip(dhg.par_chunks_mut(3 * r))
-                .zip(dh_rec.par_chunks_mut(r))
-                .zip(dh.par_chunks_mut(r))
-                .enumerate()
-                .for_each(|(i, (((dxg, dhg), dh_rec), dh))| serial(|| step(dxg, dhg, dh_rec, dh, i * rows)));
-        }
-    }
+    });
 }
 
 impl Kernel for Gru {

@@ -7,9 +7,8 @@
 
 use super::act::{map_in_place, sigmoid, tanh};
 use dfdx::prelude::{Device, HasShape};
-use rayon::prelude::*;
 
-use super::blas::{gemm, serial, simd_fn, Mat};
+use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
@@ -126,10 +125,8 @@ simd_fn! {
 }
 
 /// One forward step: the recurrent product of the previous step's outputs `prev` (`[B, P]`;
-/// `None` at the first step) into the gate rows `g`, then [`cell_forward`]. With more than one
-/// thread, over blocks of rows, each block's product and pass on one thread: one fork per step,
-/// and since rows are independent and a row's product does not depend on its block, the same
-/// numbers as on one thread.
+/// `None` at the first step) into the gate rows `g`, then [`cell_forward`]; over blocks of rows
+/// when the trial has threads ([`super::over_row_blocks`]).
 #[allow(clippy::too_many_arguments)]
 fn forward_step(
     g: &mut [f32],
@@ -142,29 +139,19 @@ fn forward_step(
     hidden: usize,
 ) {
     let width = w_hh.rows();
-    let step = |g: &mut [f32], c: &mut [f32], tc: &mut [f32], m: &mut [f32], first: usize| {
+    let rows = c.len() / hidden;
+    let parts = [(g, 4 * hidden), (c, hidden), (tanh_c, hidden), (m, hidden)];
+    super::over_row_blocks(rows, parts, |first, [g, c, tc, m]| {
         if let Some(prev) = prev {
             gemm(g, true, Mat::new(&prev[first * width..], c.len() / hidden, width), w_hh);
         }
         cell_forward(g, bias, c, tc, m, hidden);
-    };
-    match super::row_block(c.len() / hidden) {
-        None => step(g, c, tanh_c, m, 0),
-        Some(rows) => {
-            let r = rows * hidden;
-            g.par_chunks_mut(4 * r)
-                .zip(c.par_chunks_mut(r))
-                .zip(tanh_c.par_chunks_mut(r))
-                .zip(m.par_chunks_mut(r))
-                .enumerate()
-                .for_each(|(i, (((g, c), t), m))| serial(|| step(g, c, t, m, i * rows)));
-        }
-    }
+    });
 }
 
-/// One backward step: [`cell_backward`], then (`dh_rec`, when there is an earlier step) the
-/// gradient flowing to the previous step's outputs, `dG · W_hh`; over blocks of rows like
-/// [`forward_step`].
+/// One backward step: [`cell_backward`], then (when there is an earlier step, `rec`) the
+/// gradient flowing to the previous step's outputs, `dh_rec = dG · W_hh`; over blocks of rows
+/// like [`forward_step`].
 #[allow(clippy::too_many_arguments)]
 fn backward_step(
     g: &mut [f32],
@@ -172,36 +159,20 @@ fn backward_step(
     c_prev: &[f32],
     tanh_c: &[f32],
     dm: &[f32],
-    dh_rec: Option<&mut [f32]>,
+    dh_rec: &mut [f32],
     w_hh: Mat<'_>,
-    hidden: usize,
+    rec: bool,
 ) {
-    let width = w_hh.cols();
-    let step = |g: &mut [f32], dc: &mut [f32], dh_rec: Option<&mut [f32]>, first: usize| {
+    let (hidden, width) = (w_hh.rows() / 4, w_hh.cols());
+    let rows = dc.len() / hidden;
+    let parts = [(g, 4 * hidden), (dc, hidden), (dh_rec, width)];
+    super::over_row_blocks(rows, parts, |first, [g, dc, dh_rec]| {
         let (rows, at) = (dc.len() / hidden, first * hidden);
         cell_backward(g, dc, &c_prev[at..at + rows * hidden], &tanh_c[at..], &dm[at..], hidden);
-        if let Some(dh_rec) = dh_rec {
+        if rec {
             gemm(dh_rec, false, Mat::new(g, rows, 4 * hidden), w_hh);
         }
-    };
-    match (super::row_block(dc.len() / hidden), dh_rec) {
-        (None, dh_rec) => step(g, dc, dh_rec, 0),
-        (Some(rows), None) => {
-            let r = rows * hidden;
-            g.par_chunks_mut(4 * r)
-                .zip(dc.par_chunks_mut(r))
-                .enumerate()
-                .for_each(|(i, (g, dc))| serial(|| step(g, dc, None, i * rows)));
-        }
-        (Some(rows), Some(dh_rec)) => {
-            let r = rows * hidden;
-            g.par_chunks_mut(4 * r)
-                .zip(dc.par_chunks_mut(r))
-                .zip(dh_rec.par_chunks_mut(rows * width))
-                .enumerate()
-                .for_each(|(i, ((g, dc), dh))| serial(|| step(g, dc, Some(dh), i * rows)));
-        }
-    }
+    });
 }
 
 impl Kernel for Lstm {
@@ -284,14 +255,13 @@ impl Kernel for Lstm {
             let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
             let tc = &tanh_c[t * state..(t + 1) * state];
             let g = &mut dg[t * b * h4..(t + 1) * b * h4];
-            let dh_rec = (t > 0).then_some(&mut dh_rec[..]);
             let w_hh = Mat::new(w.w_hh, h4, o);
             if self.proj {
                 dh_all[t * b * o..(t + 1) * b * o].copy_from_slice(&dh);
                 gemm(&mut dm, false, Mat::new(&dh, b, o), Mat::new(w.w_hr, o, h));
-                backward_step(g, &mut dc, c_prev, tc, &dm, dh_rec, w_hh, h);
+                backward_step(g, &mut dc, c_prev, tc, &dm, &mut dh_rec, w_hh, t > 0);
             } else {
-                backward_step(g, &mut dc, c_prev, tc, &dh, dh_rec, w_hh, h);
+                backward_step(g, &mut dc, c_prev, tc, &dh, &mut dh_rec, w_hh, t > 0);
             }
         }
         let rows = steps * b;

@@ -82,12 +82,41 @@ pub struct Pass<S> {
     pub saved: Option<S>,
 }
 
-/// Rows per block when the element-wise passes over `rows` rows run on several threads: `None`
-/// (one pass on this thread) with one thread or too few rows to be worth a fork.
+/// Rows per block when a step over `rows` rows runs on several threads: `None` (one pass on
+/// this thread) with one thread or too few rows to be worth a fork.
 fn row_block(rows: usize) -> Option<usize> {
     const MIN_ROWS: usize = 32;
     let threads = blas::threads();
     (threads > 1 && rows >= 2 * MIN_ROWS).then(|| rows.div_ceil(threads).max(MIN_ROWS))
+}
+
+/// Runs `step(first_row, parts)` over the `rows` rows of the row-major buffers `parts` (each
+/// with its row width): once on this thread, or with more than one thread over blocks of rows,
+/// each block on one thread with its products single-threaded ([`blas::serial`]). Rows are
+/// independent in a step and a row's product does not depend on its block, so the result does
+/// not depend on the split. A buffer of width 0 (an absent one) gives every block an empty slice.
+fn over_row_blocks<const N: usize>(
+    rows: usize,
+    parts: [(&mut [f32], usize); N],
+    step: impl Fn(usize, [&mut [f32]; N]) + Sync,
+) {
+    let widths = parts.each_ref().map(|p| p.1);
+    let mut rest = parts.map(|p| p.0);
+    let Some(block) = row_block(rows) else {
+        return step(0, rest);
+    };
+    let mut blocks = Vec::with_capacity(rows.div_ceil(block));
+    for first in (0..rows).step_by(block) {
+        let n = block.min(rows - first);
+        let part: [&mut [f32]; N] = std::array::from_fn(|k| {
+            let (head, tail) = std::mem::take(&mut rest[k]).split_at_mut(n * widths[k]);
+            rest[k] = tail;
+            head
+        });
+        blocks.push((first, part));
+    }
+    use rayon::prelude::*;
+    blocks.into_par_iter().for_each(|(first, part)| blas::serial(|| step(first, part)));
 }
 
 /// Sets every row of the row-major `dst` to `row`: the first row, then copies of what is

@@ -4,11 +4,10 @@
 //! one product, then per step the recurrent product and the activation in place.
 
 use super::act::{relu_in_place, tanh_in_place};
-use super::blas::{gemm, serial, simd_fn, Mat};
+use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
-use rayon::prelude::*;
 
 /// Sizes of one RNN layer.
 #[derive(Debug, Clone)]
@@ -51,9 +50,9 @@ simd_fn! {
 
 /// One forward step in place over `a` (`[B, H]`, holding the input projection and bias): the
 /// recurrent product of the previous outputs `prev` (none at the first step), then the
-/// activation; over blocks of rows when the trial has threads (as `lstm::forward_step`).
+/// activation; over blocks of rows when the trial has threads ([`super::over_row_blocks`]).
 fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, hidden: usize, relu: bool) {
-    let step = |a: &mut [f32], first: usize| {
+    super::over_row_blocks(a.len() / hidden, [(a, hidden)], |first, [a]| {
         if let Some(prev) = prev {
             gemm(a, true, Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
         }
@@ -62,32 +61,20 @@ fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, hidden: usiz
         } else {
             tanh_in_place(a);
         }
-    };
-    match super::row_block(a.len() / hidden) {
-        None => step(a, 0),
-        Some(rows) => a.par_chunks_mut(rows * hidden).enumerate().for_each(|(i, a)| serial(|| step(a, i * rows))),
-    }
+    });
 }
 
 /// One backward step: the pre-activation gradient into `da` ([`grad_step`]), then (when there
 /// is an earlier step) `dh_rec = da · W_hh`; over blocks of rows like [`forward_step`].
 fn backward_step(da: &mut [f32], dh_rec: &mut [f32], dy: &[f32], h: &[f32], w_hh: Mat<'_>, rec: bool, relu: bool) {
     let hidden = w_hh.cols();
-    let step = |da: &mut [f32], dh_rec: &mut [f32], first: usize| {
+    super::over_row_blocks(da.len() / hidden, [(da, hidden), (dh_rec, hidden)], |first, [da, dh_rec]| {
         let at = first * hidden;
         grad_step(da, &dy[at..], dh_rec, &h[at..], relu);
         if rec {
             gemm(dh_rec, false, Mat::new(da, da.len() / hidden, hidden), w_hh);
         }
-    };
-    match super::row_block(da.len() / hidden) {
-        None => step(da, dh_rec, 0),
-        Some(rows) => da
-            .par_chunks_mut(rows * hidden)
-            .zip(dh_rec.par_chunks_mut(rows * hidden))
-            .enumerate()
-            .for_each(|(i, (da, dh_rec))| serial(|| step(da, dh_rec, i * rows))),
-    }
+    });
 }
 
 impl Kernel for Rnn {
