@@ -29,8 +29,6 @@ pub struct Saved {
     gates: Vec<f32>,
     /// The recurrent part of n before the reset gate, `W_hn h + b_hn`, `[T, B, H]`.
     hn: Vec<f32>,
-    /// Layer outputs `[T, B, H]`.
-    out: Vec<f32>,
 }
 
 struct Weights<'a> {
@@ -241,7 +239,7 @@ impl Kernel for Gru {
             return Pass { out, cell: Vec::new(), saved: None };
         }
         pool::recycle([hg, zeros]);
-        let saved = Saved { gates, hn, out: pool::copy(&out) };
+        let saved = Saved { gates, hn };
         Pass { out, cell: Vec::new(), saved: Some(saved) }
     }
 
@@ -257,7 +255,8 @@ impl Kernel for Gru {
         let (b, h, inp, steps) = (d.batch, self.hidden, self.input, d.steps);
         let h3 = 3 * h;
         let w = self.weights(p);
-        let Saved { gates: mut dxg, hn, out } = saved;
+        let Saved { gates: mut dxg, hn } = saved;
+        let out = up.y;
         let mut dhg = pool::scratch(steps * b * h3);
         let zeros = pool::zeros(b * h);
         let mut dh = pool::zeros(b * h);
@@ -281,11 +280,11 @@ impl Kernel for Gru {
         let (g_hh, rest) = rest.split_at_mut(h3 * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h3);
         let products =
-            WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out: &out, w_ih: w.w_ih };
+            WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &dxg);
         add_row_sums(g_bhh, &dhg);
-        pool::recycle([dxg, hn, out, dhg, zeros, dh, dh_rec]);
+        pool::recycle([dxg, hn, dhg, zeros, dh, dh_rec]);
         (dx, grads)
     }
 }

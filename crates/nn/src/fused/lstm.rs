@@ -38,8 +38,6 @@ pub struct Saved {
     tanh_c: Vec<f32>,
     /// `o ⊙ tanh(c)` before the projection `[T, B, H]` (projection only).
     m: Vec<f32>,
-    /// Layer outputs `[T, B, P]`.
-    out: Vec<f32>,
 }
 
 /// The parameters of one layer, as slices of its flat vector (PyTorch's order).
@@ -226,7 +224,7 @@ impl Kernel for Lstm {
             pool::recycle([gates, c_all, tanh_c, m_all]);
             return Pass { out, cell: c, saved: None };
         }
-        let saved = Saved { gates, c: c_all, tanh_c, m: m_all, out: pool::copy(&out) };
+        let saved = Saved { gates, c: c_all, tanh_c, m: m_all };
         Pass { out, cell: c, saved: Some(saved) }
     }
 
@@ -242,7 +240,7 @@ impl Kernel for Lstm {
         let (b, h, o, inp, steps) = (d.batch, self.hidden, self.output, self.input, d.steps);
         let h4 = 4 * h;
         let w = self.weights(p);
-        let Saved { gates: mut dg, c: c_all, tanh_c, m: m_all, out } = saved;
+        let Saved { gates: mut dg, c: c_all, tanh_c, m: m_all } = saved;
         let state = b * h;
         let zeros = pool::zeros(state);
         let mut dh = pool::zeros(b * o);
@@ -271,14 +269,14 @@ impl Kernel for Lstm {
         let (g_bih, rest) = rest.split_at_mut(h4);
         let (g_bhh, g_hr) = rest.split_at_mut(h4);
         let products =
-            WeightProducts { d, gates: h4, input: inp, output: o, dg: &dg, dg_rec: &dg, x, out: &out, w_ih: w.w_ih };
+            WeightProducts { d, gates: h4, input: inp, output: o, dg: &dg, dg_rec: &dg, x, out: up.y, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &dg);
         g_bhh.copy_from_slice(g_bih);
         if self.proj {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
         }
-        pool::recycle([dg, c_all, tanh_c, m_all, out, dm, dh_all, zeros, dh, dh_rec, dc]);
+        pool::recycle([dg, c_all, tanh_c, m_all, dm, dh_all, zeros, dh, dh_rec, dc]);
         (dx, grads)
     }
 }

@@ -49,7 +49,7 @@ pub trait Kernel: Send + 'static {
     /// backward pass needs when `train`.
     fn forward(&self, p: &[f32], x: &[f32], d: SeqDims, train: bool) -> Pass<Self::Saved>;
 
-    /// Given the gradients flowing in (`up`): the input gradient (when `need_dx`) and the
+    /// Given the gradients flowing in and the outputs (`up`): the input gradient (when `need_dx`) and the
     /// parameter gradient (flat, the layout of `p`).
     fn backward(
         &self,
@@ -62,9 +62,13 @@ pub trait Kernel: Send + 'static {
     ) -> (Option<Vec<f32>>, Vec<f32>);
 }
 
-/// The gradients flowing into a layer's backward pass.
+/// What a layer's backward pass reads besides its own saved state: the gradients flowing in,
+/// and the layer's outputs, which the caller keeps (they are the next layer's input, so a
+/// kernel does not keep a copy of its own).
 #[derive(Debug, Clone, Copy)]
 pub struct Upstream<'a> {
+    /// The layer's outputs `[T, B, P]`, as its forward pass returned them.
+    pub y: &'a [f32],
     /// Of the outputs, `[T, B, P]`.
     pub dy: &'a [f32],
     /// Of the final cell state, `[B, H]`, or empty.

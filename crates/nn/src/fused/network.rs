@@ -9,9 +9,10 @@ use crate::dropout::Masks;
 use crate::network::{Backend, Network};
 use dfdx::prelude::Cpu;
 
-/// A layer's backward pass, waiting for the gradient of its outputs `[T·B, P]`: returns the
-/// input's gradient (when the layer below needs it) and the layer's parameter gradient.
-type LayerBackward<'a> = Box<dyn FnOnce(&[f32]) -> (Option<Vec<f32>>, Vec<f32>) + 'a>;
+/// A layer's backward pass, waiting for its input `[T·B, I]`, its outputs `[T·B, P]` and their
+/// gradient `[T·B, P]`: returns the input's gradient (when the layer below needs it) and the
+/// layer's parameter gradient.
+type LayerBackward<'a> = Box<dyn FnOnce(&[f32], &[f32], &[f32]) -> (Option<Vec<f32>>, Vec<f32>) + 'a>;
 
 /// Multiplies `x` by a dropout mask in place (the forward and the backward of dropout).
 fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
@@ -21,11 +22,32 @@ fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
     }
 }
 
+/// A copy of `x` through a dropout mask, or `None` (use `x` itself) without one.
+fn dropped(x: &[f32], mask: Option<&Vec<f32>>) -> Option<Vec<f32>> {
+    mask.map(|_| {
+        let mut v = pool::copy(x);
+        drop_in_place(&mut v, mask);
+        v
+    })
+}
+
+/// Layer `l`'s input: the batch's inputs for the first layer, else the outputs of the layer
+/// below, or their copy through a dropout mask when there is one (`inputs[l]`).
+fn layer_input<'a>(l: usize, batch: &'a [f32], outs: &'a [Vec<f32>], inputs: &'a [Option<Vec<f32>>]) -> &'a [f32] {
+    match (&inputs[l], l) {
+        (Some(x), _) => x,
+        (None, 0) => batch,
+        (None, _) => &outs[l - 1],
+    }
+}
+
 /// The training loss of `batch` (with `masks`' dropout) and the gradient of every parameter,
 /// flat in the network's visiting order: the fused layers, head and loss on this thread's
 /// pooled buffers, each layer's backward pass run in reverse from the loss, no dfdx tape.
 /// The parameters are read from `params` (flat, visiting order: the optimizer's buffer) when
-/// given, else from the network's tensors.
+/// given, else from the network's tensors. Each layer's outputs are kept once, as the next
+/// layer's input and for the layer's own backward pass; a dropout mask between layers makes
+/// the one copy it needs.
 pub fn network_loss_and_grads(
     net: &Network<Cpu>,
     params: Option<&[f32]>,
@@ -44,46 +66,49 @@ pub fn network_loss_and_grads(
     let d = SeqDims { steps: batch.steps, batch: batch.size };
     let top = net.layers.len() - 1;
     let last_only = !net.task.per_step();
-    let mut x = pool::copy(&batch.inputs);
-    let mut backs: Vec<(LayerBackward, usize)> = Vec::with_capacity(net.layers.len());
+    let between = |l: usize| masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref);
+    // Layer l's outputs, and its input when dropout changed the layer below's outputs.
+    let mut outs: Vec<Vec<f32>> = Vec::with_capacity(net.layers.len());
+    let mut inputs: Vec<Option<Vec<f32>>> = Vec::with_capacity(net.layers.len());
+    let mut backs: Vec<LayerBackward> = Vec::with_capacity(net.layers.len());
     for (l, layer) in net.layers.iter().enumerate() {
         let n = crate::params::count(layer);
         let p = &params[offset..offset + n];
         offset += n;
         let need_dx = l > 0;
-        let (mut out, back): (Vec<f32>, LayerBackward) = with_kernel!(layer, k => {
-            let pass = k.forward(p, &x, d, true);
+        inputs.push(if l > 0 { dropped(&outs[l - 1], between(l - 1)) } else { None });
+        let x = layer_input(l, &batch.inputs, &outs, &inputs);
+        let (out, back): (Vec<f32>, LayerBackward) = with_kernel!(layer, k => {
+            let pass = k.forward(p, x, d, true);
             pool::recycle([pass.cell]);
             let saved = pass.saved.expect("a training pass keeps what its backward needs");
-            let input = std::mem::take(&mut x);
-            let back: LayerBackward = Box::new(move |dy: &[f32]| {
-                let r = k.backward(p, &input, saved, Upstream { dy, dcell: &[] }, d, need_dx);
-                pool::recycle([input]);
-                r
+            let back: LayerBackward = Box::new(move |x: &[f32], y: &[f32], dy: &[f32]| {
+                k.backward(p, x, saved, Upstream { y, dy, dcell: &[] }, d, need_dx)
             });
             (pass.out, back)
         });
-        let width = out.len() / (d.steps * d.batch);
-        if l < top {
-            drop_in_place(&mut out, masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref));
-        } else if last_only {
-            let last = pool::copy(&out[(d.steps - 1) * d.batch * width..]);
-            pool::recycle([std::mem::replace(&mut out, last)]);
-        }
-        backs.push((back, width));
-        x = out;
+        outs.push(out);
+        backs.push(back);
     }
+    let width = outs[top].len() / (d.steps * d.batch);
     let head_mask = masks.and_then(|m| m.head.as_ref());
-    drop_in_place(&mut x, head_mask);
-    let width = backs.last().map_or(1, |b| b.1);
+    let head_in = if last_only {
+        let mut last = pool::copy(&outs[top][(d.steps - 1) * d.batch * width..]);
+        drop_in_place(&mut last, head_mask);
+        Some(last)
+    } else {
+        dropped(&outs[top], head_mask)
+    };
+    let x = head_in.as_deref().unwrap_or(&outs[top]);
     let rows = x.len() / width;
     let head = head::HeadValues::of_flat(net.head.as_ref().map(|_| &params[offset..]), width);
-    let (loss, dz) = head::loss_forward(&x, rows, width, &head, row_targets(batch, net.task), batch.mask.as_deref());
-    let (mut dy, head_grads) = head::head_backward(dz, &x, rows, width, head);
-    pool::recycle([x]);
+    let (loss, dz) = head::loss_forward(x, rows, width, &head, row_targets(batch, net.task), batch.mask.as_deref());
+    let (mut dy, head_grads) = head::head_backward(dz, x, rows, width, head);
+    pool::recycle(head_in);
     drop_in_place(&mut dy, head_mask);
     let mut layer_grads = Vec::with_capacity(backs.len());
-    for (l, (back, width)) in backs.into_iter().enumerate().rev() {
+    for (l, back) in backs.into_iter().enumerate().rev() {
+        let width = outs[l].len() / (d.steps * d.batch);
         if l == top && last_only {
             // Only the last step was scored: the other steps' outputs get no gradient.
             let mut full = pool::zeros(d.steps * d.batch * width);
@@ -91,10 +116,13 @@ pub fn network_loss_and_grads(
             pool::recycle([std::mem::replace(&mut dy, full)]);
         }
         if l < top {
-            drop_in_place(&mut dy, masks.and_then(|m| m.between.get(l)).and_then(Option::as_ref));
+            drop_in_place(&mut dy, between(l));
         }
-        let (dx, dp) = back(&dy);
+        let x = layer_input(l, &batch.inputs, &outs, &inputs);
+        let (dx, dp) = back(x, &outs[l], &dy);
         pool::recycle([std::mem::replace(&mut dy, dx.unwrap_or_default())]);
+        pool::recycle(outs.pop());
+        pool::recycle(inputs.pop().flatten());
         layer_grads.push(dp);
     }
     pool::recycle([dy]);

@@ -79,6 +79,8 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
     let p = kernel.output_size();
     let Pass { mut out, cell, saved } = kernel.forward(&flat.values, &xs, d, T::OWNS_TAPE);
     let tail = (d.steps - 1) * d.batch * p;
+    // The backward pass reads the outputs; the tensor below takes the buffer.
+    let ys = saved.as_ref().map(|_| pool::copy(&out));
     let y = if last_only {
         dev.tensor_from_vec(out.split_off(tail), (d.batch, p))
     } else {
@@ -88,7 +90,7 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
         let width = cell.len() / d.batch;
         dev.tensor_from_vec(cell, (d.batch, width))
     });
-    if let Some(saved) = saved {
+    if let (Some(saved), Some(ys)) = (saved, ys) {
         let (y_ghost, x_ghost) = (y.ghost(), x.ghost());
         let c_ghost = c_n.as_ref().map(|c| c.ghost());
         let Flat { values, sinks } = flat;
@@ -107,7 +109,8 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
                 Some(c) => grads.get_or_alloc_mut(c)?.to_vec(),
                 None => Vec::new(),
             };
-            let (dx, dp) = kernel.backward(&values, &xs, saved, Upstream { dy: &dy, dcell: &dcell }, d, need_dx);
+            let (dx, dp) =
+                kernel.backward(&values, &xs, saved, Upstream { y: &ys, dy: &dy, dcell: &dcell }, d, need_dx);
             if let std::borrow::Cow::Owned(full) = dy {
                 pool::recycle([full]);
             }
@@ -119,7 +122,7 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
                 }
                 pool::recycle([dx]);
             }
-            pool::recycle([xs]);
+            pool::recycle([xs, ys]);
             for sink in sinks {
                 sink(grads, &dp)?;
             }

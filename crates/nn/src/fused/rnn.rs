@@ -22,11 +22,10 @@ pub(super) fn kernel<D: Device<f32>>(l: &crate::cells::rnn::Dynamic<D>) -> Rnn {
     Rnn { input: l.w_ih.shape().1, hidden: l.w_ih.shape().0, relu: l.relu }
 }
 
-/// Layer outputs `[T, B, H]` (the activation's derivative is a function of them).
+/// Nothing: the activation's derivative is a function of the layer's outputs, which the
+/// backward pass gets from its caller ([`Upstream::y`]).
 #[derive(Debug)]
-pub struct Saved {
-    out: Vec<f32>,
-}
+pub struct Saved;
 
 impl Rnn {
     fn weights<'a>(&self, p: &'a [f32]) -> (&'a [f32], &'a [f32], &'a [f32], &'a [f32]) {
@@ -96,7 +95,7 @@ impl Kernel for Rnn {
             let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
             forward_step(&mut rest[..b * h], prev, Mat::new(w_hh, h, h).t(), h, self.relu);
         }
-        let saved = train.then(|| Saved { out: pool::copy(&out) });
+        let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
     }
 
@@ -104,14 +103,14 @@ impl Kernel for Rnn {
         &self,
         p: &[f32],
         x: &[f32],
-        saved: Saved,
+        _saved: Saved,
         up: Upstream<'_>,
         d: SeqDims,
         need_dx: bool,
     ) -> (Option<Vec<f32>>, Vec<f32>) {
         let (b, h, inp, steps) = (d.batch, self.hidden, self.input, d.steps);
         let (w_ih, w_hh, ..) = self.weights(p);
-        let out = saved.out;
+        let out = up.y;
         let mut da = pool::scratch(steps * b * h);
         let mut dh_rec = pool::zeros(b * h);
         for t in (0..steps).rev() {
@@ -124,11 +123,11 @@ impl Kernel for Rnn {
         let (g_ih, rest) = grads.split_at_mut(h * inp);
         let (g_hh, rest) = rest.split_at_mut(h * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h);
-        let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out: &out, w_ih };
+        let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out, w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
         add_row_sums(g_bih, &da);
         g_bhh.copy_from_slice(g_bih);
-        pool::recycle([da, out, dh_rec]);
+        pool::recycle([da, dh_rec]);
         (dx, grads)
     }
 }
