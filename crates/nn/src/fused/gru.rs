@@ -7,7 +7,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_col_sums, add_step_grads, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one GRU layer.
@@ -215,9 +215,6 @@ impl Kernel for Gru {
         let w_ih = Mat::new(w.w_ih, h3, inp).t();
         let kept = if train { d.steps } else { 1 };
         let mut gates = pool::scratch(kept * b * h3);
-        if train {
-            gemm(&mut gates, false, Mat::new(x, d.steps * b, inp), w_ih);
-        }
         // Zero at the first step (no state yet); the recurrent product from then on.
         let mut hg = pool::zeros(b * h3);
         let mut hn = pool::scratch(kept * b * h);
@@ -226,9 +223,8 @@ impl Kernel for Gru {
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h3..(s + 1) * b * h3];
-            if !train {
-                gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
-            }
+            // The step's input projection, written just before the step reads it.
+            gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
             let (done, rest) = out.split_at_mut(t * b * h);
             let h_prev = if t > 0 { &done[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
             let (hn, h_new) = (&mut hn[s * b * h..(s + 1) * b * h], &mut rest[..b * h]);
@@ -261,6 +257,10 @@ impl Kernel for Gru {
         let zeros = pool::zeros(b * h);
         let mut dh = pool::zeros(b * h);
         let mut dh_rec = pool::zeros(b * h);
+        let mut grads = vec![0.0; p.len()];
+        let (g_ih, rest) = grads.split_at_mut(h3 * inp);
+        let (g_hh, rest) = rest.split_at_mut(h3 * h);
+        let (g_bih, g_bhh) = rest.split_at_mut(h3);
         for t in (0..steps).rev() {
             let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
             backward_step(
@@ -274,16 +274,15 @@ impl Kernel for Gru {
                 Mat::new(w.w_hh, h3, h),
                 t > 0,
             );
+            // The recurrent side's bias gradient: its r and z parts are the input side's
+            // ([`cell_backward`] writes the same values to both); only n's differ (scaled by r).
+            add_step_grads(g_bih, g_ih, &dxg[t * b * h3..(t + 1) * b * h3], &x[t * b * inp..(t + 1) * b * inp]);
+            add_col_sums(&mut g_bhh[2 * h..], &dhg[t * b * h3..(t + 1) * b * h3], h3, 2 * h);
         }
-        let mut grads = vec![0.0; p.len()];
-        let (g_ih, rest) = grads.split_at_mut(h3 * inp);
-        let (g_hh, rest) = rest.split_at_mut(h3 * h);
-        let (g_bih, g_bhh) = rest.split_at_mut(h3);
+        g_bhh[..2 * h].copy_from_slice(&g_bih[..2 * h]);
         let products =
             WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
-        add_row_sums(g_bih, &dxg);
-        add_row_sums(g_bhh, &dhg);
         pool::recycle([dxg, hn, dhg, zeros, dh, dh_rec]);
         (dx, grads)
     }

@@ -10,7 +10,7 @@ use dfdx::prelude::{Device, HasShape};
 
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_step_grads, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
 #[derive(Debug, Clone)]
@@ -190,9 +190,6 @@ impl Kernel for Lstm {
         // Training keeps every step's buffers; inference reuses one step's.
         let kept = if train { d.steps } else { 1 };
         let mut gates = pool::scratch(kept * b * h4);
-        if train {
-            gemm(&mut gates, false, Mat::new(x, d.steps * b, inp), w_ih);
-        }
         let state = b * h;
         let mut c_all = pool::scratch(kept * state);
         let mut tanh_c = pool::scratch(kept * state);
@@ -202,9 +199,8 @@ impl Kernel for Lstm {
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h4..(s + 1) * b * h4];
-            if !train {
-                gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
-            }
+            // The step's input projection, written just before the step reads it.
+            gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
             let (done, rest) = out.split_at_mut(t * b * o);
             let out_t = &mut rest[..b * o];
             let prev = (t > 0).then(|| &done[(t - 1) * b * o..]);
@@ -248,6 +244,11 @@ impl Kernel for Lstm {
         let mut dc = if up.dcell.is_empty() { pool::zeros(state) } else { pool::copy(up.dcell) };
         let mut dm = pool::scratch(if self.proj { state } else { 0 });
         let mut dh_all = pool::scratch(if self.proj { steps * b * o } else { 0 });
+        let mut grads = vec![0.0; p.len()];
+        let (g_ih, rest) = grads.split_at_mut(h4 * inp);
+        let (g_hh, rest) = rest.split_at_mut(h4 * o);
+        let (g_bih, rest) = rest.split_at_mut(h4);
+        let (g_bhh, g_hr) = rest.split_at_mut(h4);
         for t in (0..steps).rev() {
             sum_into(&mut dh, &up.dy[t * b * o..(t + 1) * b * o], &dh_rec);
             let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
@@ -261,17 +262,12 @@ impl Kernel for Lstm {
             } else {
                 backward_step(g, &mut dc, c_prev, tc, &dh, &mut dh_rec, w_hh, t > 0);
             }
+            add_step_grads(g_bih, g_ih, g, &x[t * b * inp..(t + 1) * b * inp]);
         }
         let rows = steps * b;
-        let mut grads = vec![0.0; p.len()];
-        let (g_ih, rest) = grads.split_at_mut(h4 * inp);
-        let (g_hh, rest) = rest.split_at_mut(h4 * o);
-        let (g_bih, rest) = rest.split_at_mut(h4);
-        let (g_bhh, g_hr) = rest.split_at_mut(h4);
         let products =
             WeightProducts { d, gates: h4, input: inp, output: o, dg: &dg, dg_rec: &dg, x, out: up.y, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
-        add_row_sums(g_bih, &dg);
         g_bhh.copy_from_slice(g_bih);
         if self.proj {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));

@@ -142,10 +142,34 @@ fn fill_rows(dst: &mut [f32], row: &[f32]) {
 
 /// Adds the column sums of the row-major `src` (rows of `dst.len()`) to `dst`.
 fn add_row_sums(dst: &mut [f32], src: &[f32]) {
-    for row in src.chunks_exact(dst.len()) {
-        for (d, s) in dst.iter_mut().zip(row) {
-            *d += s;
+    add_col_sums(dst, src, dst.len(), 0);
+}
+
+blas::simd_fn! {
+    /// Adds to `dst` the sums of the columns `from..from + dst.len()` of the row-major `src`
+    /// (rows of `width`).
+    fn add_col_sums(dst: &mut [f32], src: &[f32], width: usize, from: usize) {
+        let n = dst.len();
+        for row in src.chunks_exact(width) {
+            for (d, s) in dst.iter_mut().zip(&row[from..from + n]) {
+                *d += s;
+            }
         }
+    }
+}
+
+/// What a cell's backward adds at each step while the step's pre-activation gradients `dg`
+/// `[B, G]` are still in cache: their column sums to the bias gradient `g_b`, and for an input
+/// `x` `[B, I]` of at most [`blas::NARROW`] features (a streaming product) `dgᵀ·x` to the input
+/// weights' gradient `g_ih` ([`WeightProducts`] leaves it out then). Steps are added in the
+/// order the backward pass visits them, on the calling thread, so the sums do not depend on
+/// the number of threads.
+fn add_step_grads(g_b: &mut [f32], g_ih: &mut [f32], dg: &[f32], x: &[f32]) {
+    add_row_sums(g_b, dg);
+    let (gates, rows) = (g_b.len(), dg.len() / g_b.len());
+    let input = x.len() / rows.max(1);
+    if input <= blas::NARROW {
+        gemm(g_ih, true, Mat::new(dg, rows, gates).t(), Mat::new(x, rows, input));
     }
 }
 
@@ -175,11 +199,14 @@ struct WeightProducts<'a> {
 }
 
 impl WeightProducts<'_> {
-    /// Writes `dW_ih` to `g_ih` and `dW_hh` to `g_hh`; returns `dX` when `need_dx`.
+    /// Writes `dW_ih` to `g_ih` (unless [`add_step_grads`] added it step by step) and `dW_hh`
+    /// to `g_hh`; returns `dX` when `need_dx`.
     fn compute(&self, g_ih: &mut [f32], g_hh: &mut [f32], need_dx: bool) -> Option<Vec<f32>> {
         let (b, rows) = (self.d.batch, self.d.steps * self.d.batch);
         let dg = Mat::new(self.dg, rows, self.gates);
-        gemm(g_ih, false, dg.t(), Mat::new(self.x, rows, self.input));
+        if self.input > blas::NARROW {
+            gemm(g_ih, false, dg.t(), Mat::new(self.x, rows, self.input));
+        }
         let dg_rec = Mat::new(&self.dg_rec[b * self.gates..], rows - b, self.gates);
         gemm(g_hh, false, dg_rec.t(), Mat::new(self.out, rows - b, self.output));
         need_dx.then(|| {

@@ -6,7 +6,7 @@
 use super::act::{relu_in_place, tanh_in_place};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_row_sums, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_step_grads, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one RNN layer.
@@ -88,12 +88,14 @@ impl Kernel for Rnn {
         let (w_ih, w_hh, b_ih, b_hh) = self.weights(p);
         let bias: Vec<f32> = b_ih.iter().zip(b_hh).map(|(a, c)| a + c).collect();
         let mut out = pool::scratch(d.steps * b * h);
-        fill_rows(&mut out, &bias);
-        gemm(&mut out, true, Mat::new(x, d.steps * b, inp), Mat::new(w_ih, h, inp).t());
         for t in 0..d.steps {
             let (done, rest) = out.split_at_mut(t * b * h);
+            let a = &mut rest[..b * h];
+            // The step's bias and input projection, written just before the step reads them.
+            fill_rows(a, &bias);
+            gemm(a, true, Mat::new(&x[t * b * inp..], b, inp), Mat::new(w_ih, h, inp).t());
             let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
-            forward_step(&mut rest[..b * h], prev, Mat::new(w_hh, h, h).t(), h, self.relu);
+            forward_step(a, prev, Mat::new(w_hh, h, h).t(), h, self.relu);
         }
         let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
@@ -113,19 +115,19 @@ impl Kernel for Rnn {
         let out = up.y;
         let mut da = pool::scratch(steps * b * h);
         let mut dh_rec = pool::zeros(b * h);
+        let mut grads = vec![0.0; p.len()];
+        let (g_ih, rest) = grads.split_at_mut(h * inp);
+        let (g_hh, rest) = rest.split_at_mut(h * h);
+        let (g_bih, g_bhh) = rest.split_at_mut(h);
         for t in (0..steps).rev() {
             let range = t * b * h..(t + 1) * b * h;
             let da_t = &mut da[range.clone()];
             let (dy, hs) = (&up.dy[range.clone()], &out[range]);
             backward_step(da_t, &mut dh_rec, dy, hs, Mat::new(w_hh, h, h), t > 0, self.relu);
+            add_step_grads(g_bih, g_ih, da_t, &x[t * b * inp..(t + 1) * b * inp]);
         }
-        let mut grads = vec![0.0; p.len()];
-        let (g_ih, rest) = grads.split_at_mut(h * inp);
-        let (g_hh, rest) = rest.split_at_mut(h * h);
-        let (g_bih, g_bhh) = rest.split_at_mut(h);
         let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out, w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
-        add_row_sums(g_bih, &da);
         g_bhh.copy_from_slice(g_bih);
         pool::recycle([da, dh_rec]);
         (dx, grads)

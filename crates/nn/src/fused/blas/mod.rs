@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod skinny;
 
+/// The widest side of a product that is a streaming pass rather than a `gemm` crate call.
+pub const NARROW: usize = skinny::MAX;
+
 /// Threads one matrix product may use (1: run on the calling thread).
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 

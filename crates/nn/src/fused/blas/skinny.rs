@@ -14,7 +14,7 @@
 use super::{simd_fn, Mat};
 
 /// The largest side handled here.
-const MAX: usize = 4;
+pub(super) const MAX: usize = 4;
 
 /// Terms summed into a partial sum before it is added to the total.
 const BLOCK: usize = 256;
