@@ -1,12 +1,12 @@
 //! Fused Elman RNN (`tanh` or `relu`) over a whole sequence.
 //!
-//! The pre-activations are computed straight into the output buffer: all input projections in
-//! one product, then per step the recurrent product and the activation in place.
+//! The pre-activations are computed straight into the output buffer: per step the input
+//! projection, the recurrent product, then the bias and the activation in one pass in place.
 
-use super::act::{relu_in_place, tanh_in_place};
+use super::act::tanh;
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_step_grads, fill_rows, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_step_grads, Kernel, Pass, SeqDims, Upstream, WeightProducts};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one RNN layer.
@@ -38,6 +38,20 @@ impl Rnn {
 }
 
 simd_fn! {
+    /// One step's activation in place over its rows `a` `[B, H]`, with the bias added in the
+    /// same pass: `a = act(a + bias)`.
+    fn activate(a: &mut [f32], bias: &[f32], relu: bool) {
+        for row in a.chunks_exact_mut(bias.len()) {
+            if relu {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).max(0.0));
+            } else {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v = tanh(*v + b));
+            }
+        }
+    }
+}
+
+simd_fn! {
     /// One step's pre-activation gradient: `(dy + dh_rec) ⊙ act'(h)`, from the outputs `h`.
     fn grad_step(da: &mut [f32], dy: &[f32], dh_rec: &[f32], h: &[f32], relu: bool) {
         for (((dst, y), r), hv) in da.iter_mut().zip(dy).zip(dh_rec).zip(h) {
@@ -47,19 +61,17 @@ simd_fn! {
     }
 }
 
-/// One forward step in place over `a` (`[B, H]`, holding the input projection and bias): the
-/// recurrent product of the previous outputs `prev` (none at the first step), then the
-/// activation; over blocks of rows when the trial has threads ([`super::over_row_blocks`]).
-fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, hidden: usize, relu: bool) {
+/// One forward step in place over `a` (`[B, H]`, holding the input projection): the recurrent
+/// product of the previous outputs `prev` (none at the first step), then the bias and the
+/// activation ([`activate`]); over blocks of rows when the trial has threads
+/// ([`super::over_row_blocks`]).
+fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, bias: &[f32], relu: bool) {
+    let hidden = bias.len();
     super::over_row_blocks(a.len() / hidden, [(a, hidden)], |first, [a]| {
         if let Some(prev) = prev {
             gemm(a, true, Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
         }
-        if relu {
-            relu_in_place(a);
-        } else {
-            tanh_in_place(a);
-        }
+        activate(a, bias, relu);
     });
 }
 
@@ -91,11 +103,10 @@ impl Kernel for Rnn {
         for t in 0..d.steps {
             let (done, rest) = out.split_at_mut(t * b * h);
             let a = &mut rest[..b * h];
-            // The step's bias and input projection, written just before the step reads them.
-            fill_rows(a, &bias);
-            gemm(a, true, Mat::new(&x[t * b * inp..], b, inp), Mat::new(w_ih, h, inp).t());
+            // The step's input projection, written just before the step reads it.
+            gemm(a, false, Mat::new(&x[t * b * inp..], b, inp), Mat::new(w_ih, h, inp).t());
             let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
-            forward_step(a, prev, Mat::new(w_hh, h, h).t(), h, self.relu);
+            forward_step(a, prev, Mat::new(w_hh, h, h).t(), &bias, self.relu);
         }
         let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
