@@ -7,7 +7,9 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_col_sums, add_step_grads, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{
+    add_col_sums, add_input_grads, chunk_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one GRU layer.
@@ -68,8 +70,6 @@ simd_fn! {
         let (biz, bin) = rest.split_at(hidden);
         let (bhr, rest) = b_hh[..h3].split_at(hidden);
         let (bhz, bhn) = rest.split_at(hidden);
-        let (bir, biz, bin, bhr, bhz, bhn) =
-            (&bir[..hidden], &biz[..hidden], &bin[..hidden], &bhr[..hidden], &bhz[..hidden], &bhn[..hidden]);
         for ((((xrow, hrow), hn), hp), hnew) in xg
             .chunks_exact_mut(h3)
             .zip(hg.chunks_exact(h3))
@@ -81,31 +81,52 @@ simd_fn! {
             let (xz, xn) = rest.split_at_mut(hidden);
             let (hr, rest) = hrow.split_at(hidden);
             let (hz, hnn) = rest.split_at(hidden);
-            // Simple passes over equal-length slices, so each one vectorises.
-            let (xr, xz, xn) = (&mut xr[..hidden], &mut xz[..hidden], &mut xn[..hidden]);
-            let (hr, hz, hnn, hn, hp, hnew) =
-                (&hr[..hidden], &hz[..hidden], &hnn[..hidden], &mut hn[..hidden], &hp[..hidden], &mut hnew[..hidden]);
-            for j in 0..hidden {
-                xr[j] += (bir[j] + bhr[j]) + hr[j];
-                xz[j] += (biz[j] + bhz[j]) + hz[j];
-                hn[j] = hnn[j] + bhn[j];
-            }
-            map_in_place(xr, sigmoid);
-            map_in_place(xz, sigmoid);
-            for j in 0..hidden {
-                xn[j] += bin[j] + xr[j] * hn[j];
-            }
-            map_in_place(xn, tanh);
-            for j in 0..hidden {
-                hnew[j] = (1.0 - xz[j]) * xn[j] + xz[j] * hp[j];
-            }
+            row_forward(xr, xz, xn, [hr, hz, hnn], hn, hp, hnew, [bir, biz, bin, bhr, bhz, bhn]);
         }
+    }
+}
+
+/// One row of [`cell_forward`]: simple passes over equal-length slices, each its own parameter
+/// so that the compiler knows the written ones do not overlap and vectorises every pass
+/// (slices split from one row inside a loop body left some passes scalar).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn row_forward(
+    xr: &mut [f32],
+    xz: &mut [f32],
+    xn: &mut [f32],
+    hg: [&[f32]; 3],
+    hn: &mut [f32],
+    hp: &[f32],
+    hnew: &mut [f32],
+    biases: [&[f32]; 6],
+) {
+    let k = hn.len();
+    let ([hr, hz, hnn], [bir, biz, bin, bhr, bhz, bhn]) = (hg, biases);
+    let (xr, xz, xn, hp, hnew) = (&mut xr[..k], &mut xz[..k], &mut xn[..k], &hp[..k], &mut hnew[..k]);
+    let (hr, hz, hnn) = (&hr[..k], &hz[..k], &hnn[..k]);
+    let (bir, biz, bin, bhr, bhz, bhn) = (&bir[..k], &biz[..k], &bin[..k], &bhr[..k], &bhz[..k], &bhn[..k]);
+    for j in 0..k {
+        xr[j] += (bir[j] + bhr[j]) + hr[j];
+        xz[j] += (biz[j] + bhz[j]) + hz[j];
+        hn[j] = hnn[j] + bhn[j];
+    }
+    map_in_place(xr, sigmoid);
+    map_in_place(xz, sigmoid);
+    for j in 0..k {
+        xn[j] += bin[j] + xr[j] * hn[j];
+    }
+    map_in_place(xn, tanh);
+    for j in 0..k {
+        hnew[j] = (1.0 - xz[j]) * xn[j] + xz[j] * hp[j];
     }
 }
 
 simd_fn! {
     /// Gradients of one step: input-side gate gradients over the activations in `g`, recurrent-side
-    /// ones into `dhg`, and the direct path `dh ⊙ z` into `dh_prev`.
+    /// ones into `dhg`, the direct path `dh ⊙ z` into `dh_prev`, and the column sums (the bias
+    /// gradients: r, z, n, then the recurrent side's n) per [`SUM_ROWS`] rows added to `sums`.
+    #[allow(clippy::too_many_arguments)]
     fn cell_backward(
         g: &mut [f32],
         dhg: &mut [f32],
@@ -113,37 +134,88 @@ simd_fn! {
         hn: &[f32],
         h_prev: &[f32],
         dh: &[f32],
+        sums: &mut [f32],
         hidden: usize,
     ) {
         let h3 = 3 * hidden;
-        for (((((row, drow), dhp), hn), hp), dh) in g
+        let rows = g
             .chunks_exact_mut(h3)
             .zip(dhg.chunks_exact_mut(h3))
             .zip(dh_prev.chunks_exact_mut(hidden))
             .zip(hn.chunks_exact(hidden))
             .zip(h_prev.chunks_exact(hidden))
-            .zip(dh.chunks_exact(hidden))
-        {
+            .zip(dh.chunks_exact(hidden));
+        for (row_index, (((((row, drow), dhp), hn), hp), dh)) in rows.enumerate() {
+            let (dhp, hn, hp, dh) = (&mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dh[..hidden]);
+            let s = &mut sums[(row_index / SUM_ROWS) * 4 * hidden..][..4 * hidden];
+            let (sr, rest) = s.split_at_mut(hidden);
+            let (sz, rest) = rest.split_at_mut(hidden);
+            let (sn, snr) = rest.split_at_mut(hidden);
             let (r, rest) = row.split_at_mut(hidden);
             let (z, n) = rest.split_at_mut(hidden);
             let (dr, rest) = drow.split_at_mut(hidden);
             let (dz, dn) = rest.split_at_mut(hidden);
-            let (n, dn, dhp, hn, hp, dh) =
-                (&mut n[..hidden], &mut dn[..hidden], &mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dh[..hidden]);
-            for j in 0..hidden {
-                let (rv, zv, nv) = (r[j], z[j], n[j]);
-                let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
-                let dgr = dgn * hn[j] * rv * (1.0 - rv);
-                let dgz = dh[j] * (hp[j] - nv) * zv * (1.0 - zv);
-                r[j] = dgr;
-                z[j] = dgz;
-                n[j] = dgn;
-                dr[j] = dgr;
-                dz[j] = dgz;
-                dn[j] = dgn * rv;
-                dhp[j] = dh[j] * zv;
-            }
+            row_backward([r, z, n], [dr, dz, dn], dhp, hn, hp, dh, [sr, sz, sn, snr]);
         }
+    }
+}
+
+/// One row of [`cell_backward`]: unpacks the slices into [`row_backward_loop`]'s parameters.
+#[inline(always)]
+fn row_backward(
+    g: [&mut [f32]; 3],
+    dhg: [&mut [f32]; 3],
+    dhp: &mut [f32],
+    hn: &[f32],
+    hp: &[f32],
+    dh: &[f32],
+    sums: [&mut [f32]; 4],
+) {
+    let ([r, z, n], [dr, dz, dn], [sr, sz, sn, snr]) = (g, dhg, sums);
+    row_backward_loop(r, z, n, dr, dz, dn, dhp, hn, hp, dh, sr, sz, sn, snr);
+}
+
+/// The loop of [`row_backward`]. Every slice is its own parameter so that the compiler knows
+/// they do not overlap and vectorises the loop (slices split from one row inside a loop body
+/// left it scalar).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn row_backward_loop(
+    r: &mut [f32],
+    z: &mut [f32],
+    n: &mut [f32],
+    dr: &mut [f32],
+    dz: &mut [f32],
+    dn: &mut [f32],
+    dhp: &mut [f32],
+    hn: &[f32],
+    hp: &[f32],
+    dh: &[f32],
+    sr: &mut [f32],
+    sz: &mut [f32],
+    sn: &mut [f32],
+    snr: &mut [f32],
+) {
+    let k = dh.len();
+    let (r, z, n, dr, dz, dn) = (&mut r[..k], &mut z[..k], &mut n[..k], &mut dr[..k], &mut dz[..k], &mut dn[..k]);
+    let (dhp, hn, hp) = (&mut dhp[..k], &hn[..k], &hp[..k]);
+    let (sr, sz, sn, snr) = (&mut sr[..k], &mut sz[..k], &mut sn[..k], &mut snr[..k]);
+    for j in 0..k {
+        let (rv, zv, nv) = (r[j], z[j], n[j]);
+        let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
+        let dgr = dgn * hn[j] * rv * (1.0 - rv);
+        let dgz = dh[j] * (hp[j] - nv) * zv * (1.0 - zv);
+        r[j] = dgr;
+        z[j] = dgz;
+        n[j] = dgn;
+        dr[j] = dgr;
+        dz[j] = dgz;
+        dn[j] = dgn * rv;
+        dhp[j] = dh[j] * zv;
+        sr[j] += dgr;
+        sz[j] += dgz;
+        sn[j] += dgn;
+        snr[j] += dn[j];
     }
 }
 
@@ -180,6 +252,7 @@ fn forward_step(
 fn backward_step(
     dxg: &mut [f32],
     dhg: &mut [f32],
+    sums: &mut [f32],
     dh_rec: &mut [f32],
     dh: &mut [f32],
     dy: &[f32],
@@ -191,10 +264,10 @@ fn backward_step(
     let hidden = w_hh.cols();
     let rows = dh.len() / hidden;
     let parts = [(dxg, 3 * hidden), (dhg, 3 * hidden), (dh_rec, hidden), (dh, hidden)];
-    super::over_row_blocks(rows, parts, |first, [dxg, dhg, dh_rec, dh]| {
+    super::over_row_blocks_summed(rows, parts, (sums, 4 * hidden), |first, [dxg, dhg, dh_rec, dh], sums| {
         let (at, len) = (first * hidden, dh.len());
         sum_into(dh, &dy[at..at + len], dh_rec);
-        cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], dh, hidden);
+        cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], dh, sums, hidden);
         if rec {
             gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
         }
@@ -261,11 +334,14 @@ impl Kernel for Gru {
         let (g_ih, rest) = grads.split_at_mut(h3 * inp);
         let (g_hh, rest) = rest.split_at_mut(h3 * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h3);
+        let mut sums = chunk_sums(b, 4 * h);
         for t in (0..steps).rev() {
             let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
+            sums.fill(0.0);
             backward_step(
                 &mut dxg[t * b * h3..(t + 1) * b * h3],
                 &mut dhg[t * b * h3..(t + 1) * b * h3],
+                &mut sums,
                 &mut dh_rec,
                 &mut dh,
                 &up.dy[t * b * h..(t + 1) * b * h],
@@ -276,14 +352,15 @@ impl Kernel for Gru {
             );
             // The recurrent side's bias gradient: its r and z parts are the input side's
             // ([`cell_backward`] writes the same values to both); only n's differ (scaled by r).
-            add_step_grads(g_bih, g_ih, &dxg[t * b * h3..(t + 1) * b * h3], &x[t * b * inp..(t + 1) * b * inp]);
-            add_col_sums(&mut g_bhh[2 * h..], &dhg[t * b * h3..(t + 1) * b * h3], h3, 2 * h);
+            add_col_sums(g_bih, &sums, 4 * h, 0);
+            add_col_sums(&mut g_bhh[2 * h..], &sums, 4 * h, 3 * h);
+            add_input_grads(g_ih, &dxg[t * b * h3..(t + 1) * b * h3], &x[t * b * inp..(t + 1) * b * inp], h3);
         }
         g_bhh[..2 * h].copy_from_slice(&g_bih[..2 * h]);
         let products =
             WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
-        pool::recycle([dxg, hn, dhg, zeros, dh, dh_rec]);
+        pool::recycle([dxg, hn, dhg, zeros, dh, dh_rec, sums]);
         (dx, grads)
     }
 }

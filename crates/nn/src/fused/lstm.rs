@@ -10,7 +10,9 @@ use dfdx::prelude::{Device, HasShape};
 
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_step_grads, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{
+    add_input_grads, add_row_sums, chunk_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+};
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
 #[derive(Debug, Clone)]
@@ -95,30 +97,77 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// Gate gradients for one step, written over the activations in `g`; `dc` carries the cell
+    /// Gate gradients for one step, written over the activations in `g`, and their column sums
+    /// (the bias gradient) per [`SUM_ROWS`] rows added to `sums`; `dc` carries the cell
     /// gradient from step t+1 in and to step t-1 out.
-    fn cell_backward(g: &mut [f32], dc: &mut [f32], c_prev: &[f32], tanh_c: &[f32], dm: &[f32], hidden: usize) {
-        for ((((row, dc), cp), tc), dm) in g
+    #[allow(clippy::too_many_arguments)]
+    fn cell_backward(
+        g: &mut [f32],
+        dc: &mut [f32],
+        c_prev: &[f32],
+        tanh_c: &[f32],
+        dm: &[f32],
+        sums: &mut [f32],
+        hidden: usize,
+    ) {
+        let rows = g
             .chunks_exact_mut(4 * hidden)
             .zip(dc.chunks_exact_mut(hidden))
             .zip(c_prev.chunks_exact(hidden))
             .zip(tanh_c.chunks_exact(hidden))
-            .zip(dm.chunks_exact(hidden))
-        {
-            let (i, rest) = row.split_at_mut(hidden);
-            let (f, rest) = rest.split_at_mut(hidden);
-            let (gg, o) = rest.split_at_mut(hidden);
-            let (o, dc, cp, tc, dm) = (&mut o[..hidden], &mut dc[..hidden], &cp[..hidden], &tc[..hidden], &dm[..hidden]);
-            for j in 0..hidden {
-                let (iv, fv, gv, ov, t) = (i[j], f[j], gg[j], o[j], tc[j]);
-                let dcj = dc[j] + dm[j] * ov * (1.0 - t * t);
-                o[j] = dm[j] * t * ov * (1.0 - ov);
-                i[j] = dcj * gv * iv * (1.0 - iv);
-                gg[j] = dcj * iv * (1.0 - gv * gv);
-                f[j] = dcj * cp[j] * fv * (1.0 - fv);
-                dc[j] = dcj * fv;
-            }
+            .zip(dm.chunks_exact(hidden));
+        for (r, ((((row, dc), cp), tc), dm)) in rows.enumerate() {
+            let (dc, cp, tc, dm) = (&mut dc[..hidden], &cp[..hidden], &tc[..hidden], &dm[..hidden]);
+            let [i, f, gg, o] = split4(row, hidden);
+            let [si, sf, sg, so] = split4(&mut sums[(r / SUM_ROWS) * 4 * hidden..][..4 * hidden], hidden);
+            row_backward(i, f, gg, o, dc, cp, tc, dm, si, sf, sg, so);
         }
+    }
+}
+
+/// `row` `[4H]` as its four gates' `[H]` slices.
+#[inline(always)]
+fn split4(row: &mut [f32], hidden: usize) -> [&mut [f32]; 4] {
+    let (i, rest) = row.split_at_mut(hidden);
+    let (f, rest) = rest.split_at_mut(hidden);
+    let (g, o) = rest.split_at_mut(hidden);
+    [i, f, g, &mut o[..hidden]]
+}
+
+/// One row of [`cell_backward`]. Every slice is its own parameter so that the compiler knows
+/// they do not overlap and vectorises the loop (slices split from one row inside a loop body
+/// left it scalar).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn row_backward(
+    i: &mut [f32],
+    f: &mut [f32],
+    gg: &mut [f32],
+    o: &mut [f32],
+    dc: &mut [f32],
+    cp: &[f32],
+    tc: &[f32],
+    dm: &[f32],
+    si: &mut [f32],
+    sf: &mut [f32],
+    sg: &mut [f32],
+    so: &mut [f32],
+) {
+    let n = dc.len();
+    let (i, f, gg, o, cp, tc, dm) = (&mut i[..n], &mut f[..n], &mut gg[..n], &mut o[..n], &cp[..n], &tc[..n], &dm[..n]);
+    let (si, sf, sg, so) = (&mut si[..n], &mut sf[..n], &mut sg[..n], &mut so[..n]);
+    for j in 0..n {
+        let (iv, fv, gv, ov, t) = (i[j], f[j], gg[j], o[j], tc[j]);
+        let dcj = dc[j] + dm[j] * ov * (1.0 - t * t);
+        o[j] = dm[j] * t * ov * (1.0 - ov);
+        i[j] = dcj * gv * iv * (1.0 - iv);
+        gg[j] = dcj * iv * (1.0 - gv * gv);
+        f[j] = dcj * cp[j] * fv * (1.0 - fv);
+        dc[j] = dcj * fv;
+        si[j] += i[j];
+        sf[j] += f[j];
+        sg[j] += gg[j];
+        so[j] += o[j];
     }
 }
 
@@ -147,13 +196,14 @@ fn forward_step(
     });
 }
 
-/// One backward step: [`cell_backward`], then (when there is an earlier step, `rec`) the
-/// gradient flowing to the previous step's outputs, `dh_rec = dG · W_hh`; over blocks of rows
-/// like [`forward_step`].
+/// One backward step: [`cell_backward`] (with the gate gradients' chunked column sums into
+/// `sums`), then (when there is an earlier step, `rec`) the gradient flowing to the previous
+/// step's outputs, `dh_rec = dG · W_hh`; over blocks of rows like [`forward_step`].
 #[allow(clippy::too_many_arguments)]
 fn backward_step(
     g: &mut [f32],
     dc: &mut [f32],
+    sums: &mut [f32],
     c_prev: &[f32],
     tanh_c: &[f32],
     dm: &[f32],
@@ -164,9 +214,9 @@ fn backward_step(
     let (hidden, width) = (w_hh.rows() / 4, w_hh.cols());
     let rows = dc.len() / hidden;
     let parts = [(g, 4 * hidden), (dc, hidden), (dh_rec, width)];
-    super::over_row_blocks(rows, parts, |first, [g, dc, dh_rec]| {
+    super::over_row_blocks_summed(rows, parts, (sums, 4 * hidden), |first, [g, dc, dh_rec], sums| {
         let (rows, at) = (dc.len() / hidden, first * hidden);
-        cell_backward(g, dc, &c_prev[at..at + rows * hidden], &tanh_c[at..], &dm[at..], hidden);
+        cell_backward(g, dc, &c_prev[at..at + rows * hidden], &tanh_c[at..], &dm[at..], sums, hidden);
         if rec {
             gemm(dh_rec, false, Mat::new(g, rows, 4 * hidden), w_hh);
         }
@@ -249,6 +299,7 @@ impl Kernel for Lstm {
         let (g_hh, rest) = rest.split_at_mut(h4 * o);
         let (g_bih, rest) = rest.split_at_mut(h4);
         let (g_bhh, g_hr) = rest.split_at_mut(h4);
+        let mut sums = chunk_sums(b, h4);
         for t in (0..steps).rev() {
             sum_into(&mut dh, &up.dy[t * b * o..(t + 1) * b * o], &dh_rec);
             let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
@@ -258,11 +309,14 @@ impl Kernel for Lstm {
             if self.proj {
                 dh_all[t * b * o..(t + 1) * b * o].copy_from_slice(&dh);
                 gemm(&mut dm, false, Mat::new(&dh, b, o), Mat::new(w.w_hr, o, h));
-                backward_step(g, &mut dc, c_prev, tc, &dm, &mut dh_rec, w_hh, t > 0);
+                sums.fill(0.0);
+                backward_step(g, &mut dc, &mut sums, c_prev, tc, &dm, &mut dh_rec, w_hh, t > 0);
             } else {
-                backward_step(g, &mut dc, c_prev, tc, &dh, &mut dh_rec, w_hh, t > 0);
+                sums.fill(0.0);
+                backward_step(g, &mut dc, &mut sums, c_prev, tc, &dh, &mut dh_rec, w_hh, t > 0);
             }
-            add_step_grads(g_bih, g_ih, g, &x[t * b * inp..(t + 1) * b * inp]);
+            add_row_sums(g_bih, &sums);
+            add_input_grads(g_ih, g, &x[t * b * inp..(t + 1) * b * inp], h4);
         }
         let rows = steps * b;
         let products =
@@ -272,7 +326,7 @@ impl Kernel for Lstm {
         if self.proj {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
         }
-        pool::recycle([dg, c_all, tanh_c, m_all, dm, dh_all, zeros, dh, dh_rec, dc]);
+        pool::recycle([dg, c_all, tanh_c, m_all, sums, dm, dh_all, zeros, dh, dh_rec, dc]);
         (dx, grads)
     }
 }

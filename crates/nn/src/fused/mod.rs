@@ -86,12 +86,16 @@ pub struct Pass<S> {
     pub saved: Option<S>,
 }
 
-/// Rows per block when a step over `rows` rows runs on several threads: `None` (one pass on
-/// this thread) with one thread or too few rows to be worth a fork.
+/// Rows per chunk of a step's column sums ([`over_row_blocks_summed`]): blocks of rows start at
+/// multiples of it, so every chunk lies in one block whatever the number of threads.
+const SUM_ROWS: usize = 32;
+
+/// Rows per block when a step over `rows` rows runs on several threads (a multiple of
+/// [`SUM_ROWS`]): `None` (one pass on this thread) with one thread or too few rows to be worth
+/// a fork.
 fn row_block(rows: usize) -> Option<usize> {
-    const MIN_ROWS: usize = 32;
     let threads = blas::threads();
-    (threads > 1 && rows >= 2 * MIN_ROWS).then(|| rows.div_ceil(threads).max(MIN_ROWS))
+    (threads > 1 && rows >= 2 * SUM_ROWS).then(|| rows.div_ceil(threads).next_multiple_of(SUM_ROWS))
 }
 
 /// Runs `step(first_row, parts)` over the `rows` rows of the row-major buffers `parts` (each
@@ -104,10 +108,25 @@ fn over_row_blocks<const N: usize>(
     parts: [(&mut [f32], usize); N],
     step: impl Fn(usize, [&mut [f32]; N]) + Sync,
 ) {
+    over_row_blocks_summed(rows, parts, (&mut [], 0), |first, parts, _| step(first, parts));
+}
+
+/// [`over_row_blocks`] for a step that also sums its rows' values by column (the bias
+/// gradients): `sums` is a buffer of one row of `width` partial sums per [`SUM_ROWS`] rows,
+/// and each block gets the rows of its own chunks (blocks start at multiples of [`SUM_ROWS`]).
+/// Adding the chunks' sums in order afterwards ([`add_col_sums`]) gives the same totals for
+/// any number of threads.
+fn over_row_blocks_summed<const N: usize>(
+    rows: usize,
+    parts: [(&mut [f32], usize); N],
+    sums: (&mut [f32], usize),
+    step: impl Fn(usize, [&mut [f32]; N], &mut [f32]) + Sync,
+) {
     let widths = parts.each_ref().map(|p| p.1);
     let mut rest = parts.map(|p| p.0);
+    let (mut sums, sum_width) = sums;
     let Some(block) = row_block(rows) else {
-        return step(0, rest);
+        return step(0, rest, sums);
     };
     let mut blocks = Vec::with_capacity(rows.div_ceil(block));
     for first in (0..rows).step_by(block) {
@@ -117,10 +136,19 @@ fn over_row_blocks<const N: usize>(
             rest[k] = tail;
             head
         });
-        blocks.push((first, part));
+        let len = (n.div_ceil(SUM_ROWS) * sum_width).min(sums.len());
+        let (head, tail) = std::mem::take(&mut sums).split_at_mut(len);
+        sums = tail;
+        blocks.push((first, part, head));
     }
     use rayon::prelude::*;
-    blocks.into_par_iter().for_each(|(first, part)| blas::serial(|| step(first, part)));
+    blocks.into_par_iter().for_each(|(first, part, sums)| blas::serial(|| step(first, part, sums)));
+}
+
+/// A zeroed buffer for a step's chunked column sums of `width` values over `rows` rows
+/// ([`over_row_blocks_summed`]).
+fn chunk_sums(rows: usize, width: usize) -> Vec<f32> {
+    pool::zeros(rows.div_ceil(SUM_ROWS) * width)
 }
 
 /// Sets every row of the row-major `dst` to `row`: the first row, then copies of what is
@@ -158,15 +186,13 @@ blas::simd_fn! {
     }
 }
 
-/// What a cell's backward adds at each step while the step's pre-activation gradients `dg`
-/// `[B, G]` are still in cache: their column sums to the bias gradient `g_b`, and for an input
-/// `x` `[B, I]` of at most [`blas::NARROW`] features (a streaming product) `dgᵀ·x` to the input
-/// weights' gradient `g_ih` ([`WeightProducts`] leaves it out then). Steps are added in the
-/// order the backward pass visits them, on the calling thread, so the sums do not depend on
-/// the number of threads.
-fn add_step_grads(g_b: &mut [f32], g_ih: &mut [f32], dg: &[f32], x: &[f32]) {
-    add_row_sums(g_b, dg);
-    let (gates, rows) = (g_b.len(), dg.len() / g_b.len());
+/// For an input `x` `[B, I]` of at most [`blas::NARROW`] features (a streaming product), adds
+/// one step's `dgᵀ·x` to the input weights' gradient `g_ih` while the step's pre-activation
+/// gradients `dg` `[B, gates]` are still in cache ([`WeightProducts`] leaves it out then); for
+/// wider inputs, nothing. Steps are added in the order the backward pass visits them, on the
+/// calling thread, so the sums do not depend on the number of threads.
+fn add_input_grads(g_ih: &mut [f32], dg: &[f32], x: &[f32], gates: usize) {
+    let rows = dg.len() / gates;
     let input = x.len() / rows.max(1);
     if input <= blas::NARROW {
         gemm(g_ih, true, Mat::new(dg, rows, gates).t(), Mat::new(x, rows, input));
@@ -199,7 +225,7 @@ struct WeightProducts<'a> {
 }
 
 impl WeightProducts<'_> {
-    /// Writes `dW_ih` to `g_ih` (unless [`add_step_grads`] added it step by step) and `dW_hh`
+    /// Writes `dW_ih` to `g_ih` (unless [`add_input_grads`] added it step by step) and `dW_hh`
     /// to `g_hh`; returns `dX` when `need_dx`.
     fn compute(&self, g_ih: &mut [f32], g_hh: &mut [f32], need_dx: bool) -> Option<Vec<f32>> {
         let (b, rows) = (self.d.batch, self.d.steps * self.d.batch);

@@ -6,7 +6,7 @@
 use super::act::tanh;
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_step_grads, Kernel, Pass, SeqDims, Upstream, WeightProducts};
+use super::{add_input_grads, add_row_sums, chunk_sums, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one RNN layer.
@@ -52,11 +52,22 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// One step's pre-activation gradient: `(dy + dh_rec) ⊙ act'(h)`, from the outputs `h`.
-    fn grad_step(da: &mut [f32], dy: &[f32], dh_rec: &[f32], h: &[f32], relu: bool) {
-        for (((dst, y), r), hv) in da.iter_mut().zip(dy).zip(dh_rec).zip(h) {
-            let slope = if relu { if *hv > 0.0 { 1.0 } else { 0.0 } } else { 1.0 - hv * hv };
-            *dst = (y + r) * slope;
+    /// One step's pre-activation gradient `(dy + dh_rec) ⊙ act'(h)` `[B, H]`, from the outputs
+    /// `h`, and its column sums (the bias gradient) per [`SUM_ROWS`] rows added to `sums`.
+    fn grad_step(da: &mut [f32], dy: &[f32], dh_rec: &[f32], h: &[f32], relu: bool, sums: &mut [f32], hidden: usize) {
+        let rows = da
+            .chunks_exact_mut(hidden)
+            .zip(dy.chunks_exact(hidden))
+            .zip(dh_rec.chunks_exact(hidden))
+            .zip(h.chunks_exact(hidden));
+        for (r, (((da, dy), dr), h)) in rows.enumerate() {
+            let s = &mut sums[(r / SUM_ROWS) * hidden..][..hidden];
+            let (da, dy, dr, h) = (&mut da[..hidden], &dy[..hidden], &dr[..hidden], &h[..hidden]);
+            for j in 0..hidden {
+                let slope = if relu { if h[j] > 0.0 { 1.0 } else { 0.0 } } else { 1.0 - h[j] * h[j] };
+                da[j] = (dy[j] + dr[j]) * slope;
+                s[j] += da[j];
+            }
         }
     }
 }
@@ -75,13 +86,25 @@ fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, bias: &[f32]
     });
 }
 
-/// One backward step: the pre-activation gradient into `da` ([`grad_step`]), then (when there
-/// is an earlier step) `dh_rec = da · W_hh`; over blocks of rows like [`forward_step`].
-fn backward_step(da: &mut [f32], dh_rec: &mut [f32], dy: &[f32], h: &[f32], w_hh: Mat<'_>, rec: bool, relu: bool) {
+/// One backward step: the pre-activation gradient into `da` and its chunked column sums into
+/// `sums` ([`grad_step`]), then (when there is an earlier step) `dh_rec = da · W_hh`; over
+/// blocks of rows like [`forward_step`].
+#[allow(clippy::too_many_arguments)]
+fn backward_step(
+    da: &mut [f32],
+    dh_rec: &mut [f32],
+    sums: &mut [f32],
+    dy: &[f32],
+    h: &[f32],
+    w_hh: Mat<'_>,
+    rec: bool,
+    relu: bool,
+) {
     let hidden = w_hh.cols();
-    super::over_row_blocks(da.len() / hidden, [(da, hidden), (dh_rec, hidden)], |first, [da, dh_rec]| {
+    let parts = [(da, hidden), (dh_rec, hidden)];
+    super::over_row_blocks_summed(parts[0].0.len() / hidden, parts, (sums, hidden), |first, [da, dh_rec], sums| {
         let at = first * hidden;
-        grad_step(da, &dy[at..], dh_rec, &h[at..], relu);
+        grad_step(da, &dy[at..], dh_rec, &h[at..], relu, sums, hidden);
         if rec {
             gemm(dh_rec, false, Mat::new(da, da.len() / hidden, hidden), w_hh);
         }
@@ -130,17 +153,20 @@ impl Kernel for Rnn {
         let (g_ih, rest) = grads.split_at_mut(h * inp);
         let (g_hh, rest) = rest.split_at_mut(h * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h);
+        let mut sums = chunk_sums(b, h);
         for t in (0..steps).rev() {
             let range = t * b * h..(t + 1) * b * h;
             let da_t = &mut da[range.clone()];
             let (dy, hs) = (&up.dy[range.clone()], &out[range]);
-            backward_step(da_t, &mut dh_rec, dy, hs, Mat::new(w_hh, h, h), t > 0, self.relu);
-            add_step_grads(g_bih, g_ih, da_t, &x[t * b * inp..(t + 1) * b * inp]);
+            sums.fill(0.0);
+            backward_step(da_t, &mut dh_rec, &mut sums, dy, hs, Mat::new(w_hh, h, h), t > 0, self.relu);
+            add_row_sums(g_bih, &sums);
+            add_input_grads(g_ih, da_t, &x[t * b * inp..(t + 1) * b * inp], h);
         }
         let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out, w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
         g_bhh.copy_from_slice(g_bih);
-        pool::recycle([da, dh_rec]);
+        pool::recycle([da, dh_rec, sums]);
         (dx, grads)
     }
 }
