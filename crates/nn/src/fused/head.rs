@@ -1,7 +1,8 @@
-//! The linear head and the loss as one fused op over all rows at once: logits by one matrix
-//! product, then softmax cross-entropy (or squared error) per row; backward writes the logits'
-//! gradient in place and forms the head's and the input's gradients by two products.
-//! Numerically PyTorch's `CrossEntropyLoss` / `MSELoss` (mean over rows / elements).
+//! The linear head and the loss as one fused op: logits by a matrix product, then softmax
+//! cross-entropy (or squared error) per row; backward writes the logits' gradient in place and
+//! forms the head's and the input's gradients by two products. The training step runs all of
+//! it over blocks of rows ([`loss_and_backward`]), so each block of the head's input is read
+//! once. Numerically PyTorch's `CrossEntropyLoss` / `MSELoss` (mean over rows / elements).
 
 use dfdx::prelude::*;
 
@@ -57,6 +58,88 @@ impl HeadValues {
     }
 }
 
+/// Bytes of a block of head input rows ([`loss_and_backward`]): small enough to stay in cache
+/// from the logits to the weight gradient and the rows' gradient.
+const BLOCK_BYTES: usize = 128 << 10;
+
+/// The scale of a row's loss gradient: the loss is a mean over the counted rows (and, for
+/// values and labels, over each row's outputs); squared error's derivative brings a 2.
+fn loss_scale(targets: &RowTargets, rows_counted: f64, width: usize) -> (f64, f32) {
+    match targets {
+        RowTargets::Classes(_) => (rows_counted, 1.0 / rows_counted as f32),
+        RowTargets::Values(_) => {
+            let n = rows_counted * width as f64;
+            (n, 2.0 / n as f32)
+        }
+        RowTargets::Labels(_) => {
+            let n = rows_counted * width as f64;
+            (n, 1.0 / n as f32)
+        }
+    }
+}
+
+/// The summed (unnormalised) loss of the head outputs `z` `[n, C]`, rows `first..first + n` of
+/// the batch's, leaving in `z` the loss's gradient before the mean's scale: softmax
+/// probabilities minus the one-hot target, or the residuals.
+fn loss_rows(z: &mut [f32], width: usize, targets: &RowTargets, first: usize, weights: Option<&[f32]>) -> f64 {
+    let n = z.len() / width.max(1);
+    let weight = |r: usize| weights.map_or(1.0, |w| w[first + r]);
+    let mut total = 0.0f64;
+    match targets {
+        RowTargets::Classes(labels) => {
+            let labels = &labels[first..first + n];
+            // Three passes, the exponentials over the whole block so they vectorise:
+            // shift each row by its max, exponentiate, then normalise per row.
+            for (r, (row, &label)) in z.chunks_exact_mut(width).zip(labels).enumerate() {
+                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+                row.iter_mut().for_each(|v| *v -= max);
+                total -= (weight(r) * row[label as usize]) as f64;
+            }
+            exp_in_place(z);
+            for (r, (row, &label)) in z.chunks_exact_mut(width).zip(labels).enumerate() {
+                let sum: f32 = row.iter().sum();
+                let w = weight(r);
+                total += (w * sum.ln()) as f64;
+                let inv = w / sum;
+                row.iter_mut().for_each(|v| *v *= inv);
+                row[label as usize] -= w;
+            }
+        }
+        RowTargets::Values(values) => {
+            let values = &values[first * width..(first + n) * width];
+            for (r, (row, target)) in z.chunks_exact_mut(width).zip(values.chunks_exact(width)).enumerate() {
+                let w = weight(r);
+                for (v, t) in row.iter_mut().zip(target) {
+                    *v = (*v - t) * w;
+                    total += (*v as f64) * (*v as f64);
+                }
+            }
+        }
+        RowTargets::Labels(labels) => {
+            let labels = &labels[first * width..(first + n) * width];
+            for (r, (row, target)) in z.chunks_exact_mut(width).zip(labels.chunks_exact(width)).enumerate() {
+                let w = weight(r);
+                for (v, &t) in row.iter_mut().zip(target) {
+                    let x = *v;
+                    // max(x, 0) − x·t + ln(1 + e^−|x|), and its gradient σ(x) − t.
+                    total += (w * (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p())) as f64;
+                    *v = w * (1.0 / (1.0 + (-x).exp()) - t);
+                }
+            }
+        }
+    }
+    total
+}
+
+/// Checks that `targets` fit `rows` rows of `width` outputs.
+fn check_targets(targets: &RowTargets, rows: usize, width: usize) {
+    match targets {
+        RowTargets::Classes(labels) => assert_eq!(labels.len(), rows, "one class per row"),
+        RowTargets::Values(values) => assert_eq!(values.len(), rows * width, "one target value per output"),
+        RowTargets::Labels(labels) => assert_eq!(labels.len(), rows * width, "one label per output"),
+    }
+}
+
 /// The mean loss of the rows `ys` `[R, F]` through `head`, over the rows whose `weights` are 1
 /// (all rows without weights), and the gradient of that loss with respect to the head's
 /// outputs `[R, C]`.
@@ -70,64 +153,56 @@ pub(super) fn loss_forward(
 ) -> (f64, Vec<f32>) {
     let mut z = logits(ys, rows, features, head.slices());
     let width = z.len() / rows.max(1);
-    // Leaves in `z` what the backward pass scales: softmax probabilities minus the one-hot
-    // target, or the residuals.
-    let weight = |r: usize| weights.map_or(1.0, |w| w[r]);
+    check_targets(&targets, rows, width);
     let rows_counted: f64 = weights.map_or(rows as f64, |w| w.iter().map(|&v| v as f64).sum());
-    let (total, scale) = match &targets {
-        RowTargets::Classes(labels) => {
-            assert_eq!(labels.len(), rows, "one class per row");
-            // Three passes, the exponentials over the whole buffer so they vectorise:
-            // shift each row by its max, exponentiate, then normalise per row.
-            let mut total = 0.0f64;
-            for (r, (row, &label)) in z.chunks_exact_mut(width).zip(labels).enumerate() {
-                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-                row.iter_mut().for_each(|v| *v -= max);
-                total -= (weight(r) * row[label as usize]) as f64;
-            }
-            exp_in_place(&mut z);
-            for (r, (row, &label)) in z.chunks_exact_mut(width).zip(labels).enumerate() {
-                let sum: f32 = row.iter().sum();
-                let w = weight(r);
-                total += (w * sum.ln()) as f64;
-                let inv = w / sum;
-                row.iter_mut().for_each(|v| *v *= inv);
-                row[label as usize] -= w;
-            }
-            (total / rows_counted, 1.0 / rows_counted as f32)
-        }
-        RowTargets::Values(values) => {
-            assert_eq!(values.len(), z.len(), "one target value per output");
-            let mut total = 0.0f64;
-            for (r, (row, target)) in z.chunks_exact_mut(width).zip(values.chunks_exact(width)).enumerate() {
-                let w = weight(r);
-                for (v, t) in row.iter_mut().zip(target) {
-                    *v = (*v - t) * w;
-                    total += (*v as f64) * (*v as f64);
-                }
-            }
-            let n = rows_counted * width as f64;
-            (total / n, 2.0 / n as f32)
-        }
-        RowTargets::Labels(labels) => {
-            assert_eq!(labels.len(), z.len(), "one label per output");
-            let mut total = 0.0f64;
-            for (r, (row, target)) in z.chunks_exact_mut(width).zip(labels.chunks_exact(width)).enumerate() {
-                let w = weight(r);
-                for (v, &t) in row.iter_mut().zip(target) {
-                    let x = *v;
-                    // max(x, 0) − x·t + ln(1 + e^−|x|), and its gradient σ(x) − t.
-                    total += (w * (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p())) as f64;
-                    *v = w * (1.0 / (1.0 + (-x).exp()) - t);
-                }
-            }
-            let n = rows_counted * width as f64;
-            (total / n, 1.0 / n as f32)
-        }
-    };
+    let (count, scale) = loss_scale(&targets, rows_counted, width);
+    let total = loss_rows(&mut z, width, &targets, 0, weights);
     // The loss's own gradient is 1: scale once here.
     z.iter_mut().for_each(|v| *v *= scale);
-    (total, z)
+    (total / count, z)
+}
+
+/// The training step's head: the mean loss of the rows `ys` `[R, F]` (as [`loss_forward`]),
+/// the gradient of the rows `[R, F]` and the head's gradients (as [`head_backward`]), in one
+/// pass over blocks of rows, so each block of `ys` is read from memory once for its logits and
+/// its weight gradient.
+pub(super) fn loss_and_backward(
+    ys: &[f32],
+    rows: usize,
+    features: usize,
+    head: HeadValues,
+    targets: RowTargets,
+    weights: Option<&[f32]>,
+) -> (f64, Vec<f32>, Option<HeadGrads>) {
+    let Some((w, b)) = head.0.as_ref() else {
+        let (loss, dz) = loss_forward(ys, rows, features, &head, targets, weights);
+        let (dys, grads) = head_backward(dz, ys, rows, features, head);
+        return (loss, dys, grads);
+    };
+    let classes = b.len();
+    check_targets(&targets, rows, classes);
+    let rows_counted: f64 = weights.map_or(rows as f64, |w| w.iter().map(|&v| v as f64).sum());
+    let (count, scale) = loss_scale(&targets, rows_counted, classes);
+    let block = (BLOCK_BYTES / (4 * features.max(1))).max(16);
+    let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; classes]);
+    let mut dys = pool::scratch(rows * features);
+    let mut total = 0.0f64;
+    for first in (0..rows).step_by(block) {
+        let n = block.min(rows - first);
+        let x = &ys[first * features..(first + n) * features];
+        let mut z = logits(x, n, features, Some((w, b)));
+        total += loss_rows(&mut z, classes, &targets, first, weights);
+        z.iter_mut().for_each(|v| *v *= scale);
+        gemm(&mut dw, true, Mat::new(&z, n, classes).t(), Mat::new(x, n, features));
+        add_row_sums(&mut db, &z);
+        let dx = &mut dys[first * features..(first + n) * features];
+        gemm(dx, false, Mat::new(&z, n, classes), Mat::new(w, classes, features));
+        pool::recycle([z]);
+    }
+    if let Some((w, b)) = head.0 {
+        pool::recycle([w, b]);
+    }
+    (total / count, dys, Some((dw, db)))
 }
 
 /// The head's `(weight, bias)` gradients.
@@ -155,5 +230,43 @@ pub(super) fn head_backward(
             (dys, Some((dw, db)))
         }
         None => (dz, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// The blocked training pass equals the whole-batch loss and backward, for every kind of
+    /// target, with row weights, over rows spanning many blocks.
+    #[test]
+    fn blocked_pass_equals_the_whole_batch_one() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let (rows, features, classes) = (1000, 256, 3);
+        let block = BLOCK_BYTES / (4 * features);
+        assert!(rows > 5 * block, "the test spans several blocks");
+        let ys: Vec<f32> = (0..rows * features).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let w: Vec<f32> = (0..classes * features).map(|_| rng.gen_range(-0.2..0.2)).collect();
+        let b: Vec<f32> = (0..classes).map(|_| rng.gen_range(-0.5..0.5)).collect();
+        let weights: Vec<f32> = (0..rows).map(|r| (r % 7 != 0) as u8 as f32).collect();
+        let targets = [
+            RowTargets::Classes((0..rows).map(|_| rng.gen_range(0..classes as u32)).collect()),
+            RowTargets::Values((0..rows * classes).map(|_| rng.gen_range(-1.0..1.0)).collect()),
+            RowTargets::Labels((0..rows * classes).map(|_| rng.gen_range(0..2) as f32).collect()),
+        ];
+        let head = || HeadValues(Some((w.clone(), b.clone())));
+        for t in targets {
+            let (loss, dz) = loss_forward(&ys, rows, features, &head(), t.clone(), Some(&weights));
+            let (dys, grads) = head_backward(dz, &ys, rows, features, head());
+            let (loss2, dys2, grads2) = loss_and_backward(&ys, rows, features, head(), t, Some(&weights));
+            // Summed in f64 in another order (block by block).
+            assert!((loss - loss2).abs() <= 1e-12 * loss.abs(), "loss {loss} vs {loss2}");
+            assert_eq!(dys, dys2, "each row's gradient does not depend on its block");
+            let ((dw, db), (dw2, db2)) = (grads.unwrap(), grads2.unwrap());
+            for (x, y) in dw.iter().chain(&db).zip(dw2.iter().chain(&db2)) {
+                assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "head gradient {x} vs {y}");
+            }
+        }
     }
 }

@@ -102,8 +102,8 @@ pub fn network_loss_and_grads(
     let x = head_in.as_deref().unwrap_or(&outs[top]);
     let rows = x.len() / width;
     let head = head::HeadValues::of_flat(net.head.as_ref().map(|_| &params[offset..]), width);
-    let (loss, dz) = head::loss_forward(x, rows, width, &head, row_targets(batch, net.task), batch.mask.as_deref());
-    let (mut dy, head_grads) = head::head_backward(dz, x, rows, width, head);
+    let targets = row_targets(batch, net.task);
+    let (loss, mut dy, head_grads) = head::loss_and_backward(x, rows, width, head, targets, batch.mask.as_deref());
     pool::recycle(head_in);
     drop_in_place(&mut dy, head_mask);
     let mut layer_grads = Vec::with_capacity(backs.len());
