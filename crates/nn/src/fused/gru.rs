@@ -7,9 +7,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{
-    add_col_sums, add_input_grads, chunk_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
-};
+use super::{add_col_sums, add_input_grads, chunk_sums, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one GRU layer.
@@ -123,17 +121,19 @@ fn row_forward(
 }
 
 simd_fn! {
-    /// Gradients of one step: input-side gate gradients over the activations in `g`, recurrent-side
-    /// ones into `dhg`, the direct path `dh ⊙ z` into `dh_prev`, and the column sums (the bias
-    /// gradients: r, z, n, then the recurrent side's n) per [`SUM_ROWS`] rows added to `sums`.
+    /// Gradients of one step, from the output gradient `dh = dy + dh_rec` (`dh_rec` holds the
+    /// gradient flowing back from step t+1 in): input-side gate gradients over the activations
+    /// in `g`, recurrent-side ones into `dhg`, the direct path `dh ⊙ z` into `dh_rec` (out), and
+    /// the column sums (the bias gradients: r, z, n, then the recurrent side's n) per
+    /// [`SUM_ROWS`] rows added to `sums`.
     #[allow(clippy::too_many_arguments)]
     fn cell_backward(
         g: &mut [f32],
         dhg: &mut [f32],
-        dh_prev: &mut [f32],
+        dh_rec: &mut [f32],
         hn: &[f32],
         h_prev: &[f32],
-        dh: &[f32],
+        dy: &[f32],
         sums: &mut [f32],
         hidden: usize,
     ) {
@@ -141,12 +141,12 @@ simd_fn! {
         let rows = g
             .chunks_exact_mut(h3)
             .zip(dhg.chunks_exact_mut(h3))
-            .zip(dh_prev.chunks_exact_mut(hidden))
+            .zip(dh_rec.chunks_exact_mut(hidden))
             .zip(hn.chunks_exact(hidden))
             .zip(h_prev.chunks_exact(hidden))
-            .zip(dh.chunks_exact(hidden));
-        for (row_index, (((((row, drow), dhp), hn), hp), dh)) in rows.enumerate() {
-            let (dhp, hn, hp, dh) = (&mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dh[..hidden]);
+            .zip(dy.chunks_exact(hidden));
+        for (row_index, (((((row, drow), dhp), hn), hp), dy)) in rows.enumerate() {
+            let (dhp, hn, hp, dy) = (&mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dy[..hidden]);
             let s = &mut sums[(row_index / SUM_ROWS) * 4 * hidden..][..4 * hidden];
             let (sr, rest) = s.split_at_mut(hidden);
             let (sz, rest) = rest.split_at_mut(hidden);
@@ -155,7 +155,7 @@ simd_fn! {
             let (z, n) = rest.split_at_mut(hidden);
             let (dr, rest) = drow.split_at_mut(hidden);
             let (dz, dn) = rest.split_at_mut(hidden);
-            row_backward([r, z, n], [dr, dz, dn], dhp, hn, hp, dh, [sr, sz, sn, snr]);
+            row_backward([r, z, n], [dr, dz, dn], dhp, hn, hp, dy, [sr, sz, sn, snr]);
         }
     }
 }
@@ -168,11 +168,11 @@ fn row_backward(
     dhp: &mut [f32],
     hn: &[f32],
     hp: &[f32],
-    dh: &[f32],
+    dy: &[f32],
     sums: [&mut [f32]; 4],
 ) {
     let ([r, z, n], [dr, dz, dn], [sr, sz, sn, snr]) = (g, dhg, sums);
-    row_backward_loop(r, z, n, dr, dz, dn, dhp, hn, hp, dh, sr, sz, sn, snr);
+    row_backward_loop(r, z, n, dr, dz, dn, dhp, hn, hp, dy, sr, sz, sn, snr);
 }
 
 /// The loop of [`row_backward`]. Every slice is its own parameter so that the compiler knows
@@ -190,28 +190,29 @@ fn row_backward_loop(
     dhp: &mut [f32],
     hn: &[f32],
     hp: &[f32],
-    dh: &[f32],
+    dy: &[f32],
     sr: &mut [f32],
     sz: &mut [f32],
     sn: &mut [f32],
     snr: &mut [f32],
 ) {
-    let k = dh.len();
+    let k = dy.len();
     let (r, z, n, dr, dz, dn) = (&mut r[..k], &mut z[..k], &mut n[..k], &mut dr[..k], &mut dz[..k], &mut dn[..k]);
     let (dhp, hn, hp) = (&mut dhp[..k], &hn[..k], &hp[..k]);
     let (sr, sz, sn, snr) = (&mut sr[..k], &mut sz[..k], &mut sn[..k], &mut snr[..k]);
     for j in 0..k {
         let (rv, zv, nv) = (r[j], z[j], n[j]);
-        let dgn = dh[j] * (1.0 - zv) * (1.0 - nv * nv);
+        let dh = dy[j] + dhp[j];
+        let dgn = dh * (1.0 - zv) * (1.0 - nv * nv);
         let dgr = dgn * hn[j] * rv * (1.0 - rv);
-        let dgz = dh[j] * (hp[j] - nv) * zv * (1.0 - zv);
+        let dgz = dh * (hp[j] - nv) * zv * (1.0 - zv);
         r[j] = dgr;
         z[j] = dgz;
         n[j] = dgn;
         dr[j] = dgr;
         dz[j] = dgz;
         dn[j] = dgn * rv;
-        dhp[j] = dh[j] * zv;
+        dhp[j] = dh * zv;
         sr[j] += dgr;
         sz[j] += dgz;
         sn[j] += dgn;
@@ -245,7 +246,7 @@ fn forward_step(
     });
 }
 
-/// One backward step: `dh = dy + dh_rec`, [`cell_backward`] (its direct path into `dh_rec`),
+/// One backward step: [`cell_backward`] (its direct path into `dh_rec`),
 /// then (when there is an earlier step, `rec`) `dh_rec += dG_rec · W_hh`; over blocks of rows
 /// like [`forward_step`].
 #[allow(clippy::too_many_arguments)]
@@ -254,7 +255,6 @@ fn backward_step(
     dhg: &mut [f32],
     sums: &mut [f32],
     dh_rec: &mut [f32],
-    dh: &mut [f32],
     dy: &[f32],
     hn: &[f32],
     h_prev: &[f32],
@@ -262,12 +262,11 @@ fn backward_step(
     rec: bool,
 ) {
     let hidden = w_hh.cols();
-    let rows = dh.len() / hidden;
-    let parts = [(dxg, 3 * hidden), (dhg, 3 * hidden), (dh_rec, hidden), (dh, hidden)];
-    super::over_row_blocks_summed(rows, parts, (sums, 4 * hidden), |first, [dxg, dhg, dh_rec, dh], sums| {
-        let (at, len) = (first * hidden, dh.len());
-        sum_into(dh, &dy[at..at + len], dh_rec);
-        cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], dh, sums, hidden);
+    let rows = dh_rec.len() / hidden;
+    let parts = [(dxg, 3 * hidden), (dhg, 3 * hidden), (dh_rec, hidden)];
+    super::over_row_blocks_summed(rows, parts, (sums, 4 * hidden), |first, [dxg, dhg, dh_rec], sums| {
+        let (at, len) = (first * hidden, dh_rec.len());
+        cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], &dy[at..at + len], sums, hidden);
         if rec {
             gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
         }
@@ -328,7 +327,6 @@ impl Kernel for Gru {
         let out = up.y;
         let mut dhg = pool::scratch(steps * b * h3);
         let zeros = pool::zeros(b * h);
-        let mut dh = pool::zeros(b * h);
         let mut dh_rec = pool::zeros(b * h);
         let mut grads = vec![0.0; p.len()];
         let (g_ih, rest) = grads.split_at_mut(h3 * inp);
@@ -343,7 +341,6 @@ impl Kernel for Gru {
                 &mut dhg[t * b * h3..(t + 1) * b * h3],
                 &mut sums,
                 &mut dh_rec,
-                &mut dh,
                 &up.dy[t * b * h..(t + 1) * b * h],
                 &hn[t * b * h..(t + 1) * b * h],
                 h_prev,
@@ -360,7 +357,7 @@ impl Kernel for Gru {
         let products =
             WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
-        pool::recycle([dxg, hn, dhg, zeros, dh, dh_rec, sums]);
+        pool::recycle([dxg, hn, dhg, zeros, dh_rec, sums]);
         (dx, grads)
     }
 }
