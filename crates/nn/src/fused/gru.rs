@@ -7,7 +7,9 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_col_sums, add_input_grads, chunk_sums, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS};
+use super::{
+    add_col_sums, add_input_grads, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one GRU layer.
@@ -53,9 +55,11 @@ simd_fn! {
     /// out; `hg` the recurrent products (no bias); the biases are added here, in the pass that
     /// reads both anyway (no bias rows are written for the products to accumulate onto). Writes
     /// `W_hn h + b_hn` to `hn` and the new state to `h_new`.
+    #[allow(clippy::too_many_arguments)]
     fn cell_forward(
         xg: &mut [f32],
         hg: &[f32],
+        narrow: Option<NarrowInput<'_>>,
         biases: (&[f32], &[f32]),
         hn: &mut [f32],
         h_prev: &[f32],
@@ -68,13 +72,16 @@ simd_fn! {
         let (biz, bin) = rest.split_at(hidden);
         let (bhr, rest) = b_hh[..h3].split_at(hidden);
         let (bhz, bhn) = rest.split_at(hidden);
-        for ((((xrow, hrow), hn), hp), hnew) in xg
+        let rows = xg
             .chunks_exact_mut(h3)
             .zip(hg.chunks_exact(h3))
             .zip(hn.chunks_exact_mut(hidden))
             .zip(h_prev.chunks_exact(hidden))
-            .zip(h_new.chunks_exact_mut(hidden))
-        {
+            .zip(h_new.chunks_exact_mut(hidden));
+        for (r, ((((xrow, hrow), hn), hp), hnew)) in rows.enumerate() {
+            if let Some(input) = &narrow {
+                input.project(r, xrow, false);
+            }
             let (xr, rest) = xrow.split_at_mut(hidden);
             let (xz, xn) = rest.split_at_mut(hidden);
             let (hr, rest) = hrow.split_at(hidden);
@@ -231,6 +238,7 @@ fn forward_step(
     hn: &mut [f32],
     h_prev: &[f32],
     h_new: &mut [f32],
+    narrow: Option<NarrowInput<'_>>,
     w_hh: Mat<'_>,
     rec: bool,
 ) {
@@ -238,11 +246,12 @@ fn forward_step(
     let rows = h_new.len() / hidden;
     let parts = [(g, 3 * hidden), (hg, 3 * hidden), (hn, hidden), (h_new, hidden)];
     super::over_row_blocks(rows, parts, |first, [g, hg, hn, h_new]| {
+        let narrow = narrow.map(|input| input.rows_from(first));
         let prev = &h_prev[first * hidden..first * hidden + h_new.len()];
         if rec {
             gemm(hg, false, Mat::new(prev, h_new.len() / hidden, hidden), w_hh);
         }
-        cell_forward(g, hg, biases, hn, prev, h_new, hidden);
+        cell_forward(g, hg, narrow, biases, hn, prev, h_new, hidden);
     });
 }
 
@@ -292,15 +301,21 @@ impl Kernel for Gru {
         let mut hn = pool::scratch(kept * b * h);
         let zeros = pool::zeros(b * h);
         let mut out = pool::scratch(d.steps * b * h);
+        let narrow_w = NarrowInput::weights(w.w_ih, h3, inp);
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h3..(s + 1) * b * h3];
-            // The step's input projection, written just before the step reads it.
-            gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
+            let x_t = &x[t * b * inp..(t + 1) * b * inp];
+            let narrow = narrow_w.as_deref().map(|w_t| NarrowInput { x: x_t, w_t, input: inp });
+            if narrow.is_none() {
+                // The step's input projection, written just before the step reads it.
+                gemm(g, false, Mat::new(x_t, b, inp), w_ih);
+            }
             let (done, rest) = out.split_at_mut(t * b * h);
             let h_prev = if t > 0 { &done[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
             let (hn, h_new) = (&mut hn[s * b * h..(s + 1) * b * h], &mut rest[..b * h]);
-            forward_step(g, &mut hg, (w.b_ih, w.b_hh), hn, h_prev, h_new, Mat::new(w.w_hh, h3, h).t(), t > 0);
+            let w_hh = Mat::new(w.w_hh, h3, h).t();
+            forward_step(g, &mut hg, (w.b_ih, w.b_hh), hn, h_prev, h_new, narrow, w_hh, t > 0);
         }
         if !train {
             pool::recycle([gates, hn, hg, zeros]);

@@ -11,7 +11,8 @@ use dfdx::prelude::{Device, HasShape};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{
-    add_input_grads, add_row_sums, chunk_sums, sum_into, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+    add_input_grads, add_row_sums, chunk_sums, sum_into, Kernel, NarrowInput, Pass, SeqDims, Upstream, WeightProducts,
+    SUM_ROWS,
 };
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
@@ -64,16 +65,30 @@ impl Lstm {
 
 simd_fn! {
     /// Activations and cell update for one step: `g` holds the products `[B, 4H]` in (without
-    /// the bias, added here: no bias rows are written for the products to accumulate onto) and
-    /// activations out; `c` is the cell state (updated in place).
-    fn cell_forward(g: &mut [f32], bias: &[f32], c: &mut [f32], tanh_c: &mut [f32], m: &mut [f32], hidden: usize) {
+    /// the bias, added here: no bias rows are written for the products to accumulate onto; a
+    /// `narrow` input's projection is added here too, or written when there was no recurrent
+    /// product, `!rec`) and activations out; `c` is the cell state (updated in place).
+    #[allow(clippy::too_many_arguments)]
+    fn cell_forward(
+        g: &mut [f32],
+        bias: &[f32],
+        narrow: Option<NarrowInput<'_>>,
+        rec: bool,
+        c: &mut [f32],
+        tanh_c: &mut [f32],
+        m: &mut [f32],
+        hidden: usize,
+    ) {
         let bias = &bias[..4 * hidden];
-        for (((row, c), tc), m) in g
+        let rows = g
             .chunks_exact_mut(4 * hidden)
             .zip(c.chunks_exact_mut(hidden))
             .zip(tanh_c.chunks_exact_mut(hidden))
-            .zip(m.chunks_exact_mut(hidden))
-        {
+            .zip(m.chunks_exact_mut(hidden));
+        for (r, (((row, c), tc), m)) in rows.enumerate() {
+            if let Some(input) = &narrow {
+                input.project(r, row, rec);
+            }
             for (v, b) in row.iter_mut().zip(bias) {
                 *v += b;
             }
@@ -172,12 +187,14 @@ fn row_backward(
 }
 
 /// One forward step: the recurrent product of the previous step's outputs `prev` (`[B, P]`;
-/// `None` at the first step) into the gate rows `g`, then [`cell_forward`]; over blocks of rows
-/// when the trial has threads ([`super::over_row_blocks`]).
+/// `None` at the first step) into the gate rows `g` (onto the input projection, unless the
+/// input is `narrow`), then [`cell_forward`]; over blocks of rows when the trial has threads
+/// ([`super::over_row_blocks`]).
 #[allow(clippy::too_many_arguments)]
 fn forward_step(
     g: &mut [f32],
     prev: Option<&[f32]>,
+    narrow: Option<NarrowInput<'_>>,
     w_hh: Mat<'_>,
     bias: &[f32],
     c: &mut [f32],
@@ -189,10 +206,11 @@ fn forward_step(
     let rows = c.len() / hidden;
     let parts = [(g, 4 * hidden), (c, hidden), (tanh_c, hidden), (m, hidden)];
     super::over_row_blocks(rows, parts, |first, [g, c, tc, m]| {
+        let narrow = narrow.map(|input| input.rows_from(first));
         if let Some(prev) = prev {
-            gemm(g, true, Mat::new(&prev[first * width..], c.len() / hidden, width), w_hh);
+            gemm(g, narrow.is_none(), Mat::new(&prev[first * width..], c.len() / hidden, width), w_hh);
         }
-        cell_forward(g, bias, c, tc, m, hidden);
+        cell_forward(g, bias, narrow, prev.is_some(), c, tc, m, hidden);
     });
 }
 
@@ -246,21 +264,26 @@ impl Kernel for Lstm {
         let mut m_all = pool::scratch(if self.proj { kept * state } else { 0 });
         let mut out = pool::scratch(d.steps * b * o);
         let mut c = pool::zeros(state);
+        let narrow_w = NarrowInput::weights(w.w_ih, h4, inp);
         for t in 0..d.steps {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h4..(s + 1) * b * h4];
-            // The step's input projection, written just before the step reads it.
-            gemm(g, false, Mat::new(&x[t * b * inp..], b, inp), w_ih);
+            let x_t = &x[t * b * inp..(t + 1) * b * inp];
+            let narrow = narrow_w.as_deref().map(|w_t| NarrowInput { x: x_t, w_t, input: inp });
+            if narrow.is_none() {
+                // The step's input projection, written just before the step reads it.
+                gemm(g, false, Mat::new(x_t, b, inp), w_ih);
+            }
             let (done, rest) = out.split_at_mut(t * b * o);
             let out_t = &mut rest[..b * o];
             let prev = (t > 0).then(|| &done[(t - 1) * b * o..]);
             let tc = &mut tanh_c[s * state..(s + 1) * state];
             if self.proj {
                 let m = &mut m_all[s * state..(s + 1) * state];
-                forward_step(g, prev, w_hh, &bias, &mut c, tc, m, h);
+                forward_step(g, prev, narrow, w_hh, &bias, &mut c, tc, m, h);
                 gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
             } else {
-                forward_step(g, prev, w_hh, &bias, &mut c, tc, out_t, h);
+                forward_step(g, prev, narrow, w_hh, &bias, &mut c, tc, out_t, h);
             }
             if train {
                 c_all[t * state..(t + 1) * state].copy_from_slice(&c);

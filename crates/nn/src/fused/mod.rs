@@ -186,6 +186,47 @@ blas::simd_fn! {
     }
 }
 
+/// A step's inputs when they have at most [`blas::NARROW`] features (one for parity and
+/// counting ones): the cells add their projection `x·W_ihᵀ` to each gate row inside their
+/// element-wise pass, instead of a separate product that writes every gate row first and a
+/// recurrent product that then reads it back to add to it.
+#[derive(Clone, Copy)]
+struct NarrowInput<'a> {
+    /// The inputs `[B, I]` (of a block: from its first row on).
+    x: &'a [f32],
+    /// `W_ihᵀ` `[I, G]`.
+    w_t: &'a [f32],
+    input: usize,
+}
+
+impl<'a> NarrowInput<'a> {
+    /// `W_ihᵀ` `[I, G]` of `w_ih` `[G, I]` when the input is narrow; `None` for a wider one
+    /// (projected by one product per step).
+    fn weights(w_ih: &[f32], gates: usize, input: usize) -> Option<Vec<f32>> {
+        (input <= blas::NARROW).then(|| (0..input * gates).map(|n| w_ih[(n % gates) * input + n / gates]).collect())
+    }
+
+    /// The inputs of a block of rows from row `first` on.
+    fn rows_from(self, first: usize) -> Self {
+        NarrowInput { x: &self.x[first * self.input..], ..self }
+    }
+
+    /// Adds row `r`'s projection to the gate row `row` `[G]`, or writes it there when
+    /// `!accumulate` (nothing was written to the row before).
+    #[inline(always)]
+    fn project(&self, r: usize, row: &mut [f32], accumulate: bool) {
+        let g = row.len();
+        for (k, &xk) in self.x[r * self.input..(r + 1) * self.input].iter().enumerate() {
+            let w = &self.w_t[k * g..(k + 1) * g];
+            if k == 0 && !accumulate {
+                row.iter_mut().zip(w).for_each(|(v, w)| *v = xk * w);
+            } else {
+                row.iter_mut().zip(w).for_each(|(v, w)| *v += xk * w);
+            }
+        }
+    }
+}
+
 /// For an input `x` `[B, I]` of at most [`blas::NARROW`] features (a streaming product), adds
 /// one step's `dgᵀ·x` to the input weights' gradient `g_ih` while the step's pre-activation
 /// gradients `dg` `[B, gates]` are still in cache ([`WeightProducts`] leaves it out then); for

@@ -1,12 +1,15 @@
 //! Fused Elman RNN (`tanh` or `relu`) over a whole sequence.
 //!
 //! The pre-activations are computed straight into the output buffer: per step the input
-//! projection, the recurrent product, then the bias and the activation in one pass in place.
+//! projection, the recurrent product, then the bias and the activation in one pass in place
+//! (inputs of a few features are projected in that pass too, [`super::NarrowInput`]).
 
 use super::act::tanh;
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
-use super::{add_input_grads, add_row_sums, chunk_sums, Kernel, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS};
+use super::{
+    add_input_grads, add_row_sums, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+};
 use dfdx::prelude::{Device, HasShape};
 
 /// Sizes of one RNN layer.
@@ -38,10 +41,14 @@ impl Rnn {
 }
 
 simd_fn! {
-    /// One step's activation in place over its rows `a` `[B, H]`, with the bias added in the
-    /// same pass: `a = act(a + bias)`.
-    fn activate(a: &mut [f32], bias: &[f32], relu: bool) {
-        for row in a.chunks_exact_mut(bias.len()) {
+    /// One step's activation in place over its rows `a` `[B, H]`, with the bias (and a narrow
+    /// input's projection: added to the recurrent product when `rec`, else written) added in
+    /// the same pass: `a = act(a + x·W_ihᵀ + bias)`.
+    fn activate(a: &mut [f32], bias: &[f32], narrow: Option<NarrowInput<'_>>, rec: bool, relu: bool) {
+        for (r, row) in a.chunks_exact_mut(bias.len()).enumerate() {
+            if let Some(input) = &narrow {
+                input.project(r, row, rec);
+            }
             if relu {
                 row.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).max(0.0));
             } else {
@@ -72,17 +79,25 @@ simd_fn! {
     }
 }
 
-/// One forward step in place over `a` (`[B, H]`, holding the input projection): the recurrent
-/// product of the previous outputs `prev` (none at the first step), then the bias and the
-/// activation ([`activate`]); over blocks of rows when the trial has threads
-/// ([`super::over_row_blocks`]).
-fn forward_step(a: &mut [f32], prev: Option<&[f32]>, w_hh: Mat<'_>, bias: &[f32], relu: bool) {
+/// One forward step in place over `a` (`[B, H]`, holding the input projection unless the
+/// input is `narrow`): the recurrent product of the previous outputs `prev` (none at the first
+/// step), then the bias and the activation ([`activate`]); over blocks of rows when the trial
+/// has threads ([`super::over_row_blocks`]).
+fn forward_step(
+    a: &mut [f32],
+    prev: Option<&[f32]>,
+    narrow: Option<NarrowInput<'_>>,
+    w_hh: Mat<'_>,
+    bias: &[f32],
+    relu: bool,
+) {
     let hidden = bias.len();
     super::over_row_blocks(a.len() / hidden, [(a, hidden)], |first, [a]| {
+        let narrow = narrow.map(|input| input.rows_from(first));
         if let Some(prev) = prev {
-            gemm(a, true, Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
+            gemm(a, narrow.is_none(), Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
         }
-        activate(a, bias, relu);
+        activate(a, bias, narrow, prev.is_some(), relu);
     });
 }
 
@@ -123,13 +138,18 @@ impl Kernel for Rnn {
         let (w_ih, w_hh, b_ih, b_hh) = self.weights(p);
         let bias: Vec<f32> = b_ih.iter().zip(b_hh).map(|(a, c)| a + c).collect();
         let mut out = pool::scratch(d.steps * b * h);
+        let narrow_w = NarrowInput::weights(w_ih, h, inp);
         for t in 0..d.steps {
             let (done, rest) = out.split_at_mut(t * b * h);
             let a = &mut rest[..b * h];
-            // The step's input projection, written just before the step reads it.
-            gemm(a, false, Mat::new(&x[t * b * inp..], b, inp), Mat::new(w_ih, h, inp).t());
+            let x_t = &x[t * b * inp..(t + 1) * b * inp];
+            let narrow = narrow_w.as_deref().map(|w_t| NarrowInput { x: x_t, w_t, input: inp });
+            if narrow.is_none() {
+                // The step's input projection, written just before the step reads it.
+                gemm(a, false, Mat::new(x_t, b, inp), Mat::new(w_ih, h, inp).t());
+            }
             let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
-            forward_step(a, prev, Mat::new(w_hh, h, h).t(), &bias, self.relu);
+            forward_step(a, prev, narrow, Mat::new(w_hh, h, h).t(), &bias, self.relu);
         }
         let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
