@@ -348,6 +348,7 @@ impl Kernel for Gru {
         let (g_hh, rest) = rest.split_at_mut(h3 * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h3);
         let mut sums = chunk_sums(b, 4 * h);
+        let mut dy_buf = up.dy.step_buffer(b, h);
         for t in (0..steps).rev() {
             let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
             sums.fill(0.0);
@@ -356,7 +357,7 @@ impl Kernel for Gru {
                 &mut dhg[t * b * h3..(t + 1) * b * h3],
                 &mut sums,
                 &mut dh_rec,
-                &up.dy[t * b * h..(t + 1) * b * h],
+                up.dy.step(t, &mut dy_buf, b, h),
                 &hn[t * b * h..(t + 1) * b * h],
                 h_prev,
                 Mat::new(w.w_hh, h3, h),
@@ -372,7 +373,7 @@ impl Kernel for Gru {
         let products =
             WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out, w_ih: w.w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
-        pool::recycle([dxg, hn, dhg, zeros, dh_rec, sums]);
+        pool::recycle([dxg, hn, dhg, zeros, dh_rec, sums, dy_buf]);
         (dx, grads)
     }
 }

@@ -165,7 +165,9 @@ pub(super) fn loss_forward(
 /// The training step's head: the mean loss of the rows `ys` `[R, F]` (as [`loss_forward`]),
 /// the gradient of the rows `[R, F]` and the head's gradients (as [`head_backward`]), in one
 /// pass over blocks of rows, so each block of `ys` is read from memory once for its logits and
-/// its weight gradient.
+/// its weight gradient. With `rows_grad = false` (and a head) it returns the gradient of the
+/// head's outputs `dz` `[R, C]` instead of the rows', for the layer below to form each step's
+/// `dz · W` when it needs it ([`super::OutputGrad::Head`]).
 pub(super) fn loss_and_backward(
     ys: &[f32],
     rows: usize,
@@ -173,6 +175,7 @@ pub(super) fn loss_and_backward(
     head: HeadValues,
     targets: RowTargets,
     weights: Option<&[f32]>,
+    rows_grad: bool,
 ) -> (f64, Vec<f32>, Option<HeadGrads>) {
     let Some((w, b)) = head.0.as_ref() else {
         let (loss, dz) = loss_forward(ys, rows, features, &head, targets, weights);
@@ -185,7 +188,7 @@ pub(super) fn loss_and_backward(
     let (count, scale) = loss_scale(&targets, rows_counted, classes);
     let block = (BLOCK_BYTES / (4 * features.max(1))).max(16);
     let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; classes]);
-    let mut dys = pool::scratch(rows * features);
+    let mut dys = pool::scratch(rows * if rows_grad { features } else { classes });
     let mut total = 0.0f64;
     for first in (0..rows).step_by(block) {
         let n = block.min(rows - first);
@@ -195,8 +198,12 @@ pub(super) fn loss_and_backward(
         z.iter_mut().for_each(|v| *v *= scale);
         gemm(&mut dw, true, Mat::new(&z, n, classes).t(), Mat::new(x, n, features));
         add_row_sums(&mut db, &z);
-        let dx = &mut dys[first * features..(first + n) * features];
-        gemm(dx, false, Mat::new(&z, n, classes), Mat::new(w, classes, features));
+        if rows_grad {
+            let dx = &mut dys[first * features..(first + n) * features];
+            gemm(dx, false, Mat::new(&z, n, classes), Mat::new(w, classes, features));
+        } else {
+            dys[first * classes..(first + n) * classes].copy_from_slice(&z);
+        }
         pool::recycle([z]);
     }
     if let Some((w, b)) = head.0 {
@@ -259,7 +266,12 @@ mod tests {
         for t in targets {
             let (loss, dz) = loss_forward(&ys, rows, features, &head(), t.clone(), Some(&weights));
             let (dys, grads) = head_backward(dz, &ys, rows, features, head());
-            let (loss2, dys2, grads2) = loss_and_backward(&ys, rows, features, head(), t, Some(&weights));
+            let (loss2, dys2, grads2) = loss_and_backward(&ys, rows, features, head(), t.clone(), Some(&weights), true);
+            let (loss3, dz3, grads3) = loss_and_backward(&ys, rows, features, head(), t, Some(&weights), false);
+            assert_eq!((loss2, &grads2), (loss3, &grads3), "the rows' gradient does not change the rest");
+            let mut dys3 = vec![0.0; rows * features];
+            gemm(&mut dys3, false, Mat::new(&dz3, rows, classes), Mat::new(&w, classes, features));
+            assert_eq!(dys2, dys3, "dz · W is the rows' gradient");
             // Summed in f64 in another order (block by block).
             assert!((loss - loss2).abs() <= 1e-12 * loss.abs(), "loss {loss} vs {loss2}");
             assert_eq!(dys, dys2, "each row's gradient does not depend on its block");

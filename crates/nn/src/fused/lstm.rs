@@ -323,8 +323,9 @@ impl Kernel for Lstm {
         let (g_bih, rest) = rest.split_at_mut(h4);
         let (g_bhh, g_hr) = rest.split_at_mut(h4);
         let mut sums = chunk_sums(b, h4);
+        let mut dy_buf = up.dy.step_buffer(b, o);
         for t in (0..steps).rev() {
-            sum_into(&mut dh, &up.dy[t * b * o..(t + 1) * b * o], &dh_rec);
+            sum_into(&mut dh, up.dy.step(t, &mut dy_buf, b, o), &dh_rec);
             let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
             let tc = &tanh_c[t * state..(t + 1) * state];
             let g = &mut dg[t * b * h4..(t + 1) * b * h4];
@@ -349,7 +350,7 @@ impl Kernel for Lstm {
         if self.proj {
             gemm(g_hr, false, Mat::new(&dh_all, rows, o).t(), Mat::new(&m_all, rows, h));
         }
-        pool::recycle([dg, c_all, tanh_c, m_all, sums, dm, dh_all, zeros, dh, dh_rec, dc]);
+        pool::recycle([dg, c_all, tanh_c, m_all, sums, dy_buf, dm, dh_all, zeros, dh, dh_rec, dc]);
         (dx, grads)
     }
 }

@@ -70,9 +70,45 @@ pub struct Upstream<'a> {
     /// The layer's outputs `[T, B, P]`, as its forward pass returned them.
     pub y: &'a [f32],
     /// Of the outputs, `[T, B, P]`.
-    pub dy: &'a [f32],
+    pub dy: OutputGrad<'a>,
     /// Of the final cell state, `[B, H]`, or empty.
     pub dcell: &'a [f32],
+}
+
+/// The gradient of a layer's outputs `[T, B, P]`, as its backward pass reads it: step by step
+/// ([`OutputGrad::step`]).
+#[derive(Debug, Clone, Copy)]
+pub enum OutputGrad<'a> {
+    /// Every step's, stored.
+    Dense(&'a [f32]),
+    /// Through a linear head at every step: `dz · W`, from the head's output gradient `dz`
+    /// `[T·B, C]` and weight `W` `[C, P]`. Each step's is formed when the backward pass reaches
+    /// it, in a buffer that stays in cache, so the `[T, B, P]` gradient is never written out.
+    Head { dz: &'a [f32], w: &'a [f32] },
+}
+
+impl OutputGrad<'_> {
+    /// A buffer for [`Self::step`] over `rows` rows of `width` (empty when stored), to be
+    /// returned to the pool after the pass.
+    fn step_buffer(&self, rows: usize, width: usize) -> Vec<f32> {
+        match self {
+            OutputGrad::Dense(_) => Vec::new(),
+            OutputGrad::Head { .. } => pool::scratch(rows * width),
+        }
+    }
+
+    /// Step `t`'s gradient `[B, P]` (`buf` `[B, P]` from [`Self::step_buffer`]).
+    fn step<'b>(&'b self, t: usize, buf: &'b mut [f32], rows: usize, width: usize) -> &'b [f32] {
+        match *self {
+            OutputGrad::Dense(dy) => &dy[t * rows * width..(t + 1) * rows * width],
+            OutputGrad::Head { dz, w } => {
+                let classes = w.len() / width;
+                let dz_t = Mat::new(&dz[t * rows * classes..(t + 1) * rows * classes], rows, classes);
+                gemm(buf, false, dz_t, Mat::new(w, classes, width));
+                buf
+            }
+        }
+    }
 }
 
 /// What a kernel's forward pass produces.

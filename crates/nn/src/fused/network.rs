@@ -3,16 +3,16 @@
 //! inference path, both on the thread's pooled buffers. `impl Backend for Cpu` lives here, so
 //! the network type finds these through its `Backend` trait and never calls into `fused`.
 
-use super::{head, pool, with_kernel, with_kernel_arms, Kernel, SeqDims, Upstream};
+use super::{head, pool, with_kernel, with_kernel_arms, Kernel, OutputGrad, SeqDims, Upstream};
 use crate::batch::{row_targets, Batch};
 use crate::dropout::Masks;
 use crate::network::{Backend, Network};
 use dfdx::prelude::Cpu;
 
 /// A layer's backward pass, waiting for its input `[T·B, I]`, its outputs `[T·B, P]` and their
-/// gradient `[T·B, P]`: returns the input's gradient (when the layer below needs it) and the
-/// layer's parameter gradient.
-type LayerBackward<'a> = Box<dyn FnOnce(&[f32], &[f32], &[f32]) -> (Option<Vec<f32>>, Vec<f32>) + 'a>;
+/// gradient: returns the input's gradient (when the layer below needs it) and the layer's
+/// parameter gradient.
+type LayerBackward<'a> = Box<dyn FnOnce(&[f32], &[f32], OutputGrad<'_>) -> (Option<Vec<f32>>, Vec<f32>) + 'a>;
 
 /// Multiplies `x` by a dropout mask in place (the forward and the backward of dropout).
 fn drop_in_place(x: &mut [f32], mask: Option<&Vec<f32>>) {
@@ -82,7 +82,7 @@ pub fn network_loss_and_grads(
             let pass = k.forward(p, x, d, true);
             pool::recycle([pass.cell]);
             let saved = pass.saved.expect("a training pass keeps what its backward needs");
-            let back: LayerBackward = Box::new(move |x: &[f32], y: &[f32], dy: &[f32]| {
+            let back: LayerBackward = Box::new(move |x: &[f32], y: &[f32], dy: OutputGrad<'_>| {
                 k.backward(p, x, saved, Upstream { y, dy, dcell: &[] }, d, need_dx)
             });
             (pass.out, back)
@@ -101,9 +101,14 @@ pub fn network_loss_and_grads(
     };
     let x = head_in.as_deref().unwrap_or(&outs[top]);
     let rows = x.len() / width;
-    let head = head::HeadValues::of_flat(net.head.as_ref().map(|_| &params[offset..]), width);
+    let head_params = net.head.as_ref().map(|_| &params[offset..]);
+    let head = head::HeadValues::of_flat(head_params, width);
     let targets = row_targets(batch, net.task);
-    let (loss, mut dy, head_grads) = head::loss_and_backward(x, rows, width, head, targets, batch.mask.as_deref());
+    // Through a head at every step without dropout, the top layer forms each step's gradient
+    // from the head's (`OutputGrad::Head`) rather than reading a stored one.
+    let head_w = head_params.filter(|_| !last_only && head_mask.is_none()).map(|p| &p[..p.len() / (width + 1) * width]);
+    let weights = batch.mask.as_deref();
+    let (loss, mut dy, head_grads) = head::loss_and_backward(x, rows, width, head, targets, weights, head_w.is_none());
     pool::recycle(head_in);
     drop_in_place(&mut dy, head_mask);
     let mut layer_grads = Vec::with_capacity(backs.len());
@@ -119,7 +124,11 @@ pub fn network_loss_and_grads(
             drop_in_place(&mut dy, between(l));
         }
         let x = layer_input(l, &batch.inputs, &outs, &inputs);
-        let (dx, dp) = back(x, &outs[l], &dy);
+        let grad = match head_w.filter(|_| l == top) {
+            Some(w) => OutputGrad::Head { dz: &dy, w },
+            None => OutputGrad::Dense(&dy),
+        };
+        let (dx, dp) = back(x, &outs[l], grad);
         pool::recycle([std::mem::replace(&mut dy, dx.unwrap_or_default())]);
         pool::recycle(outs.pop());
         pool::recycle(inputs.pop().flatten());

@@ -5,7 +5,7 @@
 
 use dfdx::prelude::*;
 
-use super::{pool, with_kernel, with_kernel_arms, Kernel, Pass, SeqDims, Upstream};
+use super::{pool, with_kernel, with_kernel_arms, Kernel, OutputGrad, Pass, SeqDims, Upstream};
 use crate::layer::Layer;
 use crate::params::{HasParams, Visitor};
 
@@ -109,8 +109,14 @@ fn run<K: Kernel, T: Tape<f32, Cpu> + Merge<T>>(
                 Some(c) => grads.get_or_alloc_mut(c)?.to_vec(),
                 None => Vec::new(),
             };
-            let (dx, dp) =
-                kernel.backward(&values, &xs, saved, Upstream { y: &ys, dy: &dy, dcell: &dcell }, d, need_dx);
+            let (dx, dp) = kernel.backward(
+                &values,
+                &xs,
+                saved,
+                Upstream { y: &ys, dy: OutputGrad::Dense(&dy), dcell: &dcell },
+                d,
+                need_dx,
+            );
             if let std::borrow::Cow::Owned(full) = dy {
                 pool::recycle([full]);
             }

@@ -174,10 +174,11 @@ impl Kernel for Rnn {
         let (g_hh, rest) = rest.split_at_mut(h * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h);
         let mut sums = chunk_sums(b, h);
+        let mut dy_buf = up.dy.step_buffer(b, h);
         for t in (0..steps).rev() {
             let range = t * b * h..(t + 1) * b * h;
             let da_t = &mut da[range.clone()];
-            let (dy, hs) = (&up.dy[range.clone()], &out[range]);
+            let (dy, hs) = (up.dy.step(t, &mut dy_buf, b, h), &out[range]);
             sums.fill(0.0);
             backward_step(da_t, &mut dh_rec, &mut sums, dy, hs, Mat::new(w_hh, h, h), t > 0, self.relu);
             add_row_sums(g_bih, &sums);
@@ -186,7 +187,7 @@ impl Kernel for Rnn {
         let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out, w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
         g_bhh.copy_from_slice(g_bih);
-        pool::recycle([da, dh_rec, sums]);
+        pool::recycle([da, dh_rec, sums, dy_buf]);
         (dx, grads)
     }
 }
