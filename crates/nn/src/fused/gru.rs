@@ -8,7 +8,8 @@ use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{
-    add_col_sums, add_input_grads, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+    add_col_sums, add_input_grads, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream, WeightProducts,
+    SUM_ROWS,
 };
 use dfdx::prelude::{Device, HasShape};
 
@@ -238,7 +239,7 @@ fn forward_step(
     hn: &mut [f32],
     h_prev: &[f32],
     h_new: &mut [f32],
-    narrow: Option<NarrowInput<'_>>,
+    input: StepInput<'_>,
     w_hh: Mat<'_>,
     rec: bool,
 ) {
@@ -246,7 +247,7 @@ fn forward_step(
     let rows = h_new.len() / hidden;
     let parts = [(g, 3 * hidden), (hg, 3 * hidden), (hn, hidden), (h_new, hidden)];
     super::over_row_blocks(rows, parts, |first, [g, hg, hn, h_new]| {
-        let narrow = narrow.map(|input| input.rows_from(first));
+        let narrow = input.project_block(first, g);
         let prev = &h_prev[first * hidden..first * hidden + h_new.len()];
         if rec {
             gemm(hg, false, Mat::new(prev, h_new.len() / hidden, hidden), w_hh);
@@ -306,16 +307,12 @@ impl Kernel for Gru {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h3..(s + 1) * b * h3];
             let x_t = &x[t * b * inp..(t + 1) * b * inp];
-            let narrow = narrow_w.as_deref().map(|w_t| NarrowInput { x: x_t, w_t, input: inp });
-            if narrow.is_none() {
-                // The step's input projection, written just before the step reads it.
-                gemm(g, false, Mat::new(x_t, b, inp), w_ih);
-            }
+            let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
             let (done, rest) = out.split_at_mut(t * b * h);
             let h_prev = if t > 0 { &done[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
             let (hn, h_new) = (&mut hn[s * b * h..(s + 1) * b * h], &mut rest[..b * h]);
             let w_hh = Mat::new(w.w_hh, h3, h).t();
-            forward_step(g, &mut hg, (w.b_ih, w.b_hh), hn, h_prev, h_new, narrow, w_hh, t > 0);
+            forward_step(g, &mut hg, (w.b_ih, w.b_hh), hn, h_prev, h_new, input, w_hh, t > 0);
         }
         if !train {
             pool::recycle([gates, hn, hg, zeros]);

@@ -11,8 +11,8 @@ use dfdx::prelude::{Device, HasShape};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{
-    add_input_grads, add_row_sums, chunk_sums, sum_into, Kernel, NarrowInput, Pass, SeqDims, Upstream, WeightProducts,
-    SUM_ROWS,
+    add_input_grads, add_row_sums, chunk_sums, sum_into, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream,
+    WeightProducts, SUM_ROWS,
 };
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
@@ -187,14 +187,14 @@ fn row_backward(
 }
 
 /// One forward step: the recurrent product of the previous step's outputs `prev` (`[B, P]`;
-/// `None` at the first step) into the gate rows `g` (onto the input projection, unless the
-/// input is `narrow`), then [`cell_forward`]; over blocks of rows when the trial has threads
-/// ([`super::over_row_blocks`]).
+/// `None` at the first step) into the gate rows `g`, onto the input projection (or, for a
+/// narrow input, before it: [`StepInput`]), then [`cell_forward`]; over blocks of rows when the
+/// trial has threads ([`super::over_row_blocks`]).
 #[allow(clippy::too_many_arguments)]
 fn forward_step(
     g: &mut [f32],
     prev: Option<&[f32]>,
-    narrow: Option<NarrowInput<'_>>,
+    input: StepInput<'_>,
     w_hh: Mat<'_>,
     bias: &[f32],
     c: &mut [f32],
@@ -206,7 +206,7 @@ fn forward_step(
     let rows = c.len() / hidden;
     let parts = [(g, 4 * hidden), (c, hidden), (tanh_c, hidden), (m, hidden)];
     super::over_row_blocks(rows, parts, |first, [g, c, tc, m]| {
-        let narrow = narrow.map(|input| input.rows_from(first));
+        let narrow = input.project_block(first, g);
         if let Some(prev) = prev {
             gemm(g, narrow.is_none(), Mat::new(&prev[first * width..], c.len() / hidden, width), w_hh);
         }
@@ -269,21 +269,17 @@ impl Kernel for Lstm {
             let s = if train { t } else { 0 };
             let g = &mut gates[s * b * h4..(s + 1) * b * h4];
             let x_t = &x[t * b * inp..(t + 1) * b * inp];
-            let narrow = narrow_w.as_deref().map(|w_t| NarrowInput { x: x_t, w_t, input: inp });
-            if narrow.is_none() {
-                // The step's input projection, written just before the step reads it.
-                gemm(g, false, Mat::new(x_t, b, inp), w_ih);
-            }
+            let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
             let (done, rest) = out.split_at_mut(t * b * o);
             let out_t = &mut rest[..b * o];
             let prev = (t > 0).then(|| &done[(t - 1) * b * o..]);
             let tc = &mut tanh_c[s * state..(s + 1) * state];
             if self.proj {
                 let m = &mut m_all[s * state..(s + 1) * state];
-                forward_step(g, prev, narrow, w_hh, &bias, &mut c, tc, m, h);
+                forward_step(g, prev, input, w_hh, &bias, &mut c, tc, m, h);
                 gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
             } else {
-                forward_step(g, prev, narrow, w_hh, &bias, &mut c, tc, out_t, h);
+                forward_step(g, prev, input, w_hh, &bias, &mut c, tc, out_t, h);
             }
             if train {
                 c_all[t * state..(t + 1) * state].copy_from_slice(&c);

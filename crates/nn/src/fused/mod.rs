@@ -263,6 +263,40 @@ impl<'a> NarrowInput<'a> {
     }
 }
 
+/// A step's inputs `[B, I]` as a forward step projects them: a narrow input inside the
+/// element-wise pass ([`NarrowInput`]), a wider one by a product over each block of rows just
+/// before the block's recurrent product, so that with threads the projection is split over
+/// them with the rest of the step.
+#[derive(Clone, Copy)]
+enum StepInput<'a> {
+    Narrow(NarrowInput<'a>),
+    Wide { x: &'a [f32], input: usize, w_ih: Mat<'a> },
+}
+
+impl<'a> StepInput<'a> {
+    /// The step's inputs `x` `[B, I]` and `W_ih` as a product's right side `[I, G]`, with
+    /// `narrow` its stored transpose when the input is narrow ([`NarrowInput::weights`]).
+    fn new(x: &'a [f32], input: usize, w_ih: Mat<'a>, narrow: Option<&'a [f32]>) -> Self {
+        match narrow {
+            Some(w_t) => StepInput::Narrow(NarrowInput { x, w_t, input }),
+            None => StepInput::Wide { x, input, w_ih },
+        }
+    }
+
+    /// For the block of rows from `first` on with gate rows `g` `[n, G]`: writes a wide
+    /// input's projection to `g` and returns `None`, or returns the narrow input for the pass.
+    fn project_block(self, first: usize, g: &mut [f32]) -> Option<NarrowInput<'a>> {
+        match self {
+            StepInput::Narrow(narrow) => Some(narrow.rows_from(first)),
+            StepInput::Wide { x, input, w_ih } => {
+                let rows = g.len() / w_ih.cols();
+                gemm(g, false, Mat::new(&x[first * input..(first + rows) * input], rows, input), w_ih);
+                None
+            }
+        }
+    }
+}
+
 /// For an input `x` `[B, I]` of at most [`blas::NARROW`] features (a streaming product), adds
 /// one step's `dgᵀ·x` to the input weights' gradient `g_ih` while the step's pre-activation
 /// gradients `dg` `[B, gates]` are still in cache ([`WeightProducts`] leaves it out then); for

@@ -8,7 +8,8 @@ use super::act::tanh;
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{
-    add_input_grads, add_row_sums, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, Upstream, WeightProducts, SUM_ROWS,
+    add_input_grads, add_row_sums, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream, WeightProducts,
+    SUM_ROWS,
 };
 use dfdx::prelude::{Device, HasShape};
 
@@ -79,21 +80,14 @@ simd_fn! {
     }
 }
 
-/// One forward step in place over `a` (`[B, H]`, holding the input projection unless the
-/// input is `narrow`): the recurrent product of the previous outputs `prev` (none at the first
-/// step), then the bias and the activation ([`activate`]); over blocks of rows when the trial
-/// has threads ([`super::over_row_blocks`]).
-fn forward_step(
-    a: &mut [f32],
-    prev: Option<&[f32]>,
-    narrow: Option<NarrowInput<'_>>,
-    w_hh: Mat<'_>,
-    bias: &[f32],
-    relu: bool,
-) {
+/// One forward step in place over `a` (`[B, H]`): the input projection (unless the input is
+/// narrow, [`StepInput`]), the recurrent product of the previous outputs `prev` (none at the
+/// first step), then the bias and the activation ([`activate`]); over blocks of rows when the
+/// trial has threads ([`super::over_row_blocks`]).
+fn forward_step(a: &mut [f32], prev: Option<&[f32]>, input: StepInput<'_>, w_hh: Mat<'_>, bias: &[f32], relu: bool) {
     let hidden = bias.len();
     super::over_row_blocks(a.len() / hidden, [(a, hidden)], |first, [a]| {
-        let narrow = narrow.map(|input| input.rows_from(first));
+        let narrow = input.project_block(first, a);
         if let Some(prev) = prev {
             gemm(a, narrow.is_none(), Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
         }
@@ -143,13 +137,9 @@ impl Kernel for Rnn {
             let (done, rest) = out.split_at_mut(t * b * h);
             let a = &mut rest[..b * h];
             let x_t = &x[t * b * inp..(t + 1) * b * inp];
-            let narrow = narrow_w.as_deref().map(|w_t| NarrowInput { x: x_t, w_t, input: inp });
-            if narrow.is_none() {
-                // The step's input projection, written just before the step reads it.
-                gemm(a, false, Mat::new(x_t, b, inp), Mat::new(w_ih, h, inp).t());
-            }
+            let input = StepInput::new(x_t, inp, Mat::new(w_ih, h, inp).t(), narrow_w.as_deref());
             let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
-            forward_step(a, prev, narrow, Mat::new(w_hh, h, h).t(), &bias, self.relu);
+            forward_step(a, prev, input, Mat::new(w_hh, h, h).t(), &bias, self.relu);
         }
         let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
