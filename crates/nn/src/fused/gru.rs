@@ -1,8 +1,8 @@
 //! Fused GRU over a whole sequence (PyTorch's gates r, z, n; `b_hn` inside the reset product).
 //!
-//! Forward: input projections of all steps in one product; per step one recurrent product and
-//! one fused pass. Backward: BPTT through the saved activations; weight and input gradients as
-//! single products over all steps.
+//! Forward: per step the input projection, one recurrent product and one fused pass. Backward:
+//! BPTT through the saved activations, the bias gradients summed in the same pass; weight and
+//! input gradients as single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};

@@ -1,9 +1,9 @@
 //! Fused LSTM over a whole sequence (PyTorch's gates i, f, g, o; optional projection).
 //!
-//! Forward: all input projections in one product, then per step one recurrent product into
-//! the gate rows and one fused pass for activations and the cell update. Backward: BPTT
-//! through the saved activations, writing the gate gradients over the activations, then the
-//! weight and input gradients as single products over all steps.
+//! Forward: per step the input projection and one recurrent product into the gate rows, then
+//! one fused pass for activations and the cell update. Backward: BPTT through the saved
+//! activations, writing the gate gradients over the activations (and summing them for the bias
+//! gradient), then the weight and input gradients as single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
 use dfdx::prelude::{Device, HasShape};

@@ -1,10 +1,10 @@
 //! Fused whole-sequence kernels for the CPU.
 //!
 //! A [`Kernel`] runs a layer's whole sequence on raw buffers ([`Kernel::forward`]) and its
-//! backward pass ([`Kernel::backward`]), as cuDNN does: input projections of all steps in one
-//! matrix product, one recurrent product per step straight into preallocated gate rows,
-//! activations and state updates fused in one pass, and the weight and input gradients as a
-//! few large products over all steps. [`network_loss_and_grads`] chains them with the head and
+//! backward pass ([`Kernel::backward`]), as cuDNN does: per step the input projection (inside
+//! the element-wise pass for a narrow input, [`NarrowInput`]) and one recurrent product
+//! straight into preallocated gate rows, activations and state updates fused in one pass, and
+//! the weight and input gradients as a few large products over all steps. [`network_loss_and_grads`] chains them with the head and
 //! the loss into a training step without a dfdx tape; [`network_predict`] is the inference
 //! path; [`layer_op`] wraps one layer as a custom dfdx op (used by the layer-level golden tests).
 //! The composite cells in [`crate::cells`] are the reference these kernels are tested against
@@ -49,8 +49,8 @@ pub trait Kernel: Send + 'static {
     /// backward pass needs when `train`.
     fn forward(&self, p: &[f32], x: &[f32], d: SeqDims, train: bool) -> Pass<Self::Saved>;
 
-    /// Given the gradients flowing in and the outputs (`up`): the input gradient (when `need_dx`) and the
-    /// parameter gradient (flat, the layout of `p`).
+    /// Given the gradients flowing in and the layer's outputs (`up`): the input gradient (when
+    /// `need_dx`) and the parameter gradient (flat, the layout of `p`).
     fn backward(
         &self,
         p: &[f32],
@@ -237,7 +237,7 @@ struct NarrowInput<'a> {
 
 impl<'a> NarrowInput<'a> {
     /// `W_ihᵀ` `[I, G]` of `w_ih` `[G, I]` when the input is narrow; `None` for a wider one
-    /// (projected by one product per step).
+    /// (projected by a product per block of rows, [`StepInput`]).
     fn weights(w_ih: &[f32], gates: usize, input: usize) -> Option<Vec<f32>> {
         (input <= blas::NARROW).then(|| (0..input * gates).map(|n| w_ih[(n % gates) * input + n / gates]).collect())
     }
