@@ -8,8 +8,8 @@ use super::act::{map_in_place, sigmoid, tanh};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{
-    add_col_sums, add_input_grads, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream, WeightProducts,
-    SUM_ROWS,
+    add_col_sums, add_input_grads, chunk_sums, split_gates, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream,
+    WeightProducts, SUM_ROWS,
 };
 use dfdx::prelude::{Device, HasShape};
 
@@ -155,40 +155,19 @@ simd_fn! {
             .zip(dy.chunks_exact(hidden));
         for (row_index, (((((row, drow), dhp), hn), hp), dy)) in rows.enumerate() {
             let (dhp, hn, hp, dy) = (&mut dhp[..hidden], &hn[..hidden], &hp[..hidden], &dy[..hidden]);
-            let s = &mut sums[(row_index / SUM_ROWS) * 4 * hidden..][..4 * hidden];
-            let (sr, rest) = s.split_at_mut(hidden);
-            let (sz, rest) = rest.split_at_mut(hidden);
-            let (sn, snr) = rest.split_at_mut(hidden);
-            let (r, rest) = row.split_at_mut(hidden);
-            let (z, n) = rest.split_at_mut(hidden);
-            let (dr, rest) = drow.split_at_mut(hidden);
-            let (dz, dn) = rest.split_at_mut(hidden);
-            row_backward([r, z, n], [dr, dz, dn], dhp, hn, hp, dy, [sr, sz, sn, snr]);
+            let [sr, sz, sn, snr] = split_gates(&mut sums[(row_index / SUM_ROWS) * 4 * hidden..][..4 * hidden], hidden);
+            let ([r, z, n], [dr, dz, dn]) = (split_gates(row, hidden), split_gates(drow, hidden));
+            row_backward(r, z, n, dr, dz, dn, dhp, hn, hp, dy, sr, sz, sn, snr);
         }
     }
 }
 
-/// One row of [`cell_backward`]: unpacks the slices into [`row_backward_loop`]'s parameters.
-#[inline(always)]
-fn row_backward(
-    g: [&mut [f32]; 3],
-    dhg: [&mut [f32]; 3],
-    dhp: &mut [f32],
-    hn: &[f32],
-    hp: &[f32],
-    dy: &[f32],
-    sums: [&mut [f32]; 4],
-) {
-    let ([r, z, n], [dr, dz, dn], [sr, sz, sn, snr]) = (g, dhg, sums);
-    row_backward_loop(r, z, n, dr, dz, dn, dhp, hn, hp, dy, sr, sz, sn, snr);
-}
-
-/// The loop of [`row_backward`]. Every slice is its own parameter so that the compiler knows
+/// One row of [`cell_backward`]. Every slice is its own parameter so that the compiler knows
 /// they do not overlap and vectorises the loop (slices split from one row inside a loop body
 /// left it scalar).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn row_backward_loop(
+fn row_backward(
     r: &mut [f32],
     z: &mut [f32],
     n: &mut [f32],

@@ -11,8 +11,8 @@ use dfdx::prelude::{Device, HasShape};
 use super::blas::{gemm, simd_fn, Mat};
 use super::pool;
 use super::{
-    add_input_grads, add_row_sums, chunk_sums, sum_into, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream,
-    WeightProducts, SUM_ROWS,
+    add_input_grads, add_row_sums, chunk_sums, split_gates, sum_into, Kernel, NarrowInput, Pass, SeqDims, StepInput,
+    Upstream, WeightProducts, SUM_ROWS,
 };
 
 /// Sizes of one LSTM layer; `output` is the projection size, or `hidden` without projection.
@@ -133,20 +133,11 @@ simd_fn! {
             .zip(dm.chunks_exact(hidden));
         for (r, ((((row, dc), cp), tc), dm)) in rows.enumerate() {
             let (dc, cp, tc, dm) = (&mut dc[..hidden], &cp[..hidden], &tc[..hidden], &dm[..hidden]);
-            let [i, f, gg, o] = split4(row, hidden);
-            let [si, sf, sg, so] = split4(&mut sums[(r / SUM_ROWS) * 4 * hidden..][..4 * hidden], hidden);
+            let [i, f, gg, o] = split_gates(row, hidden);
+            let [si, sf, sg, so] = split_gates(&mut sums[(r / SUM_ROWS) * 4 * hidden..][..4 * hidden], hidden);
             row_backward(i, f, gg, o, dc, cp, tc, dm, si, sf, sg, so);
         }
     }
-}
-
-/// `row` `[4H]` as its four gates' `[H]` slices.
-#[inline(always)]
-fn split4(row: &mut [f32], hidden: usize) -> [&mut [f32]; 4] {
-    let (i, rest) = row.split_at_mut(hidden);
-    let (f, rest) = rest.split_at_mut(hidden);
-    let (g, o) = rest.split_at_mut(hidden);
-    [i, f, g, &mut o[..hidden]]
 }
 
 /// One row of [`cell_backward`]. Every slice is its own parameter so that the compiler knows

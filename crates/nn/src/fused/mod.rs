@@ -222,6 +222,21 @@ blas::simd_fn! {
     }
 }
 
+/// Whether an input of `input` features is narrow: at most [`blas::NARROW`], so that its
+/// products are streaming passes. A narrow input is projected inside the cells' element-wise
+/// pass ([`NarrowInput`]) and its weights' gradient is summed step by step
+/// ([`add_input_grads`]) rather than by one product over all steps ([`WeightProducts`]).
+fn is_narrow(input: usize) -> bool {
+    input <= blas::NARROW
+}
+
+/// `row` `[N·H]` as its `N` gates' `[H]` slices.
+#[inline(always)]
+fn split_gates<const N: usize>(row: &mut [f32], hidden: usize) -> [&mut [f32]; N] {
+    let mut gates = row.chunks_exact_mut(hidden);
+    std::array::from_fn(|_| gates.next().expect("a row holds N gates"))
+}
+
 /// A step's inputs when they have at most [`blas::NARROW`] features (one for parity and
 /// counting ones): the cells add their projection `x·W_ihᵀ` to each gate row inside their
 /// element-wise pass, instead of a separate product that writes every gate row first and a
@@ -239,7 +254,7 @@ impl<'a> NarrowInput<'a> {
     /// `W_ihᵀ` `[I, G]` of `w_ih` `[G, I]` when the input is narrow; `None` for a wider one
     /// (projected by a product per block of rows, [`StepInput`]).
     fn weights(w_ih: &[f32], gates: usize, input: usize) -> Option<Vec<f32>> {
-        (input <= blas::NARROW).then(|| (0..input * gates).map(|n| w_ih[(n % gates) * input + n / gates]).collect())
+        is_narrow(input).then(|| (0..input * gates).map(|n| w_ih[(n % gates) * input + n / gates]).collect())
     }
 
     /// The inputs of a block of rows from row `first` on.
@@ -305,7 +320,7 @@ impl<'a> StepInput<'a> {
 fn add_input_grads(g_ih: &mut [f32], dg: &[f32], x: &[f32], gates: usize) {
     let rows = dg.len() / gates;
     let input = x.len() / rows.max(1);
-    if input <= blas::NARROW {
+    if is_narrow(input) {
         gemm(g_ih, true, Mat::new(dg, rows, gates).t(), Mat::new(x, rows, input));
     }
 }
@@ -341,7 +356,7 @@ impl WeightProducts<'_> {
     fn compute(&self, g_ih: &mut [f32], g_hh: &mut [f32], need_dx: bool) -> Option<Vec<f32>> {
         let (b, rows) = (self.d.batch, self.d.steps * self.d.batch);
         let dg = Mat::new(self.dg, rows, self.gates);
-        if self.input > blas::NARROW {
+        if !is_narrow(self.input) {
             gemm(g_ih, false, dg.t(), Mat::new(self.x, rows, self.input));
         }
         let dg_rec = Mat::new(&self.dg_rec[b * self.gates..], rows - b, self.gates);
