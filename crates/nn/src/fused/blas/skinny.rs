@@ -96,55 +96,104 @@ simd_fn! {
     }
 }
 
+/// `dst[i, j] (+)= a[i, :] · bt[j, :]` for `a` `[m, k]` and `bt` `[n, k]`, n ≤ [`MAX`].
+fn dot_rows(dst: &mut [f32], accumulate: bool, a: &[f32], bt: &[f32], k: usize, n: usize) {
+    match n {
+        1 => dot_rows_n::<1>(dst, accumulate, a, bt, k),
+        2 => dot_rows_n::<2>(dst, accumulate, a, bt, k),
+        3 => dot_rows_n::<3>(dst, accumulate, a, bt, k),
+        _ => dot_rows_n::<4>(dst, accumulate, a, bt, k),
+    }
+}
+
 simd_fn! {
-    /// `dst[i, j] (+)= a[i, :] · bt[j, :]` for `a` `[m, k]` and `bt` `[n, k]`, n small.
-    fn dot_rows(dst: &mut [f32], accumulate: bool, a: &[f32], bt: &[f32], k: usize, n: usize) {
-        for (row, a_row) in dst.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
-            for (d, b_row) in row.iter_mut().zip(bt.chunks_exact(k)) {
-                let v = dot(a_row, b_row);
+    /// [`dot_rows`] for `N` known at compile time: each row of `a` read once for its `N` dot
+    /// products ([`dots`]).
+    fn dot_rows_n<const N: usize>(dst: &mut [f32], accumulate: bool, a: &[f32], bt: &[f32], k: usize) {
+        let cols: [&[f32]; N] = std::array::from_fn(|c| &bt[c * k..(c + 1) * k]);
+        for (row, a_row) in dst.chunks_exact_mut(N).zip(a.chunks_exact(k)) {
+            let v = dots(a_row, cols);
+            for (d, v) in row.iter_mut().zip(v) {
                 *d = if accumulate { *d + v } else { v };
             }
         }
     }
 }
 
-/// The dot product of two equal-length slices in eight lanes (a fixed order, so the same
-/// result at every vector width), in partial sums of [`BLOCK`] terms.
+/// The dot products of `x` with each of the `N` equal-length slices `ys`, each in eight lanes
+/// (a fixed order, so the same result at every vector width) and in partial sums of
+/// [`BLOCK`] terms.
 #[inline(always)]
-fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut total = 0.0;
-    for (xb, yb) in x.chunks(BLOCK).zip(y.chunks(BLOCK)) {
-        let mut lanes = [0.0f32; 8];
-        let (xs, ys) = (xb.chunks_exact(8), yb.chunks_exact(8));
-        let tail: f32 = xs.remainder().iter().zip(ys.remainder()).map(|(a, b)| a * b).sum();
-        for (xv, yv) in xs.zip(ys) {
-            for q in 0..8 {
-                lanes[q] += xv[q] * yv[q];
+fn dots<const N: usize>(x: &[f32], ys: [&[f32]; N]) -> [f32; N] {
+    let mut total = [0.0f32; N];
+    for start in (0..x.len()).step_by(BLOCK) {
+        let end = (start + BLOCK).min(x.len());
+        let xs = x[start..end].chunks_exact(8);
+        let rem = xs.remainder();
+        let mut lanes = [[0.0f32; 8]; N];
+        // One chunk iterator per slice (indexing them defeats the vectoriser).
+        let mut y_chunks: [_; N] = std::array::from_fn(|c| ys[c][start..end].chunks_exact(8));
+        for xv in xs {
+            for (lane, y_chunk) in lanes.iter_mut().zip(&mut y_chunks) {
+                let yv = y_chunk.next().expect("as many chunks as x");
+                lane.iter_mut().zip(xv).zip(yv).for_each(|((l, x), y)| *l += x * y);
             }
         }
-        let l = lanes;
-        total += (((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))) + tail;
+        for ((t, l), y) in total.iter_mut().zip(lanes).zip(ys) {
+            let tail: f32 = rem.iter().zip(&y[end - rem.len()..end]).map(|(a, b)| a * b).sum();
+            *t += (((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))) + tail;
+        }
     }
     total
 }
 
+/// `acc[i, j] += Σ_l u[l, i] · v[l, j]` for `u` `[k, p]` and `v` `[k, q]`, p ≤ [`MAX`].
+fn outer_sums(acc: &mut [f32], u: &[f32], v: &[f32], k: usize, p: usize, q: usize) {
+    match p {
+        1 => outer_sums_p::<1>(acc, u, v, k, q),
+        2 => outer_sums_p::<2>(acc, u, v, k, q),
+        3 => outer_sums_p::<3>(acc, u, v, k, q),
+        _ => outer_sums_p::<4>(acc, u, v, k, q),
+    }
+}
+
+/// Columns of `v` per register strip in [`outer_sums_p`]: two 8-lane vectors.
+const STRIP: usize = 16;
+
 simd_fn! {
-    /// `acc[i, j] += Σ_l u[l, i] · v[l, j]` for `u` `[k, p]` and `v` `[k, q]` (p small), adding
-    /// [`BLOCK`] rows at a time into a partial sum.
-    fn outer_sums(acc: &mut [f32], u: &[f32], v: &[f32], k: usize, p: usize, q: usize) {
-        let mut part = vec![0.0f32; p * q];
-        for (ub, vb) in u[..k * p].chunks(BLOCK * p).zip(v[..k * q].chunks(BLOCK * q)) {
-            part.fill(0.0);
-            for (u_row, v_row) in ub.chunks_exact(p).zip(vb.chunks_exact(q)) {
-                for (&c, part_row) in u_row.iter().zip(part.chunks_exact_mut(q)) {
-                    for (d, &w) in part_row.iter_mut().zip(v_row) {
-                        *d += c * w;
-                    }
-                }
+    /// [`outer_sums`] for `P` known at compile time: per block of [`BLOCK`] rows, strips of
+    /// [`STRIP`] columns of `v` summed in registers (a partial sum, then added to `acc`), then
+    /// the remaining columns one at a time the same way.
+    fn outer_sums_p<const P: usize>(acc: &mut [f32], u: &[f32], v: &[f32], k: usize, q: usize) {
+        for (ub, vb) in u[..k * P].chunks(BLOCK * P).zip(v[..k * q].chunks(BLOCK * q)) {
+            let mut j = 0;
+            while j + STRIP <= q {
+                strip::<P, STRIP>(acc, ub, vb, q, j);
+                j += STRIP;
             }
-            for (a, &s) in acc.iter_mut().zip(&part) {
-                *a += s;
+            while j < q {
+                strip::<P, 1>(acc, ub, vb, q, j);
+                j += 1;
             }
+        }
+    }
+}
+
+/// Columns `j..j + C` of one block of [`outer_sums_p`]'s sums.
+#[inline(always)]
+fn strip<const P: usize, const C: usize>(acc: &mut [f32], ub: &[f32], vb: &[f32], q: usize, j: usize) {
+    let mut part = [[0.0f32; C]; P];
+    for (u_row, v_row) in ub.chunks_exact(P).zip(vb.chunks_exact(q)) {
+        let w: &[f32; C] = v_row[j..j + C].try_into().expect("C columns");
+        for (part_row, &c) in part.iter_mut().zip(u_row) {
+            for (d, &w) in part_row.iter_mut().zip(w) {
+                *d += c * w;
+            }
+        }
+    }
+    for (i, part_row) in part.iter().enumerate() {
+        for (a, s) in acc[i * q + j..][..C].iter_mut().zip(part_row) {
+            *a += s;
         }
     }
 }
