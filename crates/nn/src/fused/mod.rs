@@ -126,12 +126,26 @@ pub struct Pass<S> {
 /// multiples of it, so every chunk lies in one block whatever the number of threads.
 const SUM_ROWS: usize = 32;
 
-/// Rows per block when a step over `rows` rows runs on several threads (a multiple of
-/// [`SUM_ROWS`]): `None` (one pass on this thread) with one thread or too few rows to be worth
+/// The blocks `(first_row, rows)` that `rows` rows are split into when a pass runs on several
+/// threads: one per thread, starting at multiples of [`SUM_ROWS`]; a last block of fewer than
+/// [`SUM_ROWS`] rows joins the one before it, because the `gemm` crate computes products of at
+/// most 16 rows by another path whose rounding differs (so a row's result would depend on the
+/// thread count). `None` (one pass on this thread) with one thread or too few rows to be worth
 /// a fork.
-fn row_block(rows: usize) -> Option<usize> {
+fn row_blocks(rows: usize) -> Option<Vec<(usize, usize)>> {
     let threads = blas::threads();
-    (threads > 1 && rows >= 2 * SUM_ROWS).then(|| rows.div_ceil(threads).next_multiple_of(SUM_ROWS))
+    if threads <= 1 || rows < 2 * SUM_ROWS {
+        return None;
+    }
+    let block = rows.div_ceil(threads).next_multiple_of(SUM_ROWS);
+    let mut blocks: Vec<(usize, usize)> = (0..rows).step_by(block).map(|f| (f, block.min(rows - f))).collect();
+    if let [.., (_, prev), (_, last)] = blocks[..] {
+        if last < SUM_ROWS {
+            blocks.pop();
+            blocks.last_mut().expect("two blocks").1 = prev + last;
+        }
+    }
+    Some(blocks)
 }
 
 /// Runs `step(first_row, parts)` over the `rows` rows of the row-major buffers `parts` (each
@@ -161,12 +175,11 @@ fn over_row_blocks_summed<const N: usize>(
     let widths = parts.each_ref().map(|p| p.1);
     let mut rest = parts.map(|p| p.0);
     let (mut sums, sum_width) = sums;
-    let Some(block) = row_block(rows) else {
+    let Some(ranges) = row_blocks(rows) else {
         return step(0, rest, sums);
     };
-    let mut blocks = Vec::with_capacity(rows.div_ceil(block));
-    for first in (0..rows).step_by(block) {
-        let n = block.min(rows - first);
+    let mut blocks = Vec::with_capacity(ranges.len());
+    for (first, n) in ranges {
         let part: [&mut [f32]; N] = std::array::from_fn(|k| {
             let (head, tail) = std::mem::take(&mut rest[k]).split_at_mut(n * widths[k]);
             rest[k] = tail;
