@@ -124,28 +124,13 @@ pub struct Pass<S> {
 
 /// Rows per chunk of a step's column sums ([`over_row_blocks_summed`]): blocks of rows start at
 /// multiples of it, so every chunk lies in one block whatever the number of threads.
-const SUM_ROWS: usize = 32;
+const SUM_ROWS: usize = blas::BAND_ROWS;
 
-/// The blocks `(first_row, rows)` that `rows` rows are split into when a pass runs on several
-/// threads: one per thread, starting at multiples of [`SUM_ROWS`]; a last block of fewer than
-/// [`SUM_ROWS`] rows joins the one before it, because the `gemm` crate computes products of at
-/// most 16 rows by another path whose rounding differs (so a row's result would depend on the
-/// thread count). `None` (one pass on this thread) with one thread or too few rows to be worth
-/// a fork.
+/// The blocks `(first_row, rows)` that a pass over `rows` rows is split into on the trial's
+/// threads ([`blas::row_bands`]: they start at multiples of [`SUM_ROWS`]); `None` (one pass on
+/// this thread) with one thread or too few rows to be worth a fork.
 fn row_blocks(rows: usize) -> Option<Vec<(usize, usize)>> {
-    let threads = blas::threads();
-    if threads <= 1 || rows < 2 * SUM_ROWS {
-        return None;
-    }
-    let block = rows.div_ceil(threads).next_multiple_of(SUM_ROWS);
-    let mut blocks: Vec<(usize, usize)> = (0..rows).step_by(block).map(|f| (f, block.min(rows - f))).collect();
-    if let [.., (_, prev), (_, last)] = blocks[..] {
-        if last < SUM_ROWS {
-            blocks.pop();
-            blocks.last_mut().expect("two blocks").1 = prev + last;
-        }
-    }
-    Some(blocks)
+    blas::row_bands(rows, blas::threads())
 }
 
 /// Runs `step(first_row, parts)` over the `rows` rows of the row-major buffers `parts` (each

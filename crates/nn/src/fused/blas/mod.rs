@@ -187,24 +187,77 @@ pub fn gemm(dst: &mut [f32], accumulate: bool, a: Mat<'_>, b: Mat<'_>) {
     if skinny::product(dst, accumulate, a, b) {
         return;
     }
+    over_bands(&mut dst[..m * n], accumulate, a, b, threads());
+}
+
+/// Rows of a band per thread start at multiples of this.
+pub const BAND_ROWS: usize = 32;
+
+/// The bands `(first_row, rows)` that `rows` rows are split into for `threads` threads: one
+/// per thread, starting at multiples of [`BAND_ROWS`]; a last band of fewer than
+/// [`BAND_ROWS`] rows joins the one before it, because the `gemm` crate computes products of
+/// at most 16 rows by another path that rounds differently (a row's result would depend on the
+/// thread count). `None` (one band on this thread) with one thread or too few rows to be worth
+/// a fork.
+pub fn row_bands(rows: usize, threads: usize) -> Option<Vec<(usize, usize)>> {
+    if threads <= 1 || rows < 2 * BAND_ROWS {
+        return None;
+    }
+    let band = rows.div_ceil(threads).next_multiple_of(BAND_ROWS);
+    let mut bands: Vec<(usize, usize)> = (0..rows).step_by(band).map(|f| (f, band.min(rows - f))).collect();
+    if let [.., (_, prev), (_, last)] = bands[..] {
+        if last < BAND_ROWS {
+            bands.pop();
+            bands.last_mut().expect("two bands").1 = prev + last;
+        }
+    }
+    Some(bands)
+}
+
+/// `dst (+)= a · b` by the `gemm` crate, on `threads` threads of the current rayon pool as
+/// bands of `dst`'s rows ([`row_bands`]), each band one single-threaded product: one fork per
+/// product (the crate's own parallel mode forks inside its loops, many times per product), and
+/// every row computed as on one thread.
+fn over_bands(dst: &mut [f32], accumulate: bool, a: Mat<'_>, b: Mat<'_>, threads: usize) {
+    let (m, n) = (a.rows(), b.cols());
+    let Some(bands) = row_bands(m, threads) else {
+        return crate_gemm(dst, accumulate, a, (0, m), b);
+    };
+    rayon::scope(|s| {
+        let mut rest = dst;
+        for band in bands {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(band.1 * n);
+            rest = tail;
+            s.spawn(move |_| crate_gemm(head, accumulate, a, band, b));
+        }
+    });
+}
+
+/// `dst (+)= a[first..first + rows, :] · b` by the `gemm` crate on this thread, `dst`
+/// `[rows, n]`.
+fn crate_gemm(dst: &mut [f32], accumulate: bool, a: Mat<'_>, (first, rows): (usize, usize), b: Mat<'_>) {
+    let (m, k) = a.shape();
+    let n = b.cols();
+    assert!(first + rows <= m && dst.len() == rows * n, "band {first}+{rows} of [{m}, {n}]");
     let (a_cs, a_rs) = a.strides();
     let (b_cs, b_rs) = b.strides();
-    let threads = threads();
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // The band's first element: row `first` of the logical matrix.
+    let a_data = &a.data[first * a_rs as usize..];
     // SAFETY: `Mat::new` checked that each operand's slice holds `rows * cols` values; the
-    // strides above address exactly that row-major block (or its transpose), `dst` holds
-    // `m * n` values addressed with strides (1, n), and `dst` cannot alias `a` or `b` (it is
+    // strides above address exactly that row-major block (or its transpose), of which rows
+    // `first..first + rows` start at `a_data` (bounds-checked by the slicing), `dst` holds
+    // `rows * n` values addressed with strides (1, n), and `dst` cannot alias `a` or `b` (it is
     // borrowed mutably while they are borrowed shared).
     unsafe {
         gemm::gemm(
-            m,
+            rows,
             n,
             k,
             dst.as_mut_ptr(),
             1,
             n as isize,
             accumulate,
-            a.data.as_ptr(),
+            a_data.as_ptr(),
             a_cs,
             a_rs,
             b.data.as_ptr(),
@@ -215,7 +268,7 @@ pub fn gemm(dst: &mut [f32], accumulate: bool, a: Mat<'_>, b: Mat<'_>) {
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -263,6 +316,32 @@ mod tests {
                 assert!((g - 2.0 * w).abs() < 1e-5, "accumulate {ta},{tb}: {g} vs {}", 2.0 * w);
             }
         }
+    }
+
+    /// Products split into bands of rows over threads equal the one-thread product bit for
+    /// bit, for every transpose, including the long weight-gradient shapes of a MNIST-row LSTM
+    /// and a last band the split leaves small.
+    #[test]
+    fn banded_products_equal_the_one_thread_product() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for (m, k, n) in [(200, 16, 16), (512, 6912, 128), (7168, 512, 28), (330, 64, 45), (64, 9, 70)] {
+            let a: Vec<f32> = (0..m * k).map(|v| (v as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|v| (v as f32 * 0.11).cos()).collect();
+            for (ta, tb) in [(false, false), (true, false), (false, true)] {
+                let a_mat = if ta { Mat::new(&a, k, m).t() } else { Mat::new(&a, m, k) };
+                let b_mat = if tb { Mat::new(&b, n, k).t() } else { Mat::new(&b, k, n) };
+                let start: Vec<f32> = (0..m * n).map(|v| (v % 7) as f32).collect();
+                let mut one = start.clone();
+                over_bands(&mut one, true, a_mat, b_mat, 1);
+                for threads in [2, 3] {
+                    let mut more = start.clone();
+                    pool.install(|| over_bands(&mut more, true, a_mat, b_mat, threads));
+                    assert!(one == more, "[{m},{k}]·[{k},{n}] transposed {ta},{tb} on {threads} threads");
+                }
+            }
+        }
+        assert_eq!(row_bands(200, 3), Some(vec![(0, 96), (96, 104)]), "a small last band joins the one before");
+        assert_eq!(row_bands(63, 2), None);
     }
 
     #[test]
