@@ -207,12 +207,13 @@ fn row_backward(
     }
 }
 
-/// One forward step: the recurrent product of `h_prev` (`[B, H]`) into `hg` (left at zero at
-/// the first step, `!rec`), then [`cell_forward`]; over blocks of rows when the trial has
-/// threads ([`super::over_row_blocks`]).
+/// One forward step over a block of rows (from row `first` on): the recurrent product of the
+/// same rows' previous outputs `h_prev` into `hg` (left at zero at the first step, `!rec`),
+/// then [`cell_forward`].
 #[allow(clippy::too_many_arguments)]
-fn forward_step(
+fn forward_rows(
     g: &mut [f32],
+    first: usize,
     hg: &mut [f32],
     biases: (&[f32], &[f32]),
     hn: &mut [f32],
@@ -223,23 +224,17 @@ fn forward_step(
     rec: bool,
 ) {
     let hidden = w_hh.rows();
-    let rows = h_new.len() / hidden;
-    let parts = [(g, 3 * hidden), (hg, 3 * hidden), (hn, hidden), (h_new, hidden)];
-    super::over_row_blocks(rows, parts, |first, [g, hg, hn, h_new]| {
-        let narrow = input.project_block(first, g);
-        let prev = &h_prev[first * hidden..first * hidden + h_new.len()];
-        if rec {
-            gemm(hg, false, Mat::new(prev, h_new.len() / hidden, hidden), w_hh);
-        }
-        cell_forward(g, hg, narrow, biases, hn, prev, h_new, hidden);
-    });
+    let narrow = input.project_block(first, g);
+    if rec {
+        gemm(hg, false, Mat::new(h_prev, h_new.len() / hidden, hidden), w_hh);
+    }
+    cell_forward(g, hg, narrow, biases, hn, h_prev, h_new, hidden);
 }
 
-/// One backward step: [`cell_backward`] (its direct path into `dh_rec`),
-/// then (when there is an earlier step, `rec`) `dh_rec += dG_rec · W_hh`; over blocks of rows
-/// like [`forward_step`].
+/// One backward step over a block of rows: [`cell_backward`] (its direct path into
+/// `dh_rec`), then (when there is an earlier step, `rec`) `dh_rec += dG_rec · W_hh`.
 #[allow(clippy::too_many_arguments)]
-fn backward_step(
+fn backward_rows(
     dxg: &mut [f32],
     dhg: &mut [f32],
     sums: &mut [f32],
@@ -251,15 +246,11 @@ fn backward_step(
     rec: bool,
 ) {
     let hidden = w_hh.cols();
-    let rows = dh_rec.len() / hidden;
-    let parts = [(dxg, 3 * hidden), (dhg, 3 * hidden), (dh_rec, hidden)];
-    super::over_row_blocks_summed(rows, parts, (sums, 4 * hidden), |first, [dxg, dhg, dh_rec], sums| {
-        let (at, len) = (first * hidden, dh_rec.len());
-        cell_backward(dxg, dhg, dh_rec, &hn[at..at + len], &h_prev[at..at + len], &dy[at..at + len], sums, hidden);
-        if rec {
-            gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
-        }
-    });
+    let len = dh_rec.len();
+    cell_backward(dxg, dhg, dh_rec, hn, h_prev, dy, sums, hidden);
+    if rec {
+        gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
+    }
 }
 
 impl Kernel for Gru {
@@ -282,17 +273,28 @@ impl Kernel for Gru {
         let zeros = pool::zeros(b * h);
         let mut out = pool::scratch(d.steps * b * h);
         let narrow_w = NarrowInput::weights(w.w_ih, h3, inp);
-        for t in 0..d.steps {
-            let s = if train { t } else { 0 };
-            let g = &mut gates[s * b * h3..(s + 1) * b * h3];
-            let x_t = &x[t * b * inp..(t + 1) * b * inp];
-            let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
-            let (done, rest) = out.split_at_mut(t * b * h);
-            let h_prev = if t > 0 { &done[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
-            let (hn, h_new) = (&mut hn[s * b * h..(s + 1) * b * h], &mut rest[..b * h]);
-            let w_hh = Mat::new(w.w_hh, h3, h).t();
-            forward_step(g, &mut hg, (w.b_ih, w.b_hh), hn, h_prev, h_new, input, w_hh, t > 0);
-        }
+        let w_hh = Mat::new(w.w_hh, h3, h).t();
+        let parts = [(&mut gates[..], h3), (&mut hg[..], h3), (&mut hn[..], h), (&mut out[..], h)];
+        let no_sums = (&mut [][..], 0);
+        super::over_sequence_blocks(
+            b,
+            parts,
+            no_sums,
+            0..0,
+            |_, _, _| {},
+            |first, [mut g, mut hg, mut hn, mut out], _, _| {
+                let hg = &mut *hg[0];
+                let rows = hg.len() / h3;
+                for t in 0..d.steps {
+                    let s = if train { t } else { 0 };
+                    let x_t = &x[t * b * inp..(t + 1) * b * inp];
+                    let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                    let (done, rest) = out.split_at_mut(t);
+                    let h_prev = done.last().map_or(&zeros[..rows * h], |p| &**p);
+                    forward_rows(g[s], first, hg, (w.b_ih, w.b_hh), hn[s], h_prev, rest[0], input, w_hh, t > 0);
+                }
+            },
+        );
         if !train {
             pool::recycle([gates, hn, hg, zeros]);
             return Pass { out, cell: Vec::new(), saved: None };
@@ -323,28 +325,31 @@ impl Kernel for Gru {
         let (g_ih, rest) = grads.split_at_mut(h3 * inp);
         let (g_hh, rest) = rest.split_at_mut(h3 * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h3);
-        let mut sums = chunk_sums(b, 4 * h);
+        let mut sums = chunk_sums(steps * b.next_multiple_of(SUM_ROWS), 4 * h);
         let mut dy_buf = up.dy.step_buffer(b, h);
-        for t in (0..steps).rev() {
-            let h_prev = if t > 0 { &out[(t - 1) * b * h..t * b * h] } else { &zeros[..] };
-            sums.fill(0.0);
-            backward_step(
-                &mut dxg[t * b * h3..(t + 1) * b * h3],
-                &mut dhg[t * b * h3..(t + 1) * b * h3],
-                &mut sums,
-                &mut dh_rec,
-                up.dy.step(t, &mut dy_buf, b, h),
-                &hn[t * b * h..(t + 1) * b * h],
-                h_prev,
-                Mat::new(w.w_hh, h3, h),
-                t > 0,
-            );
+        let parts = [(&mut dxg[..], h3), (&mut dhg[..], h3), (&mut dh_rec[..], h), (&mut dy_buf[..], h)];
+        let w_hh = Mat::new(w.w_hh, h3, h);
+        let done = |t: usize, dxg_t: &[f32], sums_t: &[f32]| {
             // The recurrent side's bias gradient: its r and z parts are the input side's
             // ([`cell_backward`] writes the same values to both); only n's differ (scaled by r).
-            add_col_sums(g_bih, &sums, 4 * h, 0);
-            add_col_sums(&mut g_bhh[2 * h..], &sums, 4 * h, 3 * h);
-            add_input_grads(g_ih, &dxg[t * b * h3..(t + 1) * b * h3], &x[t * b * inp..(t + 1) * b * inp], h3);
-        }
+            add_col_sums(g_bih, sums_t, 4 * h, 0);
+            add_col_sums(&mut g_bhh[2 * h..], sums_t, 4 * h, 3 * h);
+            add_input_grads(g_ih, dxg_t, &x[t * b * inp..(t + 1) * b * inp], h3);
+        };
+        let order = (0..steps).rev();
+        super::over_sequence_blocks(b, parts, (&mut sums, 4 * h), order, done, |first, parts, mut sums, done| {
+            let [mut dxg, mut dhg, mut dh_rec, mut dy_buf] = parts;
+            let dh_rec = &mut *dh_rec[0];
+            let rows = dh_rec.len() / h;
+            let at = first * h;
+            for t in (0..steps).rev() {
+                let h_prev = if t > 0 { &out[(t - 1) * b * h + at..][..rows * h] } else { &zeros[..rows * h] };
+                let dy = up.dy.rows(t, first, rows, dy_buf.first_mut().map(|b| &mut **b), b, h);
+                let hn_t = &hn[t * b * h + at..][..rows * h];
+                backward_rows(dxg[t], dhg[t], sums[t], dh_rec, dy, hn_t, h_prev, w_hh, t > 0);
+                done(t, dxg[t], sums[t]);
+            }
+        });
         g_bhh[..2 * h].copy_from_slice(&g_bih[..2 * h]);
         let products =
             WeightProducts { d, gates: h3, input: inp, output: h, dg: &dxg, dg_rec: &dhg, x, out, w_ih: w.w_ih };

@@ -177,13 +177,14 @@ fn row_backward(
     }
 }
 
-/// One forward step: the recurrent product of the previous step's outputs `prev` (`[B, P]`;
-/// `None` at the first step) into the gate rows `g`, onto the input projection (or, for a
-/// narrow input, before it: [`StepInput`]), then [`cell_forward`]; over blocks of rows when the
-/// trial has threads ([`super::over_row_blocks`]).
+/// One forward step over a block of rows (from row `first` on, `c.len() / hidden` of them):
+/// the recurrent product of the same rows' previous outputs `prev` (none at the first step)
+/// into the gate rows `g`, onto the input projection (or, for a narrow input, before it:
+/// [`StepInput`]), then [`cell_forward`].
 #[allow(clippy::too_many_arguments)]
-fn forward_step(
+fn forward_rows(
     g: &mut [f32],
+    first: usize,
     prev: Option<&[f32]>,
     input: StepInput<'_>,
     w_hh: Mat<'_>,
@@ -193,23 +194,18 @@ fn forward_step(
     m: &mut [f32],
     hidden: usize,
 ) {
-    let width = w_hh.rows();
-    let rows = c.len() / hidden;
-    let parts = [(g, 4 * hidden), (c, hidden), (tanh_c, hidden), (m, hidden)];
-    super::over_row_blocks(rows, parts, |first, [g, c, tc, m]| {
-        let narrow = input.project_block(first, g);
-        if let Some(prev) = prev {
-            gemm(g, narrow.is_none(), Mat::new(&prev[first * width..], c.len() / hidden, width), w_hh);
-        }
-        cell_forward(g, bias, narrow, prev.is_some(), c, tc, m, hidden);
-    });
+    let narrow = input.project_block(first, g);
+    if let Some(prev) = prev {
+        gemm(g, narrow.is_none(), Mat::new(prev, c.len() / hidden, w_hh.rows()), w_hh);
+    }
+    cell_forward(g, bias, narrow, prev.is_some(), c, tanh_c, m, hidden);
 }
 
-/// One backward step: [`cell_backward`] (with the gate gradients' chunked column sums into
-/// `sums`), then (when there is an earlier step, `rec`) the gradient flowing to the previous
-/// step's outputs, `dh_rec = dG · W_hh`; over blocks of rows like [`forward_step`].
+/// One backward step over a block of rows: [`cell_backward`] (with the gate gradients'
+/// chunked column sums into `sums`), then (when there is an earlier step, `rec`) the gradient
+/// flowing to the same rows' previous outputs, `dh_rec = dG · W_hh`.
 #[allow(clippy::too_many_arguments)]
-fn backward_step(
+fn backward_rows(
     g: &mut [f32],
     dc: &mut [f32],
     sums: &mut [f32],
@@ -220,16 +216,11 @@ fn backward_step(
     w_hh: Mat<'_>,
     rec: bool,
 ) {
-    let (hidden, width) = (w_hh.rows() / 4, w_hh.cols());
-    let rows = dc.len() / hidden;
-    let parts = [(g, 4 * hidden), (dc, hidden), (dh_rec, width)];
-    super::over_row_blocks_summed(rows, parts, (sums, 4 * hidden), |first, [g, dc, dh_rec], sums| {
-        let (rows, at) = (dc.len() / hidden, first * hidden);
-        cell_backward(g, dc, &c_prev[at..at + rows * hidden], &tanh_c[at..], &dm[at..], sums, hidden);
-        if rec {
-            gemm(dh_rec, false, Mat::new(g, rows, 4 * hidden), w_hh);
-        }
-    });
+    let hidden = w_hh.rows() / 4;
+    cell_backward(g, dc, c_prev, tanh_c, dm, sums, hidden);
+    if rec {
+        gemm(dh_rec, false, Mat::new(g, dc.len() / hidden, 4 * hidden), w_hh);
+    }
 }
 
 impl Kernel for Lstm {
@@ -256,26 +247,44 @@ impl Kernel for Lstm {
         let mut out = pool::scratch(d.steps * b * o);
         let mut c = pool::zeros(state);
         let narrow_w = NarrowInput::weights(w.w_ih, h4, inp);
-        for t in 0..d.steps {
-            let s = if train { t } else { 0 };
-            let g = &mut gates[s * b * h4..(s + 1) * b * h4];
-            let x_t = &x[t * b * inp..(t + 1) * b * inp];
-            let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
-            let (done, rest) = out.split_at_mut(t * b * o);
-            let out_t = &mut rest[..b * o];
-            let prev = (t > 0).then(|| &done[(t - 1) * b * o..]);
-            let tc = &mut tanh_c[s * state..(s + 1) * state];
-            if self.proj {
-                let m = &mut m_all[s * state..(s + 1) * state];
-                forward_step(g, prev, input, w_hh, &bias, &mut c, tc, m, h);
-                gemm(out_t, false, Mat::new(m, b, h), Mat::new(w.w_hr, o, h).t());
-            } else {
-                forward_step(g, prev, input, w_hh, &bias, &mut c, tc, out_t, h);
-            }
-            if train {
-                c_all[t * state..(t + 1) * state].copy_from_slice(&c);
-            }
-        }
+        let w_hr = self.proj.then(|| Mat::new(w.w_hr, o, h).t());
+        let parts = [
+            (&mut gates[..], h4),
+            (&mut c[..], h),
+            (&mut tanh_c[..], h),
+            (&mut m_all[..], h),
+            (&mut out[..], o),
+            (&mut c_all[..], h),
+        ];
+        let no_sums = (&mut [][..], 0);
+        super::over_sequence_blocks(
+            b,
+            parts,
+            no_sums,
+            0..0,
+            |_, _, _| {},
+            |first, [mut g, mut c, mut tc, mut m, mut out, mut c_all], _, _| {
+                let c = &mut *c[0];
+                let rows = c.len() / h;
+                for t in 0..d.steps {
+                    let s = if train { t } else { 0 };
+                    let x_t = &x[t * b * inp..(t + 1) * b * inp];
+                    let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                    let (done, rest) = out.split_at_mut(t);
+                    let (prev, out_t) = (done.last().map(|p| &**p), &mut *rest[0]);
+                    if self.proj {
+                        let m = &mut *m[s];
+                        forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], m, h);
+                        gemm(out_t, false, Mat::new(m, rows, h), w_hr.expect("a projection"));
+                    } else {
+                        forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], out_t, h);
+                    }
+                    if train {
+                        c_all[t].copy_from_slice(c);
+                    }
+                }
+            },
+        );
         if !train {
             pool::recycle([gates, c_all, tanh_c, m_all]);
             return Pass { out, cell: c, saved: None };
@@ -309,26 +318,44 @@ impl Kernel for Lstm {
         let (g_hh, rest) = rest.split_at_mut(h4 * o);
         let (g_bih, rest) = rest.split_at_mut(h4);
         let (g_bhh, g_hr) = rest.split_at_mut(h4);
-        let mut sums = chunk_sums(b, h4);
+        let mut sums = chunk_sums(steps * b.next_multiple_of(SUM_ROWS), h4);
         let mut dy_buf = up.dy.step_buffer(b, o);
-        for t in (0..steps).rev() {
-            sum_into(&mut dh, up.dy.step(t, &mut dy_buf, b, o), &dh_rec);
-            let c_prev = if t > 0 { &c_all[(t - 1) * state..t * state] } else { &zeros[..] };
-            let tc = &tanh_c[t * state..(t + 1) * state];
-            let g = &mut dg[t * b * h4..(t + 1) * b * h4];
-            let w_hh = Mat::new(w.w_hh, h4, o);
-            if self.proj {
-                dh_all[t * b * o..(t + 1) * b * o].copy_from_slice(&dh);
-                gemm(&mut dm, false, Mat::new(&dh, b, o), Mat::new(w.w_hr, o, h));
-                sums.fill(0.0);
-                backward_step(g, &mut dc, &mut sums, c_prev, tc, &dm, &mut dh_rec, w_hh, t > 0);
-            } else {
-                sums.fill(0.0);
-                backward_step(g, &mut dc, &mut sums, c_prev, tc, &dh, &mut dh_rec, w_hh, t > 0);
-            }
-            add_row_sums(g_bih, &sums);
+        let parts = [
+            (&mut dg[..], h4),
+            (&mut dh[..], o),
+            (&mut dh_rec[..], o),
+            (&mut dc[..], h),
+            (&mut dm[..], h),
+            (&mut dh_all[..], o),
+            (&mut dy_buf[..], o),
+        ];
+        let w_hh = Mat::new(w.w_hh, h4, o);
+        let w_hr = self.proj.then(|| Mat::new(w.w_hr, o, h));
+        let done = |t: usize, g: &[f32], sums_t: &[f32]| {
+            add_row_sums(g_bih, sums_t);
             add_input_grads(g_ih, g, &x[t * b * inp..(t + 1) * b * inp], h4);
-        }
+        };
+        let order = (0..steps).rev();
+        super::over_sequence_blocks(b, parts, (&mut sums, h4), order, done, |first, parts, mut sums, done| {
+            let [mut g, mut dh, mut dh_rec, mut dc, mut dm, mut dh_all, mut dy_buf] = parts;
+            let (dh, dh_rec, dc) = (&mut *dh[0], &mut *dh_rec[0], &mut *dc[0]);
+            let rows = dc.len() / h;
+            let at = first * h;
+            for t in (0..steps).rev() {
+                sum_into(dh, up.dy.rows(t, first, rows, dy_buf.first_mut().map(|b| &mut **b), b, o), dh_rec);
+                let c_prev = if t > 0 { &c_all[(t - 1) * state + at..][..rows * h] } else { &zeros[..rows * h] };
+                let tc = &tanh_c[t * state + at..][..rows * h];
+                if self.proj {
+                    dh_all[t].copy_from_slice(dh);
+                    let dm = &mut *dm[0];
+                    gemm(dm, false, Mat::new(dh, rows, o), w_hr.expect("a projection"));
+                    backward_rows(g[t], dc, sums[t], c_prev, tc, dm, dh_rec, w_hh, t > 0);
+                } else {
+                    backward_rows(g[t], dc, sums[t], c_prev, tc, dh, dh_rec, w_hh, t > 0);
+                }
+                done(t, g[t], sums[t]);
+            }
+        });
         let rows = steps * b;
         let products =
             WeightProducts { d, gates: h4, input: inp, output: o, dg: &dg, dg_rec: &dg, x, out: up.y, w_ih: w.w_ih };

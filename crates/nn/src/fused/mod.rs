@@ -75,8 +75,8 @@ pub struct Upstream<'a> {
     pub dcell: &'a [f32],
 }
 
-/// The gradient of a layer's outputs `[T, B, P]`, as its backward pass reads it: step by step
-/// ([`OutputGrad::step`]).
+/// The gradient of a layer's outputs `[T, B, P]`, as its backward pass reads it: step by step,
+/// a block of rows at a time ([`OutputGrad::rows`]).
 #[derive(Debug, Clone, Copy)]
 pub enum OutputGrad<'a> {
     /// Every step's, stored.
@@ -88,7 +88,7 @@ pub enum OutputGrad<'a> {
 }
 
 impl OutputGrad<'_> {
-    /// A buffer for [`Self::step`] over `rows` rows of `width` (empty when stored), to be
+    /// A buffer for [`Self::rows`] over `rows` rows of `width` (empty when stored), to be
     /// returned to the pool after the pass.
     fn step_buffer(&self, rows: usize, width: usize) -> Vec<f32> {
         match self {
@@ -97,14 +97,24 @@ impl OutputGrad<'_> {
         }
     }
 
-    /// Step `t`'s gradient `[B, P]` (`buf` `[B, P]` from [`Self::step_buffer`]).
-    fn step<'b>(&'b self, t: usize, buf: &'b mut [f32], rows: usize, width: usize) -> &'b [f32] {
+    /// Rows `first..first + rows` of step `t`'s gradient (of a batch of `batch` rows of
+    /// `width`): stored, or formed in `buf` (`[rows, P]`, from [`Self::step_buffer`]).
+    fn rows<'b>(
+        &'b self,
+        t: usize,
+        first: usize,
+        rows: usize,
+        buf: Option<&'b mut [f32]>,
+        batch: usize,
+        width: usize,
+    ) -> &'b [f32] {
         match *self {
-            OutputGrad::Dense(dy) => &dy[t * rows * width..(t + 1) * rows * width],
+            OutputGrad::Dense(dy) => &dy[(t * batch + first) * width..(t * batch + first + rows) * width],
             OutputGrad::Head { dz, w } => {
                 let classes = w.len() / width;
-                let dz_t = Mat::new(&dz[t * rows * classes..(t + 1) * rows * classes], rows, classes);
-                gemm(buf, false, dz_t, Mat::new(w, classes, width));
+                let at = (t * batch + first) * classes;
+                let buf = buf.expect("a step buffer for a head's gradient");
+                gemm(buf, false, Mat::new(&dz[at..at + rows * classes], rows, classes), Mat::new(w, classes, width));
                 buf
             }
         }
@@ -122,7 +132,7 @@ pub struct Pass<S> {
     pub saved: Option<S>,
 }
 
-/// Rows per chunk of a step's column sums ([`over_row_blocks_summed`]): blocks of rows start at
+/// Rows per chunk of a step's column sums ([`over_sequence_blocks`]): blocks of rows start at
 /// multiples of it, so every chunk lies in one block whatever the number of threads.
 const SUM_ROWS: usize = blas::BAND_ROWS;
 
@@ -133,54 +143,78 @@ fn row_blocks(rows: usize) -> Option<Vec<(usize, usize)>> {
     blas::row_bands(rows, blas::threads())
 }
 
-/// Runs `step(first_row, parts)` over the `rows` rows of the row-major buffers `parts` (each
-/// with its row width): once on this thread, or with more than one thread over blocks of rows,
-/// each block on one thread with its products single-threaded ([`blas::serial`]). Rows are
-/// independent in a step and a row's product does not depend on its block, so the result does
-/// not depend on the split. A buffer of width 0 (an absent one) gives every block an empty slice.
-fn over_row_blocks<const N: usize>(
-    rows: usize,
-    parts: [(&mut [f32], usize); N],
-    step: impl Fn(usize, [&mut [f32]; N]) + Sync,
-) {
-    over_row_blocks_summed(rows, parts, (&mut [], 0), |first, parts, _| step(first, parts));
+/// Each block's rows of each step of the time-major `buf` (`step` values per step, `width` per
+/// row; a buffer of one step is a state buffer): one list of step slices per block. An empty
+/// buffer gives every block an empty list.
+fn split_steps<'a>(
+    buf: &'a mut [f32],
+    step: usize,
+    width: usize,
+    blocks: &[(usize, usize)],
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut per_block: Vec<Vec<&mut [f32]>> = blocks.iter().map(|_| Vec::new()).collect();
+    if step == 0 || buf.is_empty() {
+        return per_block;
+    }
+    for mut rest in buf.chunks_mut(step) {
+        for (list, &(_, n)) in per_block.iter_mut().zip(blocks) {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n * width);
+            list.push(head);
+            rest = tail;
+        }
+    }
+    per_block
 }
 
-/// [`over_row_blocks`] for a step that also sums its rows' values by column (the bias
-/// gradients): `sums` is a buffer of one row of `width` partial sums per [`SUM_ROWS`] rows,
-/// and each block gets the rows of its own chunks (blocks start at multiples of [`SUM_ROWS`]).
-/// Adding the chunks' sums in order afterwards ([`add_col_sums`]) gives the same totals for
-/// any number of threads.
-fn over_row_blocks_summed<const N: usize>(
+/// A step's reduction over all rows (bias and narrow-input weight gradients), in the order the
+/// steps are visited: given the step, its gradient rows `[B, W]` and its chunked column sums.
+type StepDone<'a> = dyn FnMut(usize, &[f32], &[f32]) + 'a;
+
+/// Runs a layer's whole sequence over blocks of batch rows, each block on one thread for every
+/// step (rows are independent through time, so there is one fork per pass, not one per step,
+/// and each thread keeps its rows' state in its own cache). `body(first, parts, sums, done)`
+/// gets its block's rows of every step of each of `parts` (time-major buffers of `rows` rows
+/// per step with their row widths, [`split_steps`]) and of the chunked column sums `sums`
+/// (`(buffer, width)`, one row per [`SUM_ROWS`] rows of each step). It calls `done(t, rows,
+/// sums)` after each step with that step's rows of `parts[0]` and its sums: with one block
+/// that is `step_done` itself, while the step is in cache; with several a no-op, and
+/// `step_done` runs afterwards for every step in `order`. Either way each reduction sees the
+/// same values in the same order, so the result does not depend on the number of threads.
+fn over_sequence_blocks<const N: usize>(
     rows: usize,
-    parts: [(&mut [f32], usize); N],
+    mut parts: [(&mut [f32], usize); N],
     sums: (&mut [f32], usize),
-    step: impl Fn(usize, [&mut [f32]; N], &mut [f32]) + Sync,
+    order: impl Iterator<Item = usize>,
+    mut step_done: impl FnMut(usize, &[f32], &[f32]),
+    body: impl Fn(usize, [Vec<&mut [f32]>; N], Vec<&mut [f32]>, &mut StepDone<'_>) + Sync,
 ) {
-    let widths = parts.each_ref().map(|p| p.1);
-    let mut rest = parts.map(|p| p.0);
-    let (mut sums, sum_width) = sums;
-    let Some(ranges) = row_blocks(rows) else {
-        return step(0, rest, sums);
-    };
-    let mut blocks = Vec::with_capacity(ranges.len());
-    for (first, n) in ranges {
-        let part: [&mut [f32]; N] = std::array::from_fn(|k| {
-            let (head, tail) = std::mem::take(&mut rest[k]).split_at_mut(n * widths[k]);
-            rest[k] = tail;
-            head
-        });
-        let len = (n.div_ceil(SUM_ROWS) * sum_width).min(sums.len());
-        let (head, tail) = std::mem::take(&mut sums).split_at_mut(len);
-        sums = tail;
-        blocks.push((first, part, head));
+    let blocks = row_blocks(rows).unwrap_or_else(|| vec![(0, rows)]);
+    let (sums, sum_width) = sums;
+    let sum_step = rows.div_ceil(SUM_ROWS) * sum_width;
+    let sum_blocks: Vec<(usize, usize)> = blocks.iter().map(|&(f, n)| (f / SUM_ROWS, n.div_ceil(SUM_ROWS))).collect();
+    let mut split =
+        parts.each_mut().map(|(buf, width)| split_steps(buf, rows * *width, *width, &blocks).into_iter());
+    let mut sum_split = split_steps(&mut *sums, sum_step, sum_width, &sum_blocks).into_iter();
+    let mut work = blocks.iter().map(|&(first, _)| {
+        let parts = std::array::from_fn(|k| split[k].next().unwrap_or_default());
+        (first, parts, sum_split.next().unwrap_or_default())
+    });
+    if blocks.len() == 1 {
+        let (first, parts, sums) = work.next().expect("one block");
+        return body(first, parts, sums, &mut step_done);
     }
+    let work: Vec<_> = work.collect();
     use rayon::prelude::*;
-    blocks.into_par_iter().for_each(|(first, part, sums)| blas::serial(|| step(first, part, sums)));
+    work.into_par_iter().for_each(|(first, parts, sums)| blas::serial(|| body(first, parts, sums, &mut |_, _, _| {})));
+    let (first, width) = (&parts[0].0, parts[0].1);
+    for t in order {
+        let step_sums = if sum_step == 0 { &[][..] } else { &sums[t * sum_step..(t + 1) * sum_step] };
+        step_done(t, &first[t * rows * width..(t + 1) * rows * width], step_sums);
+    }
 }
 
 /// A zeroed buffer for a step's chunked column sums of `width` values over `rows` rows
-/// ([`over_row_blocks_summed`]).
+/// ([`over_sequence_blocks`]).
 fn chunk_sums(rows: usize, width: usize) -> Vec<f32> {
     pool::zeros(rows.div_ceil(SUM_ROWS) * width)
 }

@@ -80,44 +80,25 @@ simd_fn! {
     }
 }
 
-/// One forward step in place over `a` (`[B, H]`): the input projection (unless the input is
-/// narrow, [`StepInput`]), the recurrent product of the previous outputs `prev` (none at the
-/// first step), then the bias and the activation ([`activate`]); over blocks of rows when the
-/// trial has threads ([`super::over_row_blocks`]).
-fn forward_step(a: &mut [f32], prev: Option<&[f32]>, input: StepInput<'_>, w_hh: Mat<'_>, bias: &[f32], relu: bool) {
-    let hidden = bias.len();
-    super::over_row_blocks(a.len() / hidden, [(a, hidden)], |first, [a]| {
-        let narrow = input.project_block(first, a);
-        if let Some(prev) = prev {
-            gemm(a, narrow.is_none(), Mat::new(&prev[first * hidden..], a.len() / hidden, hidden), w_hh);
-        }
-        activate(a, bias, narrow, prev.is_some(), relu);
-    });
-}
-
-/// One backward step: the pre-activation gradient into `da` and its chunked column sums into
-/// `sums` ([`grad_step`]), then (when there is an earlier step) `dh_rec = da · W_hh`; over
-/// blocks of rows like [`forward_step`].
-#[allow(clippy::too_many_arguments)]
-fn backward_step(
-    da: &mut [f32],
-    dh_rec: &mut [f32],
-    sums: &mut [f32],
-    dy: &[f32],
-    h: &[f32],
+/// One forward step in place over the rows `a` (`[n, H]`, the block of rows from `first` on):
+/// the input projection (unless the input is narrow, [`StepInput`]), the recurrent product of
+/// the same rows' previous outputs `prev` (none at the first step), then the bias and the
+/// activation ([`activate`]).
+fn forward_rows(
+    a: &mut [f32],
+    first: usize,
+    prev: Option<&[f32]>,
+    input: StepInput<'_>,
     w_hh: Mat<'_>,
-    rec: bool,
+    bias: &[f32],
     relu: bool,
 ) {
-    let hidden = w_hh.cols();
-    let parts = [(da, hidden), (dh_rec, hidden)];
-    super::over_row_blocks_summed(parts[0].0.len() / hidden, parts, (sums, hidden), |first, [da, dh_rec], sums| {
-        let at = first * hidden;
-        grad_step(da, &dy[at..], dh_rec, &h[at..], relu, sums, hidden);
-        if rec {
-            gemm(dh_rec, false, Mat::new(da, da.len() / hidden, hidden), w_hh);
-        }
-    });
+    let hidden = bias.len();
+    let narrow = input.project_block(first, a);
+    if let Some(prev) = prev {
+        gemm(a, narrow.is_none(), Mat::new(prev, a.len() / hidden, hidden), w_hh);
+    }
+    activate(a, bias, narrow, prev.is_some(), relu);
 }
 
 impl Kernel for Rnn {
@@ -133,14 +114,23 @@ impl Kernel for Rnn {
         let bias: Vec<f32> = b_ih.iter().zip(b_hh).map(|(a, c)| a + c).collect();
         let mut out = pool::scratch(d.steps * b * h);
         let narrow_w = NarrowInput::weights(w_ih, h, inp);
-        for t in 0..d.steps {
-            let (done, rest) = out.split_at_mut(t * b * h);
-            let a = &mut rest[..b * h];
-            let x_t = &x[t * b * inp..(t + 1) * b * inp];
-            let input = StepInput::new(x_t, inp, Mat::new(w_ih, h, inp).t(), narrow_w.as_deref());
-            let prev = (t > 0).then(|| &done[(t - 1) * b * h..]);
-            forward_step(a, prev, input, Mat::new(w_hh, h, h).t(), &bias, self.relu);
-        }
+        let (w_ih, w_hh) = (Mat::new(w_ih, h, inp).t(), Mat::new(w_hh, h, h).t());
+        let parts = [(&mut out[..], h)];
+        super::over_sequence_blocks(
+            b,
+            parts,
+            (&mut [], 0),
+            0..0,
+            |_, _, _| {},
+            |first, [mut outs], _, _| {
+                for t in 0..d.steps {
+                    let (done, rest) = outs.split_at_mut(t);
+                    let x_t = &x[t * b * inp..(t + 1) * b * inp];
+                    let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                    forward_rows(rest[0], first, done.last().map(|p| &**p), input, w_hh, &bias, self.relu);
+                }
+            },
+        );
         let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
     }
@@ -163,17 +153,35 @@ impl Kernel for Rnn {
         let (g_ih, rest) = grads.split_at_mut(h * inp);
         let (g_hh, rest) = rest.split_at_mut(h * h);
         let (g_bih, g_bhh) = rest.split_at_mut(h);
-        let mut sums = chunk_sums(b, h);
+        let mut sums = chunk_sums(steps * b.next_multiple_of(SUM_ROWS), h);
         let mut dy_buf = up.dy.step_buffer(b, h);
-        for t in (0..steps).rev() {
-            let range = t * b * h..(t + 1) * b * h;
-            let da_t = &mut da[range.clone()];
-            let (dy, hs) = (up.dy.step(t, &mut dy_buf, b, h), &out[range]);
-            sums.fill(0.0);
-            backward_step(da_t, &mut dh_rec, &mut sums, dy, hs, Mat::new(w_hh, h, h), t > 0, self.relu);
-            add_row_sums(g_bih, &sums);
+        let parts = [(&mut da[..], h), (&mut dh_rec[..], h), (&mut dy_buf[..], h)];
+        let order = (0..steps).rev();
+        let w_hh_mat = Mat::new(w_hh, h, h);
+        let done = |t: usize, da_t: &[f32], sums_t: &[f32]| {
+            add_row_sums(g_bih, sums_t);
             add_input_grads(g_ih, da_t, &x[t * b * inp..(t + 1) * b * inp], h);
-        }
+        };
+        super::over_sequence_blocks(
+            b,
+            parts,
+            (&mut sums, h),
+            order,
+            done,
+            |first, [mut da, mut dh_rec, mut dy_buf], mut sums, done| {
+                let rows = dh_rec[0].len() / h;
+                let dh_rec = &mut *dh_rec[0];
+                for t in (0..steps).rev() {
+                    let dy = up.dy.rows(t, first, rows, dy_buf.first_mut().map(|b| &mut **b), b, h);
+                    let at = (t * b + first) * h;
+                    grad_step(da[t], dy, dh_rec, &out[at..at + rows * h], self.relu, sums[t], h);
+                    if t > 0 {
+                        gemm(dh_rec, false, Mat::new(da[t], rows, h), w_hh_mat);
+                    }
+                    done(t, da[t], sums[t]);
+                }
+            },
+        );
         let products = WeightProducts { d, gates: h, input: inp, output: h, dg: &da, dg_rec: &da, x, out, w_ih };
         let dx = products.compute(g_ih, g_hh, need_dx);
         g_bhh.copy_from_slice(g_bih);
