@@ -192,8 +192,7 @@ fn over_sequence_blocks<const N: usize>(
     let (sums, sum_width) = sums;
     let sum_step = rows.div_ceil(SUM_ROWS) * sum_width;
     let sum_blocks: Vec<(usize, usize)> = blocks.iter().map(|&(f, n)| (f / SUM_ROWS, n.div_ceil(SUM_ROWS))).collect();
-    let mut split =
-        parts.each_mut().map(|(buf, width)| split_steps(buf, rows * *width, *width, &blocks).into_iter());
+    let mut split = parts.each_mut().map(|(buf, width)| split_steps(buf, rows * *width, *width, &blocks).into_iter());
     let mut sum_split = split_steps(&mut *sums, sum_step, sum_width, &sum_blocks).into_iter();
     let mut work = blocks.iter().map(|&(first, _)| {
         let parts = std::array::from_fn(|k| split[k].next().unwrap_or_default());
