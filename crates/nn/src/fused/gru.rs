@@ -275,26 +275,18 @@ impl Kernel for Gru {
         let narrow_w = NarrowInput::weights(w.w_ih, h3, inp);
         let w_hh = Mat::new(w.w_hh, h3, h).t();
         let parts = [(&mut gates[..], h3), (&mut hg[..], h3), (&mut hn[..], h), (&mut out[..], h)];
-        let no_sums = (&mut [][..], 0);
-        super::over_sequence_blocks(
-            b,
-            parts,
-            no_sums,
-            0..0,
-            |_, _, _| {},
-            |first, [mut g, mut hg, mut hn, mut out], _, _| {
-                let hg = &mut *hg[0];
-                let rows = hg.len() / h3;
-                for t in 0..d.steps {
-                    let s = if train { t } else { 0 };
-                    let x_t = &x[t * b * inp..(t + 1) * b * inp];
-                    let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
-                    let (done, rest) = out.split_at_mut(t);
-                    let h_prev = done.last().map_or(&zeros[..rows * h], |p| &**p);
-                    forward_rows(g[s], first, hg, (w.b_ih, w.b_hh), hn[s], h_prev, rest[0], input, w_hh, t > 0);
-                }
-            },
-        );
+        super::over_sequence(b, parts, |first, [mut g, mut hg, mut hn, mut out]| {
+            let hg = &mut *hg[0];
+            let rows = hg.len() / h3;
+            for t in 0..d.steps {
+                let s = if train { t } else { 0 };
+                let x_t = &x[t * b * inp..(t + 1) * b * inp];
+                let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                let (done, rest) = out.split_at_mut(t);
+                let h_prev = done.last().map_or(&zeros[..rows * h], |p| &**p);
+                forward_rows(g[s], first, hg, (w.b_ih, w.b_hh), hn[s], h_prev, rest[0], input, w_hh, t > 0);
+            }
+        });
         if !train {
             pool::recycle([gates, hn, hg, zeros]);
             return Pass { out, cell: Vec::new(), saved: None };

@@ -256,35 +256,27 @@ impl Kernel for Lstm {
             (&mut out[..], o),
             (&mut c_all[..], h),
         ];
-        let no_sums = (&mut [][..], 0);
-        super::over_sequence_blocks(
-            b,
-            parts,
-            no_sums,
-            0..0,
-            |_, _, _| {},
-            |first, [mut g, mut c, mut tc, mut m, mut out, mut c_all], _, _| {
-                let c = &mut *c[0];
-                let rows = c.len() / h;
-                for t in 0..d.steps {
-                    let s = if train { t } else { 0 };
-                    let x_t = &x[t * b * inp..(t + 1) * b * inp];
-                    let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
-                    let (done, rest) = out.split_at_mut(t);
-                    let (prev, out_t) = (done.last().map(|p| &**p), &mut *rest[0]);
-                    if self.proj {
-                        let m = &mut *m[s];
-                        forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], m, h);
-                        gemm(out_t, false, Mat::new(m, rows, h), w_hr.expect("a projection"));
-                    } else {
-                        forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], out_t, h);
-                    }
-                    if train {
-                        c_all[t].copy_from_slice(c);
-                    }
+        super::over_sequence(b, parts, |first, [mut g, mut c, mut tc, mut m, mut out, mut c_all]| {
+            let c = &mut *c[0];
+            let rows = c.len() / h;
+            for t in 0..d.steps {
+                let s = if train { t } else { 0 };
+                let x_t = &x[t * b * inp..(t + 1) * b * inp];
+                let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                let (done, rest) = out.split_at_mut(t);
+                let (prev, out_t) = (done.last().map(|p| &**p), &mut *rest[0]);
+                if self.proj {
+                    let m = &mut *m[s];
+                    forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], m, h);
+                    gemm(out_t, false, Mat::new(m, rows, h), w_hr.expect("a projection"));
+                } else {
+                    forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], out_t, h);
                 }
-            },
-        );
+                if train {
+                    c_all[t].copy_from_slice(c);
+                }
+            }
+        });
         if !train {
             pool::recycle([gates, c_all, tanh_c, m_all]);
             return Pass { out, cell: c, saved: None };

@@ -166,6 +166,16 @@ fn split_steps<'a>(
     per_block
 }
 
+/// [`over_sequence_blocks`] for a pass with no reductions over rows (the forward passes):
+/// `body(first, parts)` gets its block's rows of every step of each of `parts`.
+fn over_sequence<const N: usize>(
+    rows: usize,
+    parts: [(&mut [f32], usize); N],
+    body: impl Fn(usize, [Vec<&mut [f32]>; N]) + Sync,
+) {
+    over_sequence_blocks(rows, parts, (&mut [], 0), 0..0, |_, _, _| {}, |first, parts, _, _| body(first, parts));
+}
+
 /// A step's reduction over all rows (bias and narrow-input weight gradients), in the order the
 /// steps are visited: given the step, its gradient rows `[B, W]` and its chunked column sums.
 type StepDone<'a> = dyn FnMut(usize, &[f32], &[f32]) + 'a;

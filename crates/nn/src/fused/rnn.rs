@@ -116,21 +116,14 @@ impl Kernel for Rnn {
         let narrow_w = NarrowInput::weights(w_ih, h, inp);
         let (w_ih, w_hh) = (Mat::new(w_ih, h, inp).t(), Mat::new(w_hh, h, h).t());
         let parts = [(&mut out[..], h)];
-        super::over_sequence_blocks(
-            b,
-            parts,
-            (&mut [], 0),
-            0..0,
-            |_, _, _| {},
-            |first, [mut outs], _, _| {
-                for t in 0..d.steps {
-                    let (done, rest) = outs.split_at_mut(t);
-                    let x_t = &x[t * b * inp..(t + 1) * b * inp];
-                    let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
-                    forward_rows(rest[0], first, done.last().map(|p| &**p), input, w_hh, &bias, self.relu);
-                }
-            },
-        );
+        super::over_sequence(b, parts, |first, [mut outs]| {
+            for t in 0..d.steps {
+                let (done, rest) = outs.split_at_mut(t);
+                let x_t = &x[t * b * inp..(t + 1) * b * inp];
+                let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                forward_rows(rest[0], first, done.last().map(|p| &**p), input, w_hh, &bias, self.relu);
+            }
+        });
         let saved = train.then_some(Saved);
         Pass { out, cell: Vec::new(), saved }
     }
