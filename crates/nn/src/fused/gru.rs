@@ -5,7 +5,7 @@
 //! input gradients as single products over all steps.
 
 use super::act::{map_in_place, sigmoid, tanh};
-use super::blas::{gemm, simd_fn, Mat};
+use super::blas::{simd_fn, Mat, Packed};
 use super::pool;
 use super::{
     add_col_sums, add_input_grads, chunk_sums, split_gates, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream,
@@ -220,13 +220,13 @@ fn forward_rows(
     h_prev: &[f32],
     h_new: &mut [f32],
     input: StepInput<'_>,
-    w_hh: Mat<'_>,
+    w_hh: &Packed<'_>,
     rec: bool,
 ) {
     let hidden = w_hh.rows();
     let narrow = input.project_block(first, g);
     if rec {
-        gemm(hg, false, Mat::new(h_prev, h_new.len() / hidden, hidden), w_hh);
+        w_hh.product(hg, false, Mat::new(h_prev, h_new.len() / hidden, hidden));
     }
     cell_forward(g, hg, narrow, biases, hn, h_prev, h_new, hidden);
 }
@@ -242,14 +242,14 @@ fn backward_rows(
     dy: &[f32],
     hn: &[f32],
     h_prev: &[f32],
-    w_hh: Mat<'_>,
+    w_hh: &Packed<'_>,
     rec: bool,
 ) {
     let hidden = w_hh.cols();
     let len = dh_rec.len();
     cell_backward(dxg, dhg, dh_rec, hn, h_prev, dy, sums, hidden);
     if rec {
-        gemm(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden), w_hh);
+        w_hh.product(dh_rec, true, Mat::new(dhg, len / hidden, 3 * hidden));
     }
 }
 
@@ -264,7 +264,7 @@ impl Kernel for Gru {
         let (b, h, inp) = (d.batch, self.hidden, self.input);
         let h3 = 3 * h;
         let w = self.weights(p);
-        let w_ih = Mat::new(w.w_ih, h3, inp).t();
+        let w_ih = Packed::new(Mat::new(w.w_ih, h3, inp).t());
         let kept = if train { d.steps } else { 1 };
         let mut gates = pool::scratch(kept * b * h3);
         // Zero at the first step (no state yet); the recurrent product from then on.
@@ -273,7 +273,7 @@ impl Kernel for Gru {
         let zeros = pool::zeros(b * h);
         let mut out = pool::scratch(d.steps * b * h);
         let narrow_w = NarrowInput::weights(w.w_ih, h3, inp);
-        let w_hh = Mat::new(w.w_hh, h3, h).t();
+        let w_hh = Packed::new(Mat::new(w.w_hh, h3, h).t());
         let parts = [(&mut gates[..], h3), (&mut hg[..], h3), (&mut hn[..], h), (&mut out[..], h)];
         super::over_sequence(b, parts, |first, [mut g, mut hg, mut hn, mut out]| {
             let hg = &mut *hg[0];
@@ -281,10 +281,10 @@ impl Kernel for Gru {
             for t in 0..d.steps {
                 let s = if train { t } else { 0 };
                 let x_t = &x[t * b * inp..(t + 1) * b * inp];
-                let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                let input = StepInput::new(x_t, inp, &w_ih, narrow_w.as_deref());
                 let (done, rest) = out.split_at_mut(t);
                 let h_prev = done.last().map_or(&zeros[..rows * h], |p| &**p);
-                forward_rows(g[s], first, hg, (w.b_ih, w.b_hh), hn[s], h_prev, rest[0], input, w_hh, t > 0);
+                forward_rows(g[s], first, hg, (w.b_ih, w.b_hh), hn[s], h_prev, rest[0], input, &w_hh, t > 0);
             }
         });
         if !train {
@@ -320,7 +320,7 @@ impl Kernel for Gru {
         let mut sums = chunk_sums(steps * b.next_multiple_of(SUM_ROWS), 4 * h);
         let mut dy_buf = up.dy.step_buffer(b, h);
         let parts = [(&mut dxg[..], h3), (&mut dhg[..], h3), (&mut dh_rec[..], h), (&mut dy_buf[..], h)];
-        let w_hh = Mat::new(w.w_hh, h3, h);
+        let w_hh = Packed::new(Mat::new(w.w_hh, h3, h));
         let done = |t: usize, dxg_t: &[f32], sums_t: &[f32]| {
             // The recurrent side's bias gradient: its r and z parts are the input side's
             // ([`cell_backward`] writes the same values to both); only n's differ (scaled by r).
@@ -338,7 +338,7 @@ impl Kernel for Gru {
                 let h_prev = if t > 0 { &out[(t - 1) * b * h + at..][..rows * h] } else { &zeros[..rows * h] };
                 let dy = up.dy.rows(t, first, rows, dy_buf.first_mut().map(|b| &mut **b), b, h);
                 let hn_t = &hn[t * b * h + at..][..rows * h];
-                backward_rows(dxg[t], dhg[t], sums[t], dh_rec, dy, hn_t, h_prev, w_hh, t > 0);
+                backward_rows(dxg[t], dhg[t], sums[t], dh_rec, dy, hn_t, h_prev, &w_hh, t > 0);
                 done(t, dxg[t], sums[t]);
             }
         });

@@ -8,7 +8,7 @@
 use super::act::{map_in_place, sigmoid, tanh};
 use dfdx::prelude::{Device, HasShape};
 
-use super::blas::{gemm, simd_fn, Mat};
+use super::blas::{gemm, simd_fn, Mat, Packed};
 use super::pool;
 use super::{
     add_input_grads, add_row_sums, chunk_sums, split_gates, sum_into, Kernel, NarrowInput, Pass, SeqDims, StepInput,
@@ -187,7 +187,7 @@ fn forward_rows(
     first: usize,
     prev: Option<&[f32]>,
     input: StepInput<'_>,
-    w_hh: Mat<'_>,
+    w_hh: &Packed<'_>,
     bias: &[f32],
     c: &mut [f32],
     tanh_c: &mut [f32],
@@ -196,7 +196,7 @@ fn forward_rows(
 ) {
     let narrow = input.project_block(first, g);
     if let Some(prev) = prev {
-        gemm(g, narrow.is_none(), Mat::new(prev, c.len() / hidden, w_hh.rows()), w_hh);
+        w_hh.product(g, narrow.is_none(), Mat::new(prev, c.len() / hidden, w_hh.rows()));
     }
     cell_forward(g, bias, narrow, prev.is_some(), c, tanh_c, m, hidden);
 }
@@ -213,13 +213,13 @@ fn backward_rows(
     tanh_c: &[f32],
     dm: &[f32],
     dh_rec: &mut [f32],
-    w_hh: Mat<'_>,
+    w_hh: &Packed<'_>,
     rec: bool,
 ) {
     let hidden = w_hh.rows() / 4;
     cell_backward(g, dc, c_prev, tanh_c, dm, sums, hidden);
     if rec {
-        gemm(dh_rec, false, Mat::new(g, dc.len() / hidden, 4 * hidden), w_hh);
+        w_hh.product(dh_rec, false, Mat::new(g, dc.len() / hidden, 4 * hidden));
     }
 }
 
@@ -235,8 +235,8 @@ impl Kernel for Lstm {
         let h4 = 4 * h;
         let w = self.weights(p);
         let bias: Vec<f32> = w.b_ih.iter().zip(w.b_hh).map(|(a, c)| a + c).collect();
-        let w_ih = Mat::new(w.w_ih, h4, inp).t();
-        let w_hh = Mat::new(w.w_hh, h4, o).t();
+        let w_ih = Packed::new(Mat::new(w.w_ih, h4, inp).t());
+        let w_hh = Packed::new(Mat::new(w.w_hh, h4, o).t());
         // Training keeps every step's buffers; inference reuses one step's.
         let kept = if train { d.steps } else { 1 };
         let mut gates = pool::scratch(kept * b * h4);
@@ -247,7 +247,7 @@ impl Kernel for Lstm {
         let mut out = pool::scratch(d.steps * b * o);
         let mut c = pool::zeros(state);
         let narrow_w = NarrowInput::weights(w.w_ih, h4, inp);
-        let w_hr = self.proj.then(|| Mat::new(w.w_hr, o, h).t());
+        let w_hr = self.proj.then(|| Packed::new(Mat::new(w.w_hr, o, h).t()));
         let parts = [
             (&mut gates[..], h4),
             (&mut c[..], h),
@@ -262,15 +262,15 @@ impl Kernel for Lstm {
             for t in 0..d.steps {
                 let s = if train { t } else { 0 };
                 let x_t = &x[t * b * inp..(t + 1) * b * inp];
-                let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
+                let input = StepInput::new(x_t, inp, &w_ih, narrow_w.as_deref());
                 let (done, rest) = out.split_at_mut(t);
                 let (prev, out_t) = (done.last().map(|p| &**p), &mut *rest[0]);
                 if self.proj {
                     let m = &mut *m[s];
-                    forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], m, h);
-                    gemm(out_t, false, Mat::new(m, rows, h), w_hr.expect("a projection"));
+                    forward_rows(g[s], first, prev, input, &w_hh, &bias, c, tc[s], m, h);
+                    w_hr.as_ref().expect("a projection").product(out_t, false, Mat::new(m, rows, h));
                 } else {
-                    forward_rows(g[s], first, prev, input, w_hh, &bias, c, tc[s], out_t, h);
+                    forward_rows(g[s], first, prev, input, &w_hh, &bias, c, tc[s], out_t, h);
                 }
                 if train {
                     c_all[t].copy_from_slice(c);
@@ -321,8 +321,8 @@ impl Kernel for Lstm {
             (&mut dh_all[..], o),
             (&mut dy_buf[..], o),
         ];
-        let w_hh = Mat::new(w.w_hh, h4, o);
-        let w_hr = self.proj.then(|| Mat::new(w.w_hr, o, h));
+        let w_hh = Packed::new(Mat::new(w.w_hh, h4, o));
+        let w_hr = self.proj.then(|| Packed::new(Mat::new(w.w_hr, o, h)));
         let done = |t: usize, g: &[f32], sums_t: &[f32]| {
             add_row_sums(g_bih, sums_t);
             add_input_grads(g_ih, g, &x[t * b * inp..(t + 1) * b * inp], h4);
@@ -340,10 +340,10 @@ impl Kernel for Lstm {
                 if self.proj {
                     dh_all[t].copy_from_slice(dh);
                     let dm = &mut *dm[0];
-                    gemm(dm, false, Mat::new(dh, rows, o), w_hr.expect("a projection"));
-                    backward_rows(g[t], dc, sums[t], c_prev, tc, dm, dh_rec, w_hh, t > 0);
+                    w_hr.as_ref().expect("a projection").product(dm, false, Mat::new(dh, rows, o));
+                    backward_rows(g[t], dc, sums[t], c_prev, tc, dm, dh_rec, &w_hh, t > 0);
                 } else {
-                    backward_rows(g[t], dc, sums[t], c_prev, tc, dh, dh_rec, w_hh, t > 0);
+                    backward_rows(g[t], dc, sums[t], c_prev, tc, dh, dh_rec, &w_hh, t > 0);
                 }
                 done(t, g[t], sums[t]);
             }

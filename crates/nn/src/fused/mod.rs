@@ -28,7 +28,7 @@ mod rnn;
 pub use network::{network_loss_and_grads, network_predict};
 pub use op::{layer_op, FusedOutput};
 
-use blas::{gemm, Mat};
+use blas::{gemm, Mat, Packed};
 
 /// The time-major sequence a layer runs over: `steps` × `batch` rows.
 #[derive(Debug, Clone, Copy)]
@@ -326,13 +326,14 @@ impl<'a> NarrowInput<'a> {
 #[derive(Clone, Copy)]
 enum StepInput<'a> {
     Narrow(NarrowInput<'a>),
-    Wide { x: &'a [f32], input: usize, w_ih: Mat<'a> },
+    Wide { x: &'a [f32], input: usize, w_ih: &'a Packed<'a> },
 }
 
 impl<'a> StepInput<'a> {
-    /// The step's inputs `x` `[B, I]` and `W_ih` as a product's right side `[I, G]`, with
-    /// `narrow` its stored transpose when the input is narrow ([`NarrowInput::weights`]).
-    fn new(x: &'a [f32], input: usize, w_ih: Mat<'a>, narrow: Option<&'a [f32]>) -> Self {
+    /// The step's inputs `x` `[B, I]` and `W_ih` as a product's right side `[I, G]` (packed
+    /// once per pass), with `narrow` its stored transpose when the input is narrow
+    /// ([`NarrowInput::weights`]).
+    fn new(x: &'a [f32], input: usize, w_ih: &'a Packed<'a>, narrow: Option<&'a [f32]>) -> Self {
         match narrow {
             Some(w_t) => StepInput::Narrow(NarrowInput { x, w_t, input }),
             None => StepInput::Wide { x, input, w_ih },
@@ -346,7 +347,7 @@ impl<'a> StepInput<'a> {
             StepInput::Narrow(narrow) => Some(narrow.rows_from(first)),
             StepInput::Wide { x, input, w_ih } => {
                 let rows = g.len() / w_ih.cols();
-                gemm(g, false, Mat::new(&x[first * input..(first + rows) * input], rows, input), w_ih);
+                w_ih.product(g, false, Mat::new(&x[first * input..(first + rows) * input], rows, input));
                 None
             }
         }

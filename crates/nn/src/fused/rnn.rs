@@ -5,7 +5,7 @@
 //! (inputs of a few features are projected in that pass too, [`super::NarrowInput`]).
 
 use super::act::tanh;
-use super::blas::{gemm, simd_fn, Mat};
+use super::blas::{simd_fn, Mat, Packed};
 use super::pool;
 use super::{
     add_input_grads, add_row_sums, chunk_sums, Kernel, NarrowInput, Pass, SeqDims, StepInput, Upstream, WeightProducts,
@@ -89,14 +89,14 @@ fn forward_rows(
     first: usize,
     prev: Option<&[f32]>,
     input: StepInput<'_>,
-    w_hh: Mat<'_>,
+    w_hh: &Packed<'_>,
     bias: &[f32],
     relu: bool,
 ) {
     let hidden = bias.len();
     let narrow = input.project_block(first, a);
     if let Some(prev) = prev {
-        gemm(a, narrow.is_none(), Mat::new(prev, a.len() / hidden, hidden), w_hh);
+        w_hh.product(a, narrow.is_none(), Mat::new(prev, a.len() / hidden, hidden));
     }
     activate(a, bias, narrow, prev.is_some(), relu);
 }
@@ -114,14 +114,14 @@ impl Kernel for Rnn {
         let bias: Vec<f32> = b_ih.iter().zip(b_hh).map(|(a, c)| a + c).collect();
         let mut out = pool::scratch(d.steps * b * h);
         let narrow_w = NarrowInput::weights(w_ih, h, inp);
-        let (w_ih, w_hh) = (Mat::new(w_ih, h, inp).t(), Mat::new(w_hh, h, h).t());
+        let (w_ih, w_hh) = (Packed::new(Mat::new(w_ih, h, inp).t()), Packed::new(Mat::new(w_hh, h, h).t()));
         let parts = [(&mut out[..], h)];
         super::over_sequence(b, parts, |first, [mut outs]| {
             for t in 0..d.steps {
                 let (done, rest) = outs.split_at_mut(t);
                 let x_t = &x[t * b * inp..(t + 1) * b * inp];
-                let input = StepInput::new(x_t, inp, w_ih, narrow_w.as_deref());
-                forward_rows(rest[0], first, done.last().map(|p| &**p), input, w_hh, &bias, self.relu);
+                let input = StepInput::new(x_t, inp, &w_ih, narrow_w.as_deref());
+                forward_rows(rest[0], first, done.last().map(|p| &**p), input, &w_hh, &bias, self.relu);
             }
         });
         let saved = train.then_some(Saved);
@@ -150,7 +150,7 @@ impl Kernel for Rnn {
         let mut dy_buf = up.dy.step_buffer(b, h);
         let parts = [(&mut da[..], h), (&mut dh_rec[..], h), (&mut dy_buf[..], h)];
         let order = (0..steps).rev();
-        let w_hh_mat = Mat::new(w_hh, h, h);
+        let w_hh_mat = Packed::new(Mat::new(w_hh, h, h));
         let done = |t: usize, da_t: &[f32], sums_t: &[f32]| {
             add_row_sums(g_bih, sums_t);
             add_input_grads(g_ih, da_t, &x[t * b * inp..(t + 1) * b * inp], h);
@@ -169,7 +169,7 @@ impl Kernel for Rnn {
                     let at = (t * b + first) * h;
                     grad_step(da[t], dy, dh_rec, &out[at..at + rows * h], self.relu, sums[t], h);
                     if t > 0 {
-                        gemm(dh_rec, false, Mat::new(da[t], rows, h), w_hh_mat);
+                        w_hh_mat.product(dh_rec, false, Mat::new(da[t], rows, h));
                     }
                     done(t, da[t], sums[t]);
                 }

@@ -1,6 +1,7 @@
 //! Safe matrix products over row-major `f32` slices, on the `gemm` crate dfdx itself uses.
 //!
-//! This is the only `unsafe` in the workspace: `gemm::gemm` takes raw pointers and strides.
+//! This is the only `unsafe` in the workspace: `gemm::gemm` takes raw pointers and strides, and
+//! [`Packed`]'s tiles load and store vectors by pointer.
 //! [`gemm`] checks every operand's extent against its slice before the call, so a wrong size is
 //! a panic with a message, never an out-of-bounds access. `simd_fn!` compiles the kernels'
 //! element-wise passes for the vector instructions the CPU has (AVX-512 or AVX2), detected at
@@ -10,7 +11,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod packed;
 mod skinny;
+
+pub use packed::Packed;
 
 /// The widest side of a product that is a streaming pass rather than a `gemm` crate call.
 pub const NARROW: usize = skinny::MAX;
