@@ -133,16 +133,69 @@ const BLOCK_BYTES: usize = 96 * 1024;
 unsafe fn tiles_avx2(dst: &mut [f32], accumulate: bool, a: &[f32], panels: &[f32], k: usize, n: usize) {
     let m = a.len() / k;
     assert!(a.len() == m * k && dst.len() == m * n && panels.len() == n.div_ceil(NR) * k * NR, "packed product sizes");
+    // One row (a batch of one): four full panels at a time; two rows: two ([`few_rows`]).
+    let step = if m == 1 { 4 } else { 2 };
+    let wide = if m <= 2 { n / NR / step * step } else { 0 };
+    for p in (0..wide).step_by(step) {
+        let panels = &panels[p * k * NR..(p + step) * k * NR];
+        match m {
+            1 => few_rows::<1, 8>(dst, accumulate, a, panels, k, n, p * NR),
+            _ => few_rows::<2, 4>(dst, accumulate, a, panels, k, n, p * NR),
+        }
+    }
     let block = (BLOCK_BYTES / 4 / k).max(MR) / MR * MR;
     for start in (0..m).step_by(block) {
         let end = (start + block).min(m);
-        for (p, panel) in panels.chunks_exact(k * NR).enumerate() {
+        for (p, panel) in panels.chunks_exact(k * NR).enumerate().skip(wide) {
             let mut tile = Tile { dst: &mut *dst, accumulate, a, panel, k, n, col: p * NR, width: NR.min(n - p * NR) };
             // A last panel of at most 8 columns runs one vector per row, not two.
             if tile.width <= NR / 2 {
                 tile.rows::<1>(start, end);
             } else {
                 tile.rows::<2>(start, end);
+            }
+        }
+    }
+}
+
+/// All `R` ≤ 2 rows of `a` against the `V / 2` full panels `panels`, whose first column is
+/// `col`: `V` vectors of sums per row, so that one or two rows have enough independent chains of fused
+/// multiply-adds to keep both FMA units busy (a [`Tile`] of one row has two, and waits on their
+/// latency). Each sum runs in the same order as in a [`Tile`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn few_rows<const R: usize, const V: usize>(
+    dst: &mut [f32],
+    accumulate: bool,
+    a: &[f32],
+    panels: &[f32],
+    k: usize,
+    n: usize,
+    col: usize,
+) {
+    use std::arch::x86_64::*;
+    assert!(a.len() == R * k && dst.len() == R * n && panels.len() == V / 2 * k * NR && col + V / 2 * NR <= n);
+    let mut acc = [[_mm256_setzero_ps(); V]; R];
+    let (a, b) = (a.as_ptr(), panels.as_ptr());
+    for l in 0..k {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: the assert above: `a` holds R rows of `k`.
+            let x = _mm256_set1_ps(unsafe { *a.add(r * k + l) });
+            for (v, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: the assert above: panel `v / 2` holds `k` rows of NR values.
+                let bv = unsafe { _mm256_loadu_ps(b.add((v / 2) * k * NR + l * NR + (v % 2) * 8)) };
+                *acc = _mm256_fmadd_ps(x, bv, *acc);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let row = &mut dst[r * n + col..r * n + col + V / 2 * NR];
+        for (out, &acc) in row.chunks_exact_mut(8).zip(acc) {
+            // SAFETY: `out` holds 8 values.
+            unsafe {
+                let sum = if accumulate { _mm256_add_ps(_mm256_loadu_ps(out.as_ptr()), acc) } else { acc };
+                _mm256_storeu_ps(out.as_mut_ptr(), sum);
             }
         }
     }
@@ -247,9 +300,18 @@ mod tests {
     #[test]
     fn packed_products_match_the_scalar_order_and_the_naive_product() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-        for (m, k, n) in
-            [(1, 5, 5), (7, 128, 512), (13, 28, 40), (64, 512, 128), (200, 33, 17), (30, 24, 24), (9, 7, 8)]
-        {
+        for (m, k, n) in [
+            (1, 5, 5),
+            (7, 128, 512),
+            (13, 28, 40),
+            (64, 512, 128),
+            (200, 33, 17),
+            (30, 24, 24),
+            (9, 7, 8),
+            (1, 37, 150),
+            (2, 20, 64),
+            (1, 9, 70),
+        ] {
             let a = values(m * k, 1.0);
             let b = values(k * n, 2.0);
             for tb in [false, true] {
