@@ -135,10 +135,15 @@ pub fn network_loss_and_grads(
         layer_grads.push(dp);
     }
     pool::recycle([dy]);
-    let mut grads: Vec<f32> = layer_grads.into_iter().rev().flatten().collect();
+    // One copy per layer (a flattening iterator would push value by value).
+    let head_len = head_grads.as_ref().map_or(0, |(dw, db)| dw.len() + db.len());
+    let mut grads = Vec::with_capacity(layer_grads.iter().map(Vec::len).sum::<usize>() + head_len);
+    for dp in layer_grads.iter().rev() {
+        grads.extend_from_slice(dp);
+    }
     if let Some((dw, db)) = head_grads {
-        grads.extend(dw);
-        grads.extend(db);
+        grads.extend_from_slice(&dw);
+        grads.extend_from_slice(&db);
     }
     (loss as f32, grads)
 }

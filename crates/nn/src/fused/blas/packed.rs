@@ -43,10 +43,19 @@ impl<'a> Packed<'a> {
         let (cs, rs) = (cs as usize, rs as usize);
         let mut panels = vec![0.0; n.div_ceil(NR) * k * NR];
         for (p, panel) in panels.chunks_exact_mut(k * NR).enumerate() {
-            let cols = p * NR..(p * NR + NR).min(n);
-            for (l, row) in panel.chunks_exact_mut(NR).enumerate() {
-                for (v, j) in row.iter_mut().zip(cols.clone()) {
-                    *v = b.data[l * rs + j * cs];
+            let (first, cols) = (p * NR, NR.min(n - p * NR));
+            if cs == 1 {
+                // Stored row-major: each panel row is a slice of a stored row.
+                for (l, row) in panel.chunks_exact_mut(NR).enumerate() {
+                    row[..cols].copy_from_slice(&b.data[l * rs + first..][..cols]);
+                }
+            } else {
+                // Stored transposed: each panel column is a stored row, read in order.
+                for c in 0..cols {
+                    let src = &b.data[(first + c) * cs..][..k];
+                    for (row, &v) in panel.chunks_exact_mut(NR).zip(src) {
+                        row[c] = v;
+                    }
                 }
             }
         }
