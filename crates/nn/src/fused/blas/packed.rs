@@ -6,7 +6,8 @@
 //! block of rows (8–9% of a 2-thread MNIST-row step). [`Packed`] packs `b` once per pass into
 //! panels of [`NR`] columns (`[k, NR]` each, the last zero-padded) that every step and every
 //! thread reads; [`Packed::product`] runs tiles of [`MR`] rows × [`NR`] columns over them, the
-//! rows of `a` read in place.
+//! rows of `a` read in place (one or two rows, a batch of one, run several panels at once,
+//! [`few_rows`]).
 //!
 //! Every output is `Σ_l a[i, l] · b[l, j]` accumulated from zero in the order of `l` by fused
 //! multiply-adds, then added to `dst` when accumulating: the same operations whatever rows
@@ -33,7 +34,7 @@ pub struct Packed<'a> {
 }
 
 impl<'a> Packed<'a> {
-    /// Packs `b` (unless a product with it is a streaming pass, [`skinny`]).
+    /// Packs `b` (unless a product with it is a streaming pass, `skinny.rs`).
     pub fn new(b: Mat<'a>) -> Self {
         let (k, n) = b.shape();
         if k <= skinny::MAX || n <= skinny::MAX {
@@ -168,9 +169,9 @@ unsafe fn tiles_avx2(dst: &mut [f32], accumulate: bool, a: &[f32], panels: &[f32
 }
 
 /// All `R` ≤ 2 rows of `a` against the `V / 2` full panels `panels`, whose first column is
-/// `col`: `V` vectors of sums per row, so that one or two rows have enough independent chains of fused
-/// multiply-adds to keep both FMA units busy (a [`Tile`] of one row has two, and waits on their
-/// latency). Each sum runs in the same order as in a [`Tile`].
+/// `col`: `V` vectors of sums per row, so that one or two rows have enough independent chains
+/// of fused multiply-adds to keep both FMA units busy (a [`Tile`] of one row has two, and waits
+/// on their latency). Each sum runs in the same order as in a [`Tile`].
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
