@@ -86,7 +86,7 @@ def padded(batch):
 
 
 def poly_trial(args):
-    protocol, cell, seed, epochs_override = args
+    protocol, cell, seed, epochs_override, patience = args
     import torch
     from torch import nn
     torch.set_num_threads(1)
@@ -115,7 +115,12 @@ def poly_trial(args):
 
     generator = torch.Generator().manual_seed(seed)
     steps = 0
-    for _ in range(epochs):
+    # With `patience`: rnnlab's `[train.early_stopping]` on valid_nll, evaluated once per epoch
+    # (`eval_every` = the steps of an epoch): the test NLL at the best validation NLL, stopping
+    # after `patience` evaluations without a better one.
+    best = {"valid_nll": float("inf")}
+    waited = 0
+    for epoch in range(epochs):
         order = torch.randperm(len(train), generator=generator).tolist()
         for i in range(0, len(order), batch_size):
             x, y, m = padded([train[j] for j in order[i:i + batch_size]])
@@ -126,8 +131,19 @@ def poly_trial(args):
             nn.utils.clip_grad_norm_(params, 0.2)
             opt.step()
             steps += 1
-    result = {"protocol": protocol, "cell": cell, "seed": seed, "epochs": epochs, "steps": steps,
-              "test_nll": nll(test), "valid_nll": nll(valid)}
+        if patience is not None:
+            v = nll(valid)
+            if v < best["valid_nll"]:
+                best, waited = {"valid_nll": v, "test_nll": nll(test), "selected_step": steps}, 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+    if patience is not None:
+        result = {"protocol": protocol, "cell": cell, "seed": seed, "epochs": epoch + 1, "steps": steps, **best}
+    else:
+        result = {"protocol": protocol, "cell": cell, "seed": seed, "epochs": epochs, "steps": steps,
+                  "test_nll": nll(test), "valid_nll": nll(valid)}
     result["wall_seconds"] = time.perf_counter() - started
     return result
 
@@ -141,7 +157,7 @@ def read_idx(name):
 
 
 def geron_trial(args):
-    _, cell, seed, epochs_override = args
+    _, cell, seed, epochs_override, _ = args
     import torch
     from torch import nn
     torch.set_num_threads(1)
@@ -182,10 +198,13 @@ def main():
     ap.add_argument("--cells", nargs="+", default=None, help="default: lstm gru rnn (geron_rnn: rnn)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs")
+    ap.add_argument("--patience", type=int, default=None,
+                    help="music protocols: early stopping on valid_nll once per epoch, as rnnlab's "
+                         "[train.early_stopping] with eval_every = one epoch; reports the test NLL at the best one")
     a = ap.parse_args()
     cells = a.cells or (["rnn"] if a.protocol == "geron_rnn" else ["lstm", "gru", "rnn"])
     fn = geron_trial if a.protocol == "geron_rnn" else poly_trial
-    trials = [(a.protocol, c, s, a.epochs) for c in cells for s in a.seeds]
+    trials = [(a.protocol, c, s, a.epochs, a.patience) for c in cells for s in a.seeds]
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         for r in pool.map(fn, trials):
