@@ -219,20 +219,28 @@ pub fn row_bands(rows: usize, threads: usize) -> Option<Vec<(usize, usize)>> {
 }
 
 /// `dst (+)= a · b` by the `gemm` crate, on `threads` threads of the current rayon pool as
-/// bands of `dst`'s rows ([`row_bands`]), each band one single-threaded product: one fork per
-/// product (the crate's own parallel mode forks inside its loops, many times per product), and
-/// every row computed as on one thread.
+/// bands of `dst`'s rows ([`over_row_bands`]), each band one single-threaded product: one fork
+/// per product (the crate's own parallel mode forks inside its loops, many times per product),
+/// and every row computed as on one thread.
 fn over_bands(dst: &mut [f32], accumulate: bool, a: Mat<'_>, b: Mat<'_>, threads: usize) {
-    let (m, n) = (a.rows(), b.cols());
-    let Some(bands) = row_bands(m, threads) else {
-        return crate_gemm(dst, accumulate, a, (0, m), b);
+    over_row_bands(dst, b.cols(), threads, |band, dst| crate_gemm(dst, accumulate, a, band, b));
+}
+
+/// Runs `band((first, rows), dst_rows)` for each band of the rows of `dst` (rows of `n > 0`
+/// values, [`row_bands`]) on `threads` threads of the current rayon pool, or once for all rows
+/// on this thread when there is one band.
+fn over_row_bands(dst: &mut [f32], n: usize, threads: usize, band: impl Fn((usize, usize), &mut [f32]) + Sync) {
+    let rows = dst.len() / n;
+    let Some(bands) = row_bands(rows, threads) else {
+        return band((0, rows), dst);
     };
+    let band = &band;
     rayon::scope(|s| {
         let mut rest = dst;
-        for band in bands {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(band.1 * n);
+        for b in bands {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(b.1 * n);
             rest = tail;
-            s.spawn(move |_| crate_gemm(head, accumulate, a, band, b));
+            s.spawn(move |_| band(b, head));
         }
     });
 }

@@ -88,18 +88,9 @@ impl<'a> Packed<'a> {
     /// pool, as bands of rows ([`super::row_bands`]).
     fn product_on(&self, dst: &mut [f32], accumulate: bool, a: &[f32], threads: usize) {
         let (k, n) = self.b.shape();
-        match super::row_bands(a.len() / k, threads) {
-            None => self.rows_on_this_thread(dst, accumulate, a),
-            Some(bands) => rayon::scope(|s| {
-                let mut rest = dst;
-                for (first, rows) in bands {
-                    let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * n);
-                    rest = tail;
-                    let a = &a[first * k..(first + rows) * k];
-                    s.spawn(move |_| self.rows_on_this_thread(head, accumulate, a));
-                }
-            }),
-        }
+        super::over_row_bands(dst, n, threads, |(first, rows), dst| {
+            self.rows_on_this_thread(dst, accumulate, &a[first * k..(first + rows) * k]);
+        });
     }
 
     /// [`Self::product`] of the rows `a` (`[m, k]`, exactly) into `dst` (`[m, n]`, exactly);
