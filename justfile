@@ -32,7 +32,7 @@ status DIR *ARGS: build
 collect DIR: build
     {{rnnlab}} collect {{DIR}}
 
-# A one-node Slurm on this machine (root; Debian packages): `just slurm start`, `just slurm stop`.
+# A one-node Slurm on this machine (root; Debian packages): `just slurm start`, `just slurm stop` (docs/cluster.md).
 slurm ACTION="start":
     scripts/slurm-local.sh {{ACTION}}
 
@@ -89,6 +89,10 @@ check-cuda:
 # Formatting, lints and every test (what CI runs; the Slurm tests need `just slurm start` and RNNLAB_SLURM=1).
 test: lint
     cargo test --workspace --all-targets
+
+# Regenerate docs/spec.md (the spec reference) from the code; a test fails when it is stale.
+docs:
+    cargo run --quiet -p rnnlab-cli -- reference --out docs/spec.md
 
 # Formatting and clippy with warnings as errors.
 lint:

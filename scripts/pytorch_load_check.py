@@ -1,4 +1,4 @@
-"""Loads an rnnlab checkpoint into PyTorch with the README's lines and compares PyTorch's
+"""Loads an rnnlab checkpoint into PyTorch with the lines of docs/results.md ("Checkpoints") and compares PyTorch's
 predictions with `rnnlab predict`'s on the same long-format CSV.
 
     python scripts/pytorch_load_check.py TRIAL_DIR INPUT.csv RNNLAB_PREDICTIONS.csv
@@ -15,7 +15,7 @@ import torch
 
 trial, input_csv, predictions_csv = sys.argv[1:4]
 
-# --- the README's lines -------------------------------------------------------------------
+# --- the docs' lines ----------------------------------------------------------------------
 from safetensors.torch import load_file
 
 card = tomllib.load(open(f"{trial}/model.toml", "rb"))

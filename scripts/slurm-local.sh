@@ -10,7 +10,7 @@
 # Environment: SLURM_DIR (state, spool, logs; default /tmp/rnnlab-slurm), MAX_ARRAY_SIZE
 # (default 1001, Slurm's own default; the tests use a small one to force chunking).
 # Two partitions: `debug` (default; its jobs are requeued when preempted) and `high`
-# (preempts `debug`). Measured recipe and pitfalls: README "Running on a cluster".
+# (preempts `debug`). Measured recipe and pitfalls: docs/cluster.md.
 set -euo pipefail
 SLURM_DIR=${SLURM_DIR:-/tmp/rnnlab-slurm}
 MAX_ARRAY_SIZE=${MAX_ARRAY_SIZE:-1001}

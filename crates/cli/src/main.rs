@@ -8,6 +8,7 @@ mod folder;
 mod forward;
 mod predict;
 mod progress;
+mod reference;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,14 @@ use rnnlab_spec::{LoadError, Override, Plan};
 use rnnlab_sweep::Builtin;
 
 #[derive(Parser)]
-#[command(name = "rnnlab", version, about = "Declarative experiments with recurrent neural networks")]
+#[command(
+    name = "rnnlab",
+    version,
+    about = "Declarative experiments with recurrent neural networks",
+    after_help = "Docs: README.md (start here); docs/spec.md (every spec key, also `rnnlab reference`), \
+                  docs/results.md (the results folder, exit codes, checkpoints), docs/cluster.md (workers, \
+                  Slurm), docs/performance.md, docs/reproductions.md, docs/cuda.md."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,24 +36,33 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check a spec (every trial of its grid) without running anything.
+    #[command(after_help = SPEC_DOCS)]
     Validate(SpecArgs),
     /// List the trials a spec expands to, without running them.
+    #[command(after_help = SPEC_DOCS)]
     Plan(SpecArgs),
     /// Run every trial of a spec that has no result yet (joining any other workers on its
     /// results folder), then print the summary; `--slurm` submits them as Slurm job arrays.
+    #[command(after_help = "The results folder, its files and exit codes: docs/results.md. Several workers, \
+                            hosts and Slurm: docs/cluster.md.")]
     Sweep(sweep::SweepArgs),
     /// Show a results folder's trials: done, running (where, how long, which step), pending,
     /// failed, stale claims.
+    #[command(after_help = CLUSTER_DOCS)]
     Status(folder::StatusArgs),
     /// Rebuild runs.csv and the report of a results folder from its trial folders.
+    #[command(after_help = CLUSTER_DOCS)]
     Collect { dir: PathBuf },
     /// Run one trial of a Slurm manifest (what `--slurm`'s job script runs).
+    #[command(after_help = CLUSTER_DOCS)]
     Worker(sweep::WorkerArgs),
     /// Write report.md, report.html and plots/ for a results folder (e.g. results/parity) and
     /// print its summary table; on a folder of results folders (e.g. results/), write each one's
     /// report and index.md/index.html, the table of published figures across experiments.
+    #[command(after_help = RESULTS_DOCS)]
     Report { dir: PathBuf },
     /// Compare the final metrics of two results folders (e.g. before and after a change).
+    #[command(after_help = RESULTS_DOCS)]
     Compare {
         a: PathBuf,
         b: PathBuf,
@@ -53,9 +70,19 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
-    /// List the dataset plugins and their keys.
+    /// List the dataset plugins and their keys (docs/spec.md has the same, and every other key).
+    #[command(after_help = SPEC_DOCS)]
     Plugins,
+    /// Print the spec reference (every section and key, generated from this build: what
+    /// docs/spec.md holds), or write it to a file with `--out`.
+    #[command(after_help = SPEC_DOCS)]
+    Reference {
+        /// Write the page here (atomically) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print a model's output at every step for every test sequence (e.g. the `manual` plugin).
+    #[command(after_help = "The `manual` plugin, whose sequences are written in the spec: docs/spec.md.")]
     Forward {
         #[command(flatten)]
         spec: SpecArgs,
@@ -70,10 +97,16 @@ enum Command {
         train: bool,
     },
     /// Time training steps on the benchmark workloads (see `just bench`).
+    #[command(after_help = "How to benchmark, and the current numbers beside PyTorch: docs/performance.md.")]
     Bench(bench::BenchArgs),
     /// Run a saved trial's model (`[train] save_checkpoint = true`) on a file of sequences.
+    #[command(after_help = "Checkpoints, `predict` and loading a model into PyTorch: docs/results.md.")]
     Predict(predict::PredictArgs),
 }
+
+const SPEC_DOCS: &str = "Every section and key of a spec: docs/spec.md (or `rnnlab reference`).";
+const CLUSTER_DOCS: &str = "Workers, claims, status and Slurm: docs/cluster.md.";
+const RESULTS_DOCS: &str = "The results folder, runs.csv, the report and its statistics: docs/results.md.";
 
 #[derive(Args)]
 struct SpecArgs {
@@ -84,7 +117,7 @@ struct SpecArgs {
     set: Vec<String>,
 }
 
-/// Exit codes (README, "Exit codes"): 0 done, 1 some trial failed, 2 invalid spec or input,
+/// Exit codes (docs/results.md, "Exit codes"): 0 done, 1 some trial failed, 2 invalid spec or input,
 /// 3 the results folder could not be read or written, 4 the results folder is busy (`--fresh`
 /// beside running workers, or joining them with other trials), 5 Slurm refused or is missing,
 /// 128 + N interrupted by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 138 SIGUSR1).
@@ -192,10 +225,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugins => {
             for p in rnnlab_data::PLUGINS {
                 println!("{} — {}", p.name(), p.doc());
-                for k in p.keys() {
+                for k in rnnlab_spec::reference::keys(&p.keys()) {
                     println!("    {:<14} {:<22} default {:<14} {}", k.name, k.kind, k.default, k.doc);
                 }
                 println!();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reference { out } => {
+            let page = reference::spec_page();
+            match out {
+                Some(path) => rnnlab_spec::files::write_atomic(&path, page.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+                None => print!("{page}"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,6 +1,6 @@
 //! How `rnnlab` runs, stops and fails as processes: workers sharing a results folder, killed
 //! workers, signals, `--fresh` beside running work, sizes that cannot fit, and the exit codes
-//! README lists.
+//! docs/results.md lists.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

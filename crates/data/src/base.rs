@@ -94,7 +94,7 @@ impl SequenceSet {
 }
 
 /// How the training loss combines the rows of a batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LossReduction {
     /// PyTorch's default: the mean over the rows (and steps) that have targets.
@@ -148,22 +148,15 @@ pub enum DataError {
     Other(String),
 }
 
-/// One documented key of a plugin, for `rnnlab plugins`.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyDoc {
-    pub name: &'static str,
-    pub kind: &'static str,
-    pub default: &'static str,
-    pub doc: &'static str,
-}
-
 /// A dataset plugin.
 pub trait Plugin: Sync {
     /// The name used in `[dataset] plugin = "..."`.
     fn name(&self) -> &'static str;
     /// One line for `rnnlab plugins`.
     fn doc(&self) -> &'static str;
-    fn keys(&self) -> &'static [KeyDoc];
+    /// Its keys: the plugin's serde `Config`, described (`rnnlab_spec::reference::schema_of`),
+    /// so its doc comments and defaults are the one declaration of each key.
+    fn keys(&self) -> schemars::Schema;
     /// A complete `[dataset]` section that builds (tested for every plugin).
     fn example(&self) -> &'static str;
     /// Checks the keys (everything but `plugin`) and says what the task will be, without building.

@@ -9,5 +9,5 @@ pub mod files;
 pub mod plugins;
 pub mod registry;
 
-pub use base::{DataError, Dataset, Input, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+pub use base::{DataError, Dataset, Input, LossReduction, Plugin, SequenceSet, Targets, Task};
 pub use registry::{find, PLUGINS};

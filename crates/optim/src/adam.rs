@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings};
 
-/// `name = "adam"` (`Config<false>`) and `name = "adamw"` (`Config<true>`): their keys, with
-/// PyTorch's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `name = "adam"` (`torch.optim.Adam`, weight decay added to the gradient) and `name =
+/// "adamw"` (`torch.optim.AdamW`, decoupled decay): their keys, with PyTorch's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config<const DECOUPLED: bool> {
     /// L2 penalty (adam) or decoupled decay (adamw); defaults 0 and 0.01 (PyTorch's).

@@ -80,16 +80,26 @@ pub struct Entry {
     pub name: &'static str,
     /// Decodes the optimizer's keys (the section without the shared keys).
     pub decode: fn(toml::Value) -> Result<Box<dyn Settings>, DecodeError>,
+    /// Describes the keys (its `Config`'s doc comments and defaults) for the spec reference.
+    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
 }
 
 /// Every optimizer, one line each: the name in specs and how its keys decode.
 pub const OPTIMIZERS: &[Entry] = &[
-    Entry { name: "sgd", decode: decode_as::<sgd::Config> },
-    Entry { name: "adam", decode: decode_as::<adam::Config<false>> },
-    Entry { name: "adamw", decode: decode_as::<adam::Config<true>> },
-    Entry { name: "rmsprop", decode: decode_as::<rmsprop::Config> },
-    Entry { name: "adagrad", decode: decode_as::<adagrad::Config> },
+    Entry::of::<sgd::Config>("sgd"),
+    Entry::of::<adam::Config<false>>("adam"),
+    Entry::of::<adam::Config<true>>("adamw"),
+    Entry::of::<rmsprop::Config>("rmsprop"),
+    Entry::of::<adagrad::Config>("adagrad"),
 ];
+
+impl Entry {
+    const fn of<C: serde::de::DeserializeOwned + Settings + schemars::JsonSchema + 'static>(
+        name: &'static str,
+    ) -> Entry {
+        Entry { name, decode: decode_as::<C>, schema: C::json_schema }
+    }
+}
 
 /// The registry entry named `name`.
 pub fn find(name: &str) -> Option<&'static Entry> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings};
 
 /// RMSprop flavour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavor {
     /// `torch.optim.RMSprop`: square average starts at 0, eps added after the square root.
@@ -17,7 +17,7 @@ pub enum Flavor {
 }
 
 /// `name = "rmsprop"`: its keys, with PyTorch's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// L2 penalty added to the gradient (default 0).
@@ -26,13 +26,14 @@ pub struct Config {
     /// Momentum factor in [0, 1] (default 0).
     #[serde(default)]
     pub momentum: f64,
-    /// Defaults to 1e-8 (`pytorch`) or 1e-10 (`tf1`).
+    /// Added to the denominator; defaults to 1e-8 (`pytorch`) or 1e-10 (`tf1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps: Option<f64>,
     /// Smoothing constant of the square average, in [0, 1) (PyTorch `alpha`, TF `decay`;
     /// default 0.99).
     #[serde(default = "default_alpha")]
     pub alpha: f64,
+    /// Whose update rule.
     #[serde(default)]
     pub flavor: Flavor,
     /// Normalise by the centred second moment (PyTorch flavour only).

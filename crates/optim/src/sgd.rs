@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{non_negative, KeyError, Optimizer, Settings};
 
 /// `name = "sgd"`: its keys, with PyTorch's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// L2 penalty added to the gradient (default 0).

@@ -1,11 +1,14 @@
 //! `[slurm]`: how `rnnlab sweep --slurm` submits a sweep as a Slurm job array. Every key is
 //! optional; none of them is part of a trial, so none changes a trial id.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[slurm]`: only for `rnnlab sweep --slurm` (docs/cluster.md). Every key is optional and
+/// none is part of a trial: changing them changes no trial id. `--set slurm.…` overrides them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlurmConfig {
     /// `--partition`; default: the cluster's default partition.

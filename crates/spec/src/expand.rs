@@ -8,7 +8,7 @@ use crate::overrides::Override;
 use crate::source::SourceMap;
 
 /// Sections whose keys may vary over the grid.
-pub(crate) const GRIDABLE: &[&str] = &["dataset", "model", "optimizer", "train", "run"];
+pub(crate) use crate::reference::GRIDABLE;
 
 /// One `[grid]` axis, or `[search]`'s points (an empty `path`: each value is a table of
 /// dotted keys and their values, set together).

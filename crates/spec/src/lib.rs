@@ -18,6 +18,7 @@ mod overrides;
 mod plan;
 mod prune;
 mod published;
+pub mod reference;
 mod search;
 mod source;
 pub mod vocab;

@@ -21,21 +21,10 @@ use crate::published::{check_published_points, decode_published};
 use crate::source::SourceMap;
 use crate::Catalog;
 
-const SECTIONS: &[&str] = &[
-    "experiment",
-    "dataset",
-    "model",
-    "optimizer",
-    "train",
-    "run",
-    "report",
-    "published",
-    "grid",
-    "search",
-    "prune",
-    "slurm",
-];
-const REQUIRED: &[&str] = &["experiment", "dataset", "model", "optimizer", "train"];
+/// The names of the sections (`reference::SECTIONS` owns them).
+fn sections() -> impl Iterator<Item = &'static str> + Clone {
+    crate::reference::SECTIONS.iter().map(|s| s.name)
+}
 
 /// Reads and checks the spec at `path`.
 pub fn load(path: &Path, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, LoadError> {
@@ -225,10 +214,10 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
 fn check_sections(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError>) {
     for (key, value) in root {
         let path = vec![key.clone()];
-        if !SECTIONS.contains(&key.as_str()) {
-            let help = match closest(key, SECTIONS.iter().copied()) {
+        if !sections().any(|s| s == key) {
+            let help = match closest(key, sections()) {
                 Some(c) => format!("did you mean `[{c}]`?"),
-                None => format!("valid sections: {}", SECTIONS.join(", ")),
+                None => format!("valid sections: {}", sections().collect::<Vec<_>>().join(", ")),
             };
             errors.push(SpecError {
                 location: base.locate_base(&path, true),
@@ -256,13 +245,13 @@ fn check_sections(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError
             ));
         }
     }
-    for name in REQUIRED {
-        if !root.contains_key(*name) {
+    for name in crate::reference::SECTIONS.iter().filter(|s| s.required).map(|s| s.name) {
+        if !root.contains_key(name) {
             errors.push(SpecError {
                 location: base.sources.at_offset(0),
                 key: name.to_string(),
                 message: format!("missing section `[{name}]`"),
-                help: Some("see the spec reference in README.md".into()),
+                help: Some("see the spec reference, docs/spec.md (or `rnnlab reference`)".into()),
                 context: None,
             });
         }

@@ -4,13 +4,14 @@
 //! depends on it; the decisions are made by the sweep (`rnnlab_sweep::prune`) from what the
 //! results folder holds.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::vocab::{find_metric, validation_metrics};
 use crate::FieldError;
 
 /// Which rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PruneMethod {
     /// At rungs `min_steps · reduction_factor^k`, a trial goes on only if its value is among
@@ -21,9 +22,17 @@ pub enum PruneMethod {
     Median,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[prune]`: stop poor trials early, across the sweep. A trial is judged at each evaluation
+/// from what the results folder holds (every judged trial writes its values of the metric to
+/// `prune/<id>.csv`), so it works the same with one process, several, or a Slurm array. A
+/// pruned trial is recorded `pruned` with its curve so far, counts as final, is listed in the
+/// report with the reason and left out of the statistics. Decisions depend on which trials
+/// reported first, so with several workers they can differ between runs, and with `--jobs 1`
+/// the trials claimed first set the bar. Not part of any trial: adding it changes no trial id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PruneConfig {
+    /// Which rule.
     pub method: PruneMethod,
     /// The metric judged (a `valid_*` metric or `train_loss`); its direction is the vocabulary's.
     pub metric: String,

@@ -9,30 +9,51 @@ use std::collections::HashSet;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::{FieldError, SpecError};
 use crate::expand::{display, Axis, GRIDABLE};
 use crate::locate::Locator;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Method {
+    /// Every combination of the space's `choice` lists.
     Grid,
+    /// Independent uniform draws (ChaCha8 from `seed`).
     Random,
+    /// A scrambled Sobol sequence (Owen scrambling from `seed`): covers the space more evenly.
     Sobol,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[search]`: sampled points of a search space, each crossed with `[grid]` and the seeds. A
+/// sampled point is a grid point like any other: its keys are grid columns in `plan`,
+/// runs.csv and the report (which plots the primary metric against each numeric key), and its
+/// trial ids follow from its values. The points are a pure function of the spec (keys in
+/// sorted order, floats rounded to 4 significant digits, repeats skipped), so re-running a
+/// search resumes it, and `trials = 40` after `trials = 20` keeps the first 20 points.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SearchConfig {
+    /// How points are drawn.
     method: Method,
-    /// Points to sample (random, sobol).
+    /// Points to sample (random, sobol; required there).
     trials: Option<usize>,
+    /// The sampler's seed (not the trials' seeds).
     #[serde(default)]
     seed: u32,
+    /// `[search.space]`: dotted keys (as grid axes, not also in `[grid]`) and their
+    /// distributions: `{ log_uniform = [low, high] }`, `{ uniform = [low, high] }`,
+    /// `{ int_uniform = [low, high] }` or `{ choice = [a, b, …] }`.
     #[serde(default)]
+    #[schemars(with = "crate::reference::AnyTable")]
     space: toml::Table,
+}
+
+/// The keys of `[search]`, for the spec reference.
+pub fn schema() -> schemars::Schema {
+    crate::reference::schema_of::<SearchConfig>()
 }
 
 /// One key's distribution.

@@ -207,7 +207,7 @@ impl Meta {
     }
 }
 
-/// The names in a results folder (see README, "Results").
+/// The names in a results folder (see docs/results.md).
 pub mod layout {
     pub const SPEC: &str = "spec.toml";
     pub const META: &str = "meta.toml";

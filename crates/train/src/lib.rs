@@ -147,7 +147,7 @@ pub fn run_judged_trial(
 #[cfg(not(feature = "cuda"))]
 pub(crate) const NO_CUDA: &str =
     "this rnnlab was built without CUDA: rebuild with `--features cuda` on a machine with nvcc \
-                       and the CUDA libraries (see README, CUDA), or use `device = \"cpu\"`";
+                       and the CUDA libraries (see docs/cuda.md), or use `device = \"cpu\"`";
 
 /// Runs `$body` with `$dev` bound to the dfdx device `$run` (a `RunConfig`) names, seeded with
 /// `$seed` (each arm is its own type, so generic code is instantiated once per device kind);

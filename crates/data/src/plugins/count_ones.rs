@@ -8,25 +8,31 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
 
 /// Longest string whose 2^length variants are enumerated.
 const MAX_LENGTH: usize = 24;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Bits per string; all 2^length strings are used (1 to 24).
     #[serde(default = "default_length")]
     length: usize,
+    /// Training strings, the first after a seeded shuffle.
     #[serde(default = "default_n_train")]
     n_train: usize,
+    /// Test on a seeded subset of this many of the remaining strings (default: all of them).
     n_test: Option<usize>,
+    /// Validation strings, the next ones after the training strings; 0 = no validation split.
     #[serde(default)]
     n_valid: usize,
+    /// How the training loss combines a batch (the tutorial sums).
     #[serde(default)]
     loss_reduction: LossReduction,
 }
@@ -91,34 +97,8 @@ impl Plugin for CountOnes {
         "number of ones in a bit string; (length+1)-way classification at the last step"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc { name: "length", kind: "integer", default: "20", doc: "bits per string (all 2^length are used)" },
-            KeyDoc {
-                name: "n_train",
-                kind: "integer",
-                default: "10000",
-                doc: "training strings (after a seeded shuffle)",
-            },
-            KeyDoc {
-                name: "n_test",
-                kind: "integer",
-                default: "all the rest",
-                doc: "test on a seeded subset of the remaining strings",
-            },
-            KeyDoc {
-                name: "n_valid",
-                kind: "integer",
-                default: "0 (no validation split)",
-                doc: "validation strings, the next ones after the training strings",
-            },
-            KeyDoc {
-                name: "loss_reduction",
-                kind: "\"mean\" | \"sum\"",
-                default: "\"mean\"",
-                doc: "mean or sum of the loss over the batch (the tutorial sums)",
-            },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

@@ -9,29 +9,40 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, Input, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, Input, LossReduction, Plugin, SequenceSet, Targets, Task};
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
+    /// Labels in 0..classes, cross-entropy.
     Classify,
+    /// Real values, mean squared error.
     Regress,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Training CSV, long format: one row per step with `sequence` and `step` columns (0-based, no gaps) and the feature and target columns; relative to the working directory.
     train: String,
+    /// Validation CSV, same format (`valid_*` metrics).
     valid: Option<String>,
+    /// Test CSV, same format.
     test: String,
+    /// Input columns, used as they are (not scaled).
     features: Vec<String>,
+    /// Target columns; one label column to classify.
     targets: Vec<String>,
+    /// What the targets are.
     task: Kind,
+    /// Classification: labels are 0..classes-1 (required to classify).
     classes: Option<usize>,
+    /// A target at every step, or only the last step's (read from each sequence's last row).
     #[serde(default = "yes")]
     per_step: bool,
 }
@@ -80,42 +91,8 @@ impl Plugin for CsvFiles {
         "your own sequences from long-format CSV files (sequence, step, features, targets); classify or regress"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc {
-                name: "train",
-                kind: "path",
-                default: "required",
-                doc: "training CSV (relative to the working directory)",
-            },
-            KeyDoc { name: "valid", kind: "path", default: "none", doc: "validation CSV (valid_* metrics)" },
-            KeyDoc { name: "test", kind: "path", default: "required", doc: "test CSV" },
-            KeyDoc { name: "features", kind: "array of strings", default: "required", doc: "input columns" },
-            KeyDoc {
-                name: "targets",
-                kind: "array of strings",
-                default: "required",
-                doc: "target column(s); one label column to classify",
-            },
-            KeyDoc {
-                name: "task",
-                kind: "\"classify\" | \"regress\"",
-                default: "required",
-                doc: "what the targets are",
-            },
-            KeyDoc {
-                name: "classes",
-                kind: "integer",
-                default: "required to classify",
-                doc: "labels are 0..classes-1",
-            },
-            KeyDoc {
-                name: "per_step",
-                kind: "bool",
-                default: "true",
-                doc: "a target at every step, or only the last step's",
-            },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

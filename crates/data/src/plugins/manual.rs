@@ -2,32 +2,40 @@
 //! as the hand-unrolled 3-step RNN tutorial (`rnnlab forward` prints the output of every step).
 //! The same sequences are the training and the test set.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
+    /// Real values, mean squared error.
     #[default]
     Regress,
+    /// Labels in 0..classes, cross-entropy.
     Classify,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    /// `[N][T][I]`.
+    /// The sequences, `[N][T][I]` numbers.
     inputs: Vec<Vec<Vec<f64>>>,
-    /// Regression: `[N][T][outputs]` (per step) or `[N][outputs]`; classification: `[N][T]` or `[N]`.
+    /// `[N][T][outputs]` or `[N][T]` labels (per step), `[N][outputs]` or `[N]` (last step) (default: zeros).
+    #[schemars(with = "Option<Vec<rnnlab_spec::reference::AnyValue>>")]
     targets: Option<toml::Value>,
+    /// What the targets are.
     #[serde(default)]
     task: Kind,
+    /// Targets at every step, or only at the last.
     #[serde(default = "yes")]
     per_step: bool,
+    /// Regression: values per target (default 1).
     outputs: Option<usize>,
+    /// Classification: the number of classes (required to classify).
     classes: Option<usize>,
 }
 
@@ -135,30 +143,8 @@ impl Plugin for Manual {
         "sequences written in the spec ([sequence][step][feature]); train = test; see `rnnlab forward`"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc { name: "inputs", kind: "array [N][T][I]", default: "required", doc: "the sequences" },
-            KeyDoc {
-                name: "targets",
-                kind: "array",
-                default: "zeros",
-                doc: "[N][T][outputs] or [N][T] labels (per step), [N][outputs] or [N] (last step)",
-            },
-            KeyDoc {
-                name: "task",
-                kind: "\"regress\" | \"classify\"",
-                default: "\"regress\"",
-                doc: "what the targets are",
-            },
-            KeyDoc { name: "per_step", kind: "bool", default: "true", doc: "targets at every step, or only the last" },
-            KeyDoc { name: "outputs", kind: "integer", default: "1", doc: "regression: values per target" },
-            KeyDoc {
-                name: "classes",
-                kind: "integer",
-                default: "required to classify",
-                doc: "classification: number of classes",
-            },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

@@ -12,43 +12,56 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, Input, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, Input, LossReduction, Plugin, SequenceSet, Targets, Task};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Variant {
+    /// MNIST.
     #[default]
     Digits,
+    /// Fashion-MNIST.
     Fashion,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Layout {
+    /// 28 steps of 28 pixels.
     #[default]
     Rows,
+    /// 784 steps of 1 pixel.
     Pixels,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Which image set.
     #[serde(default)]
     variant: Variant,
+    /// Folder with the four IDX files, raw or `.gz` (default: `$RNNLAB_DATA/mnist`, else `data/mnist`; `fashion-mnist` for `variant = "fashion"`); `just data mnist` fetches them.
     data_dir: Option<String>,
+    /// How an image becomes a sequence.
     #[serde(default)]
     layout: Layout,
+    /// `pixels` only: a fixed random permutation of the 784 steps (permuted MNIST).
     #[serde(default)]
     permute: bool,
+    /// Seed of that permutation (shared by every trial).
     #[serde(default)]
     permute_seed: u64,
+    /// The first training images, held out as the validation split (`valid_*` metrics; Géron holds out 5000).
     #[serde(default)]
     n_validation: usize,
+    /// Train on the first n of the remaining training images (default: all).
     n_train: Option<usize>,
+    /// Test on the first n test images (default: all 10,000).
     n_test: Option<usize>,
 }
 
@@ -119,47 +132,8 @@ impl Plugin for Mnist {
         "MNIST / Fashion-MNIST read by rows (28×28) or pixels (784×1, optionally permuted); 10 classes at the last step"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc {
-                name: "variant",
-                kind: "\"digits\" | \"fashion\"",
-                default: "\"digits\"",
-                doc: "MNIST or Fashion-MNIST",
-            },
-            KeyDoc {
-                name: "data_dir",
-                kind: "path",
-                default: "$RNNLAB_DATA/mnist or data/mnist",
-                doc: "folder with the four IDX files (raw or .gz); fashion: .../fashion-mnist",
-            },
-            KeyDoc {
-                name: "layout",
-                kind: "\"rows\" | \"pixels\"",
-                default: "\"rows\"",
-                doc: "28 steps of 28 pixels, or 784 steps of 1",
-            },
-            KeyDoc {
-                name: "permute",
-                kind: "bool",
-                default: "false",
-                doc: "pixels only: a fixed random permutation of the 784 steps",
-            },
-            KeyDoc {
-                name: "permute_seed",
-                kind: "integer",
-                default: "0",
-                doc: "seed of that permutation (shared by all trials)",
-            },
-            KeyDoc {
-                name: "n_validation",
-                kind: "integer",
-                default: "0",
-                doc: "first training images held out as the validation split (valid_* metrics; Géron holds out 5000)",
-            },
-            KeyDoc { name: "n_train", kind: "integer", default: "all", doc: "train on the first n of the rest" },
-            KeyDoc { name: "n_test", kind: "integer", default: "10000", doc: "test on the first n test images" },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

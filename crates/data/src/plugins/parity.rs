@@ -4,27 +4,35 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
 
 /// Strings of up to this length may be enumerated.
 const MAX_ENUMERATE: usize = 20;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Bits per training string.
     length: usize,
+    /// Bits per test string (default: `length`); longer than `length` tests generalisation.
     test_length: Option<usize>,
+    /// Train on all 2^length strings instead of drawing `n_train` (default: when length ≤ 16).
     enumerate: Option<bool>,
+    /// Training strings drawn with the trial seed when not enumerating.
     #[serde(default = "default_n")]
     n_train: usize,
+    /// Test strings drawn when test_length > 16 (else all 2^test_length are tested).
     #[serde(default = "default_n")]
     n_test: usize,
+    /// Validation strings of `test_length`, drawn with their own seeded generator; 0 = no validation split.
     #[serde(default)]
     n_valid: usize,
+    /// Which parity is predicted.
     #[serde(default)]
     target: Target,
 }
@@ -33,11 +41,13 @@ fn default_n() -> usize {
     10_000
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Target {
+    /// The parity of the bits so far, at every step.
     #[default]
     Running,
+    /// The parity of the whole string, at the last step only.
     Final,
 }
 
@@ -88,46 +98,8 @@ impl Plugin for Parity {
         "running parity (XOR) of random bit strings; 2-way classification at every step or the last"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc { name: "length", kind: "integer", default: "required", doc: "bits per training string" },
-            KeyDoc {
-                name: "test_length",
-                kind: "integer",
-                default: "length",
-                doc: "bits per test string (longer tests length generalisation)",
-            },
-            KeyDoc {
-                name: "enumerate",
-                kind: "bool",
-                default: "length <= 16",
-                doc: "train on all 2^length strings (else draw n_train)",
-            },
-            KeyDoc {
-                name: "n_train",
-                kind: "integer",
-                default: "10000",
-                doc: "training strings drawn with the trial seed when not enumerating",
-            },
-            KeyDoc {
-                name: "n_test",
-                kind: "integer",
-                default: "10000",
-                doc: "test strings drawn when test_length > 16 (else all 2^test_length)",
-            },
-            KeyDoc {
-                name: "n_valid",
-                kind: "integer",
-                default: "0 (no validation split)",
-                doc: "validation strings of test_length, drawn with their own seeded generator",
-            },
-            KeyDoc {
-                name: "target",
-                kind: "\"running\" | \"final\"",
-                default: "\"running\"",
-                doc: "parity at every step, or only the final parity",
-            },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

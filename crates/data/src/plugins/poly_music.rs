@@ -7,16 +7,17 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
 
 const KEYS: usize = 88;
 const LOWEST: u32 = 21;
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Name {
     JsbChorales,
@@ -36,21 +37,27 @@ impl Name {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Split {
+    /// The test files.
     #[default]
     Test,
+    /// The valid files (then there is no validation split).
     Valid,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Which corpus (piano rolls that ship in `data/poly_music/`).
     name: Name,
+    /// Folder holding `<name>/{train,valid,test}.csv.gz` (default: `$RNNLAB_DATA/poly_music`, else `data/poly_music`).
     data_dir: Option<String>,
+    /// The split evaluated as the test set (the valid files are the validation split unless named here).
     #[serde(default)]
     test_split: Split,
+    /// Cut longer pieces into consecutive chunks of at most this many steps (default: whole pieces).
     max_steps: Option<usize>,
 }
 
@@ -87,33 +94,8 @@ impl Plugin for PolyMusic {
         "next piano-roll frame (88 keys, multi-label) of JSB Chorales, Nottingham, MuseData, Piano-midi.de; variable lengths"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc {
-                name: "name",
-                kind: "\"jsb_chorales\" | \"nottingham\" | \"musedata\" | \"piano_midi\"",
-                default: "required",
-                doc: "which corpus",
-            },
-            KeyDoc {
-                name: "data_dir",
-                kind: "path",
-                default: "$RNNLAB_DATA/poly_music or data/poly_music",
-                doc: "folder holding <name>/{train,valid,test}.csv",
-            },
-            KeyDoc {
-                name: "test_split",
-                kind: "\"test\" | \"valid\"",
-                default: "\"test\"",
-                doc: "the split evaluated as the test set (the valid files are the validation split unless named here)",
-            },
-            KeyDoc {
-                name: "max_steps",
-                kind: "integer",
-                default: "none",
-                doc: "cut longer pieces into consecutive chunks of at most this many steps",
-            },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

@@ -4,21 +4,26 @@
 //! train, the next `valid_fraction` (default none) validate and the last `test_fraction` test
 //! (a chronological split).
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, KeyDoc, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// Points of y = x·sin x + x·cos 2x on x = linspace(0, 20).
     #[serde(default = "default_n_samples")]
     n_samples: usize,
+    /// Steps per sequence.
     #[serde(default = "default_seq_len")]
     seq_len: usize,
+    /// The last fraction of the sequences, tested (chronological split).
     #[serde(default = "default_test_fraction")]
     test_fraction: f64,
+    /// The fraction of the sequences just before the test ones, held out to validate; 0 = no validation split.
     #[serde(default)]
     valid_fraction: f64,
 }
@@ -100,23 +105,8 @@ impl Plugin for Sine {
         "next value of y = x·sin x + x·cos 2x on linspace(0, 20); per-step regression, chronological split"
     }
 
-    fn keys(&self) -> &'static [KeyDoc] {
-        &[
-            KeyDoc { name: "n_samples", kind: "integer", default: "1000", doc: "points on x = linspace(0, 20)" },
-            KeyDoc { name: "seq_len", kind: "integer", default: "10", doc: "steps per sequence" },
-            KeyDoc {
-                name: "test_fraction",
-                kind: "float",
-                default: "0.2",
-                doc: "last fraction of the sequences tested",
-            },
-            KeyDoc {
-                name: "valid_fraction",
-                kind: "float",
-                default: "0 (no validation split)",
-                doc: "fraction of the sequences just before the test ones held out to validate",
-            },
-        ]
+    fn keys(&self) -> schemars::Schema {
+        rnnlab_spec::reference::schema_of::<Config>()
     }
 
     fn example(&self) -> &'static str {

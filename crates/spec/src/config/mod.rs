@@ -3,6 +3,7 @@
 //! One resolved trial is a [`TrialConfig`]: every section with defaults filled in and one
 //! value per grid axis. Its canonical TOML form is what the trial id hashes.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
@@ -18,14 +19,17 @@ pub use run::*;
 pub use schedule::*;
 
 /// `[experiment]`: names the results folder and lists the seeds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
-    /// Results go to `results/<name>/`.
+    /// Results go to `results/<name>/` (or `<--out>/<name>/`).
     pub name: String,
+    /// Free text, shown at the top of the report.
     #[serde(default)]
     pub description: String,
-    /// Every grid point runs once per seed.
+    /// Every grid point runs once per seed; the seed sets the initialisation, the minibatch
+    /// order, dropout masks and any seeded data split. A comparison of cells needs at least 4
+    /// seeds per cell for a verdict.
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
 }
@@ -34,8 +38,8 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
-/// `[train]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[train]`: how long to train, in batches of what size, and when to evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// Optimizer steps; give this or `epochs`.
@@ -44,6 +48,7 @@ pub struct TrainConfig {
     /// Passes over the training set; give this or `steps`.
     #[serde(default)]
     pub epochs: Option<usize>,
+    /// Sequences per optimizer step (the last batch of an epoch may be smaller); at least 1.
     pub batch_size: usize,
     /// Evaluate on the test set every this many steps (and always at the end); 0 = only at the end.
     #[serde(default)]
@@ -53,18 +58,22 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Write the trained parameters (`model.safetensors`, PyTorch names) and `model.toml` into
     /// the trial's folder, for `rnnlab predict` and for loading into PyTorch. Not serialised
-    /// when false, so trial ids (hashes of the serialised config) from before it existed hold.
+    /// when false, so trial ids (hashes of the serialised config) from before it existed hold;
+    /// `true` is part of the trial, so turning it on gives new trial ids.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(extend("default" = false))]
     pub save_checkpoint: bool,
-    /// `[train.early_stopping]`: select the evaluation with the best validation metric, and
-    /// stop after `patience` evaluations without improvement. Not serialised when absent (trial
-    /// ids from before it existed hold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
 }
 
-/// `[train.early_stopping]`: model selection on a validation metric, and early stopping.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[train.early_stopping]`: model selection on a validation metric, and early stopping. The
+/// trial reports (result.toml, runs.csv, the report) its test and validation metrics at the
+/// evaluation with the best validation metric (`selected_step`), its checkpoint holds that
+/// evaluation's parameters, and curve.csv keeps every evaluation. Needs the dataset's
+/// validation split. Absent: no selection; not serialised then, so trial ids from before it
+/// existed hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EarlyStopping {
     /// A `valid_*` metric, e.g. `valid_nll` or `valid_accuracy` (its direction is the vocabulary's).
@@ -73,8 +82,9 @@ pub struct EarlyStopping {
     /// the end and only select the best evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patience: Option<usize>,
-    /// An evaluation improves when it beats the best so far by more than this.
+    /// An evaluation improves when it beats the best so far by more than this (≥ 0).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0.0))]
     pub min_delta: f64,
 }
 
@@ -150,8 +160,9 @@ impl TrainConfig {
     }
 }
 
-/// `[report]`: how results are summarised.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[report]`: how results are summarised. No trial depends on it: changing it and running
+/// `rnnlab report` rewrites the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
     /// Metric the summary is sorted by (default: test_accuracy, else test_mse, else test_loss).
@@ -210,17 +221,26 @@ impl ReportConfig {
     }
 }
 
-/// A `[[published]]` figure the experiment tries to reproduce.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A `[[published]]` figure the experiment tries to reproduce (any number of entries). The
+/// report compares it with the mean at its grid point: **reproduced** when the published value
+/// is within `tolerance` of our mean or inside our 95% confidence interval (Student t over
+/// seeds), otherwise **better** or **worse** (by the metric's direction), or **no data**.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Published {
+    /// Where the figure comes from: paper, table, row.
     pub source: String,
+    /// A metric of runs.csv, e.g. `test_accuracy` or `test_nll`.
     pub metric: String,
+    /// The published value.
     pub value: f64,
+    /// How far our mean may be from `value` and still reproduce it.
     #[serde(default)]
     pub tolerance: f64,
-    /// Grid values that pick the matching grid point, e.g. `{ "model.cell" = "lstm" }`.
+    /// Grid values that pick the matching grid point, e.g. `{ "model.cell" = "lstm" }`
+    /// (default: the only grid point).
     #[serde(default, rename = "where")]
+    #[schemars(with = "crate::reference::AnyTable")]
     pub at: toml::Table,
 }
 
@@ -236,11 +256,13 @@ pub struct TrialConfig {
     pub run: RunConfig,
 }
 
-/// `[dataset]`: a plugin name plus the plugin's own keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[dataset]`: a plugin name plus the plugin's own keys (`rnnlab plugins` lists them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DatasetConfig {
+    /// The dataset plugin (below), whose keys the rest of the section holds.
     pub plugin: String,
     #[serde(flatten)]
+    #[schemars(skip)]
     pub keys: toml::Table,
 }
 

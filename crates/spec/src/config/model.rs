@@ -1,5 +1,6 @@
 //! `[model]`: the cell, its sizes, initialisation, head and kernel.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
@@ -76,6 +77,17 @@ impl<'de> Deserialize<'de> for CellKind {
     }
 }
 
+impl JsonSchema for CellKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CellKind".into()
+    }
+
+    /// The registry's names.
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "enum": CellKind::NAMES })
+    }
+}
+
 impl std::str::FromStr for CellKind {
     type Err = String;
 
@@ -89,16 +101,18 @@ impl std::str::FromStr for CellKind {
 }
 
 /// Activation of the simple RNN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Nonlinearity {
+    /// h = tanh(W_ih x + b_ih + W_hh h + b_hh).
     #[default]
     Tanh,
+    /// h = relu(…), as PyTorch's `nonlinearity = "relu"`.
     Relu,
 }
 
 /// How the recurrent weights are initialised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Init {
     /// PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
@@ -113,7 +127,7 @@ pub enum Init {
 }
 
 /// What maps the recurrent output to the task's outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HeadKind {
     /// A linear layer (`head.weight`, `head.bias`), PyTorch's `nn.Linear` init.
@@ -124,7 +138,7 @@ pub enum HeadKind {
 }
 
 /// How the recurrent layers are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KernelKind {
     /// One fused op per layer and sequence on raw buffers (CPU).
@@ -134,39 +148,52 @@ pub enum KernelKind {
     Reference,
 }
 
-/// `[model]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[model]`: the recurrent network. The layers are PyTorch's: parameter names and shapes as
+/// `torch.nn.LSTM`/`GRU`/`RNN`'s state_dict (`weight_ih_l0` [4H, I], gates i,f,g,o; GRU r,z,n
+/// with the reset gate applied to the hidden product plus its bias; `weight_hr_l0` for the
+/// projection), followed by a linear head; checked against PyTorch's outputs and gradients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
+    /// The recurrent cell (the cells below).
     pub cell: CellKind,
+    /// Units per layer (PyTorch's `hidden_size`); at least 1.
     pub hidden_size: usize,
+    /// Stacked recurrent layers; at least 1.
     #[serde(default = "one")]
     pub layers: usize,
-    /// LSTM only: size of the projected hidden state (PyTorch's `proj_size`); 0 = none.
+    /// LSTM only: size of the projected hidden state (PyTorch's `proj_size`), below
+    /// `hidden_size`; 0 = none.
     #[serde(default)]
     pub proj_size: usize,
-    /// RNN only.
+    /// Simple RNN only: its activation.
     #[serde(default)]
     pub nonlinearity: Nonlinearity,
+    /// How the recurrent weights and biases are initialised.
     #[serde(default)]
     pub init: Init,
-    /// Standard deviation for `init = "normal"`.
+    /// Standard deviation for `init = "normal"` (> 0).
     #[serde(default = "default_init_std")]
     pub init_std: f64,
     /// LSTM only: added to the forget-gate bias at init (TensorFlow's BasicLSTMCell uses 1.0).
     #[serde(default)]
     pub forget_bias: f64,
+    /// What maps the recurrent output to the task's outputs.
     #[serde(default)]
     pub head: HeadKind,
-    /// `fused` (default) or `reference`; both compute the same function to 1e-5.
+    /// How the layers are computed; both kernels compute the same function to 1e-5.
     #[serde(default)]
     pub kernel: KernelKind,
     /// Dropout probability on the outputs of every layer but the top one, in training
-    /// (PyTorch's `dropout` argument of `nn.LSTM`/`GRU`/`RNN`); 0 = off.
+    /// (PyTorch's `dropout` argument of `nn.LSTM`/`GRU`/`RNN`), in [0, 1); needs `layers ≥ 2`;
+    /// 0 = off.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0.0))]
     pub dropout: f64,
-    /// Dropout probability on the head's input (the top layer's outputs), in training; 0 = off.
+    /// Dropout probability on the head's input (the top layer's outputs: an `nn.Dropout` before
+    /// the `nn.Linear`), in training, in [0, 1); 0 = off.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0.0))]
     pub head_dropout: f64,
 }
 

@@ -21,16 +21,29 @@ pub struct OptimizerConfig {
     pub keys: toml::Table,
 }
 
-#[derive(Deserialize)]
+/// `[optimizer]`: the optimizer and the keys every optimizer shares; the rest of the section
+/// is the named optimizer's own keys (below). A key the chosen optimizer does not take is an
+/// error. The update rules follow `torch.optim` step for step (TensorFlow 1's for
+/// `flavor = "tf1"`), checked against PyTorch's trajectories.
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Shared {
+    /// The optimizer (below).
     name: String,
+    /// The learning rate (the start of a schedule's).
     lr: f64,
+    /// Global-norm gradient clipping (PyTorch's `clip_grad_norm_`); 0 = off.
     #[serde(default)]
     clip_grad_norm: f64,
     #[serde(default)]
     schedule: Option<super::ScheduleConfig>,
     #[serde(flatten)]
+    #[schemars(skip)]
     keys: toml::Table,
+}
+
+/// The keys of `[optimizer]` every optimizer shares, for the spec reference.
+pub fn optimizer_schema() -> schemars::Schema {
+    crate::reference::schema_of::<Shared>()
 }
 
 impl<'de> Deserialize<'de> for OptimizerConfig {

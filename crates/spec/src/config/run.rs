@@ -1,13 +1,14 @@
 //! `[run]`: where a trial runs (`device`), parsed once when the spec is decoded.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `[run]`: where and how a trial runs; does not change what it computes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[run]`: where a trial runs. Gridable, so a sweep can compare devices.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// `cpu`, `cuda` (GPU 0) or `cuda:N`, parsed when the spec is decoded; whether this build
-    /// and machine have CUDA is checked by the catalog before any trial runs.
+    /// `cpu`, `cuda` (GPU 0) or `cuda:N` (docs/cuda.md), parsed when the spec is decoded;
+    /// whether this build and machine have CUDA is checked before any trial runs.
     #[serde(default)]
     pub device: Device,
 }
@@ -39,6 +40,16 @@ impl std::str::FromStr for Device {
             },
         };
         Ok(Device { kind, spelled: s.to_string() })
+    }
+}
+
+impl JsonSchema for Device {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Device".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "default": "cpu" })
     }
 }
 

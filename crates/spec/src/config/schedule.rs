@@ -6,12 +6,13 @@
 //!
 //! Not serialised when absent, so trials without a schedule keep their ids.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 
 /// Which schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleKind {
     /// The rate stays at `lr` (after any warm-up).
@@ -28,7 +29,7 @@ pub enum ScheduleKind {
 }
 
 /// How `plateau` measures an improvement (PyTorch's `threshold_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ThresholdMode {
     /// Better than the best by a fraction `threshold` of it.
@@ -37,10 +38,16 @@ pub enum ThresholdMode {
     Abs,
 }
 
-/// `[optimizer.schedule]` (or `schedule = { kind = "cosine", … }` in `[optimizer]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[optimizer.schedule]` (or `schedule = { kind = "cosine", … }` in `[optimizer]`): the
+/// learning rate over the steps; absent = constant `lr`. Not serialised when absent, so trials
+/// without a schedule keep their ids. PyTorch's `StepLR`, `ExponentialLR`
+/// and `CosineAnnealingLR` after a `LinearLR` warm-up (`SequentialLR`), stepped once per
+/// optimizer step, and `ReduceLROnPlateau`, stepped once per evaluation with a validation
+/// metric; checked against PyTorch's rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
+    /// Which schedule.
     pub kind: ScheduleKind,
     /// step: decay every this many steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +60,7 @@ pub struct ScheduleConfig {
     pub t_max: Option<usize>,
     /// cosine, plateau: the lowest rate (PyTorch's `eta_min` and `min_lr`).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0.0))]
     pub min_lr: f64,
     /// plateau: the validation metric watched (a `valid_*` metric; its direction decides
     /// PyTorch's `mode`).
@@ -64,13 +72,17 @@ pub struct ScheduleConfig {
     /// plateau: the improvement that counts (default 1e-4, relative).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// plateau: how `threshold` is applied (default `rel`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_mode: Option<ThresholdMode>,
     /// plateau: evaluations after a drop before counting resumes.
     #[serde(default, skip_serializing_if = "is_zero_usize")]
+    #[schemars(extend("default" = 0))]
     pub cooldown: usize,
-    /// Steps of linear warm-up before the schedule (PyTorch's `LinearLR` then `SequentialLR`).
+    /// Steps of linear warm-up before the schedule (PyTorch's `LinearLR` then `SequentialLR`);
+    /// not with `plateau`.
     #[serde(default, skip_serializing_if = "is_zero_usize")]
+    #[schemars(extend("default" = 0))]
     pub warmup_steps: usize,
     /// The warm-up starts at this fraction of `lr` (PyTorch's `start_factor`, default 1/3).
     #[serde(default, skip_serializing_if = "Option::is_none")]

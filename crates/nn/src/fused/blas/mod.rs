@@ -24,7 +24,7 @@ static THREADS: AtomicUsize = AtomicUsize::new(1);
 
 /// Sets how many threads each fused-kernel matrix product may use, process-wide. Products with
 /// more than one thread run on the current rayon pool. The sweep sets this once before trials
-/// start (see `README.md`, "Threads").
+/// start (see docs/performance.md, "Threads").
 pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
