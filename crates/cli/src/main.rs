@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use rnnlab_spec::{LoadError, Override, Plan};
-use rnnlab_sweep::Builtin;
+use rnnlab_sweep::WithData;
 
 #[derive(Parser)]
 #[command(
@@ -77,7 +77,7 @@ enum Command {
     /// docs/spec.md holds), or write it to a file with `--out`.
     #[command(after_help = SPEC_DOCS)]
     Reference {
-        /// Write the page here (atomically) instead of printing it.
+        /// Write the page here instead of printing it (atomically, unless it is a device or FIFO).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -235,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reference { out } => {
             let page = reference::spec_page();
             match out {
-                Some(path) => rnnlab_spec::files::write_atomic(&path, page.as_bytes())
+                Some(path) => rnnlab_spec::files::write_output(&path, page.as_bytes())
                     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
                 None => print!("{page}"),
             }
@@ -256,7 +256,7 @@ fn load(args: &SpecArgs) -> anyhow::Result<Option<Plan>> {
             }
         }
     }
-    match rnnlab_spec::load(&args.spec, &overrides, &Builtin) {
+    match rnnlab_spec::load(&args.spec, &overrides, &WithData) {
         Ok(plan) => Ok(Some(plan)),
         Err(LoadError::Invalid(errors)) => {
             eprint!("error: {errors}");

@@ -101,7 +101,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     match &args.output {
         Some(path) => {
-            rnnlab_sweep::results::write_atomic(path, &bytes)?;
+            rnnlab_spec::files::write_output(path, &bytes)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             eprintln!("{} sequences → {}", outputs.len(), path.display());
         }
         None => std::io::stdout().write_all(&bytes)?,

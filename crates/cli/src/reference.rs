@@ -45,9 +45,11 @@ nothing; every key below can also be set from the command line with `--set key=v
 (repeatable), e.g. `--set model.hidden_size=32` or `--set 'grid.model.cell=[\"gru\"]'`.
 A trial is one grid point (one value per `[grid]` axis and `[search]` point) with one seed; its
 id is a hash of its resolved `[dataset]`, `[model]`, `[optimizer]`, `[train]` and `[run]`
-sections and the seed, so it changes if and only if the trial changes. A key left at its
-default is not part of the hash where it was added after the first results existed, so adding
-an option keeps every existing trial id.
+sections and the seed, so it changes if and only if the trial changes. `train.save_checkpoint`
+is left out (it changes no number), and a key left at its default is not part of the hash where
+it was added after the first results existed, so adding an option keeps every existing trial
+id. `[experiment]`, `[report]`, `[[published]]`, `[grid]` (beyond the values it sets),
+`[search]`'s settings, `[prune]` and `[slurm]` are no part of any trial.
 
 ";
 

@@ -168,6 +168,7 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         );
     }
     print_summary(&outcome.dir, &plan)?;
+    note_missing_checkpoints(&outcome.dir, &plan);
     if outcome.interrupted {
         eprintln!(
             "interrupted: {} of {} trials have results; run the same command again to finish",
@@ -187,6 +188,27 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(exit::TRIAL_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `save_checkpoint` is no part of a trial id, so turning it on for a finished sweep does not
+/// run its trials again: say which ok trials have no checkpoint, and how to get them.
+fn note_missing_checkpoints(dir: &std::path::Path, plan: &Plan) {
+    use rnnlab_spec::vocab::layout;
+    let results = ResultsDir::new(dir.to_path_buf());
+    let without = plan
+        .trials
+        .iter()
+        .filter(|t| t.config.train.save_checkpoint)
+        .filter(|t| !results.trial_dir(&t.id).join(layout::MODEL_TENSORS).exists())
+        .filter(|t| results.record(&t.id).ok().flatten().is_some_and(|r| r.status == rnnlab_spec::Status::Ok))
+        .count();
+    if without > 0 {
+        println!(
+            "note: {without} ok trials have no checkpoint: they ran before `save_checkpoint = true` (it is no part \
+             of a trial id, so finished trials are not run again); `--fresh` runs every trial again, `--out DIR` \
+             runs them into a new folder"
+        );
+    }
 }
 
 /// `--slurm`: submits what is missing, then returns or (with `--wait`) follows the arrays.

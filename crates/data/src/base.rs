@@ -163,6 +163,17 @@ pub trait Plugin: Sync {
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError>;
     /// Builds the data for one trial.
     fn build(&self, keys: &toml::Table, seed: u64) -> Result<Dataset, DataError>;
+    /// Whether [`Plugin::check_files`] opens anything (the caller caches its answer per
+    /// `[dataset]` section, and asks only plugins that read files).
+    fn reads_files(&self) -> bool {
+        false
+    }
+    /// Opens the data files `keys` name and checks them as a trial would (columns, steps,
+    /// shapes, label ranges), so `rnnlab validate` and `plan` refuse a spec whose data a trial
+    /// could not read; the error's path is the key that names the file (or the column).
+    fn check_files(&self, _keys: &toml::Table) -> Result<(), FieldError> {
+        Ok(())
+    }
     /// Reads sequences from one file in this plugin's format, preprocessed as [`Plugin::build`]
     /// does, for `rnnlab predict`; the targets are read when the file has them.
     fn read_input(&self, _keys: &toml::Table, _path: &std::path::Path) -> Result<Input, DataError> {

@@ -73,6 +73,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes a file the user named for output (`rnnlab predict -o`, `rnnlab reference --out`):
+/// atomically ([`write_atomic`]) when `path` is new or a regular file, but in place when it
+/// exists and is something else — a character device such as `/dev/null`, a FIFO,
+/// `/dev/stdout` — so that what the user named is written to, never replaced by a regular
+/// file (renaming a temporary file over `/dev/null` would take it away from the machine).
+pub fn write_output(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(io::Error::other("is a folder; name a file")),
+        Ok(m) if !m.is_file() => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+            f.write_all(bytes)?;
+            f.flush()
+        }
+        _ => write_atomic(path, bytes),
+    }
+}
+
 /// Creates a new folder `<parent>/.tmp-<tag>-<pid>.<host>-<random>` (with `mkdir`, which never
 /// follows a link) and returns its path; the caller renames it into place or leaves it for
 /// [`remove_stale_temps`].
@@ -291,5 +308,37 @@ mod tests {
     fn io_errors_read_once() {
         let e = std::fs::read_dir("/nonexistent/x").unwrap_err();
         assert_eq!(io_text(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn output_onto_a_fifo_or_a_device_writes_to_it_and_leaves_it_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+        };
+        write_output(&fifo, b"a,b\n1,2\n").unwrap();
+        assert_eq!(reader.join().unwrap(), b"a,b\n1,2\n");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+
+        // A character device like /dev/null (1, 3), made with mknod: needs root.
+        let null = dir.path().join("null");
+        let made = std::process::Command::new("mknod").arg(&null).args(["c", "1", "3"]).output();
+        if made.is_ok_and(|o| o.status.success()) {
+            write_output(&null, b"discarded").unwrap();
+            assert!(std::fs::symlink_metadata(&null).unwrap().file_type().is_char_device(), "the device was replaced");
+        } else {
+            eprintln!("skipped the character-device case: mknod needs root");
+        }
+
+        // A regular file is replaced atomically, a new one created.
+        let file = dir.path().join("out.csv");
+        write_output(&file, b"one").unwrap();
+        write_output(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        assert!(write_output(dir.path(), b"x").is_err(), "a folder is refused");
     }
 }

@@ -191,6 +191,11 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
             }
         }
     }
+    // Grid points that failed to resolve would also leave [[published]] entries without a
+    // point: report only the cause.
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
     let published = published.expect("no errors");
     check_published_points(&published, &columns, &trials, &base, &mut errors);
     if !errors.is_empty() {

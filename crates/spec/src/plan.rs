@@ -2,7 +2,9 @@
 //!
 //! Architecture invariant: a trial id is a hash of the trial's resolved config (seed
 //! included), serialised as TOML, so it changes iff the trial changes; a new option is not
-//! serialised at its default, so adding one keeps every existing id.
+//! serialised at its default, so adding one keeps every existing id. Keys that cannot change a
+//! trial's numbers and were added after the first results existed are left out of the hash
+//! ([`identity`]): `train.save_checkpoint`.
 
 use std::path::PathBuf;
 
@@ -41,7 +43,8 @@ pub struct Trial {
 }
 
 impl Trial {
-    /// The resolved config as TOML (what the id hashes).
+    /// The resolved config as TOML (what trial.toml holds; the id hashes it without the keys
+    /// [`identity`] drops).
     pub fn to_toml(&self) -> String {
         toml::to_string(&self.config).expect("trial configs serialise to TOML")
     }
@@ -63,15 +66,27 @@ pub fn point_label<K: AsRef<str>, V: AsRef<str>>(cells: impl IntoIterator<Item =
         .join(", ")
 }
 
-/// The id of a trial: the first 5 bytes of the SHA-256 of its resolved config as TOML, in hex.
+/// The id of a trial: the first 5 bytes of the SHA-256 of its resolved config as TOML (less the
+/// keys [`identity`] drops), in hex.
 pub fn trial_id(config: &TrialConfig) -> String {
-    short_hash(&toml::to_string(config).expect("trial configs serialise to TOML"))
+    short_hash(&toml::to_string(&identity(config)).expect("trial configs serialise to TOML"))
+}
+
+/// What a trial id hashes: the config without the keys that cannot change the trial's numbers
+/// and were added after ids existed. `train.save_checkpoint` only decides whether the trained
+/// parameters are written, so turning it on or off keeps the id (before this rule, specs that
+/// set it had other ids). `train.eval_batch_size` also changes no number, but was hashed from
+/// the start: leaving it out would give every existing trial a new id.
+pub fn identity(config: &TrialConfig) -> TrialConfig {
+    let mut config = config.clone();
+    config.train.save_checkpoint = false;
+    config
 }
 
 /// A config's TOML without its first line, `seed = N` (`seed` is the first field of
-/// `TrialConfig`): the same for every seed of a grid point.
+/// `TrialConfig`), less the keys [`identity`] drops: the same for every seed of a grid point.
 pub(crate) fn config_tail(config: &TrialConfig) -> String {
-    let text = toml::to_string(&TrialConfig { seed: 0, ..config.clone() }).expect("trial configs serialise to TOML");
+    let text = toml::to_string(&TrialConfig { seed: 0, ..identity(config) }).expect("trial configs serialise to TOML");
     text.strip_prefix("seed = 0\n").expect("`seed` is serialised first").to_string()
 }
 
@@ -101,5 +116,10 @@ mod tests {
         for seed in [0, 1, 42, 1 << 40, u64::MAX >> 1] {
             assert_eq!(trial_id_from_tail(seed, &tail), trial_id(&TrialConfig { seed, ..config.clone() }), "{seed}");
         }
+        let mut saving = config.clone();
+        saving.train.save_checkpoint = true;
+        assert_eq!(trial_id(&saving), trial_id(&config), "save_checkpoint is not part of the id");
+        assert_eq!(config_tail(&saving), tail);
+        assert!(toml::to_string(&saving).unwrap().contains("save_checkpoint = true"), "trial.toml still says so");
     }
 }

@@ -1,11 +1,45 @@
-//! What the spec loader asks of the rest of rnnlab: dataset plugin names and per-trial checks.
+//! What the spec loader asks of the rest of rnnlab: dataset plugin names and per-trial checks
+//! ([`Builtin`]), and the same with every data file opened ([`WithData`]).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use rnnlab_data::{find, PLUGINS};
 use rnnlab_spec::{Catalog, FieldError, HeadKind, TrialConfig};
 
-/// The catalog of this build of rnnlab.
+/// The catalog of this build of rnnlab: keys, sizes, devices and memory; no data file is opened
+/// (what `status`, `collect` and workers load a results folder's spec with).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Builtin;
+
+/// [`Builtin`], and every data file a spec names opened and checked through its plugin, as a
+/// trial would read it (what `validate`, `plan`, `sweep` and `forward` load a spec with): a
+/// missing file or column is refused before anything runs. Each distinct `[dataset]` section
+/// is checked once per process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WithData;
+
+impl Catalog for WithData {
+    fn dataset_plugins(&self) -> Vec<&'static str> {
+        Builtin.dataset_plugins()
+    }
+
+    fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError> {
+        Builtin.check_trial(trial)?;
+        let plugin = find(&trial.dataset.plugin).expect("the loader checked the plugin name");
+        if !plugin.reads_files() {
+            return Ok(());
+        }
+        static CHECKED: Mutex<Option<HashMap<String, Result<(), FieldError>>>> = Mutex::new(None);
+        let key = format!("{}\n{}", plugin.name(), toml::to_string(&trial.dataset.keys).unwrap_or_default());
+        if let Some(answer) = CHECKED.lock().expect("no panics under the lock").get_or_insert_default().get(&key) {
+            return answer.clone();
+        }
+        let answer = plugin.check_files(&trial.dataset.keys).map_err(|e| e.within(&["dataset"]));
+        CHECKED.lock().expect("no panics under the lock").get_or_insert_default().insert(key, answer.clone());
+        answer
+    }
+}
 
 impl Catalog for Builtin {
     fn dataset_plugins(&self) -> Vec<&'static str> {

@@ -25,7 +25,7 @@ use std::time::Duration;
 use rnnlab_spec::vocab::layout;
 use rnnlab_spec::{Plan, Trial};
 
-pub use catalog::Builtin;
+pub use catalog::{Builtin, WithData};
 pub use claims::Claims;
 pub use results::{ResultsDir, ResultsError, TrialRecord};
 pub use rnnlab_spec::vocab::Meta;

@@ -118,6 +118,33 @@ impl Plugin for CsvFiles {
         let c = Config::read(keys).map_err(DataError::Config)?;
         read_set(path, &c, false)
     }
+
+    fn reads_files(&self) -> bool {
+        true
+    }
+
+    /// Reads every file as a trial would; an error is placed at the key naming the file, or at
+    /// `features`/`targets` when a column is missing.
+    fn check_files(&self, keys: &toml::Table) -> Result<(), FieldError> {
+        let c = Config::read(keys)?;
+        let files = [("train", Some(&c.train)), ("valid", c.valid.as_ref()), ("test", Some(&c.test))];
+        for (key, path) in files.into_iter().filter_map(|(k, p)| p.map(|p| (k, p))) {
+            let set = read_set(Path::new(path), &c, true).map_err(|e| {
+                let text = e.to_string();
+                let at = if text.contains("no column") {
+                    match c.features.iter().find(|f| text.contains(&format!("no column `{f}`"))) {
+                        Some(_) => "features",
+                        None => "targets",
+                    }
+                } else {
+                    key
+                };
+                FieldError::new(&[at], text)
+            })?;
+            set.set.check_targets(&c.task()).map_err(|e| FieldError::new(&[key], format!("{path}: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 /// One CSV row: its line in the file, step, features and targets.

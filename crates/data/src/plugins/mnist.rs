@@ -146,17 +146,7 @@ impl Plugin for Mnist {
 
     fn build(&self, keys: &toml::Table, _seed: u64) -> Result<Dataset, DataError> {
         let c = Config::read(keys).map_err(DataError::Config)?;
-        let dir = c.dir();
-        let hint = c.fetch_hint();
-        let (train_x, train_y) =
-            (read_idx(&dir, "train-images-idx3-ubyte", hint)?, read_idx(&dir, "train-labels-idx1-ubyte", hint)?);
-        let (test_x, test_y) =
-            (read_idx(&dir, "t10k-images-idx3-ubyte", hint)?, read_idx(&dir, "t10k-labels-idx1-ubyte", hint)?);
-        for (images, labels, n) in [(&train_x, &train_y, TRAIN_SIZE), (&test_x, &test_y, TEST_SIZE)] {
-            images.expect(&[n, 28, 28], hint)?;
-            labels.expect(&[n], hint)?;
-            labels.expect_labels(hint)?;
-        }
+        let [train_x, train_y, test_x, test_y] = read_files(&c)?;
         let start = c.n_validation;
         let end = c.n_train.map_or(TRAIN_SIZE, |n| start + n);
         Ok(Dataset {
@@ -166,6 +156,16 @@ impl Plugin for Mnist {
             test: sequences(&c, &test_x, Some(&test_y), 0..c.n_test.unwrap_or(TEST_SIZE)),
             loss_reduction: LossReduction::Mean,
         })
+    }
+
+    fn reads_files(&self) -> bool {
+        true
+    }
+
+    /// Reads and checks the four IDX files (sizes, dimensions, labels), placed at `data_dir`.
+    fn check_files(&self, keys: &toml::Table) -> Result<(), FieldError> {
+        let c = Config::read(keys)?;
+        read_files(&c).map(|_| ()).map_err(|e| FieldError::new(&["data_dir"], e.to_string()))
     }
 
     /// An IDX image file (raw or `.gz`); labels are read from the file beside it with
@@ -202,6 +202,22 @@ impl Plugin for Mnist {
 
 /// Images `range` as sequences of rows or pixels (permuted with the fixed `permute_seed`),
 /// scaled to [0, 1]; labels zero when there are none.
+/// The training images and labels, then the test ones, checked (dimensions, label range).
+fn read_files(c: &Config) -> Result<[Idx; 4], DataError> {
+    let dir = c.dir();
+    let hint = c.fetch_hint();
+    let (train_x, train_y) =
+        (read_idx(&dir, "train-images-idx3-ubyte", hint)?, read_idx(&dir, "train-labels-idx1-ubyte", hint)?);
+    let (test_x, test_y) =
+        (read_idx(&dir, "t10k-images-idx3-ubyte", hint)?, read_idx(&dir, "t10k-labels-idx1-ubyte", hint)?);
+    for (images, labels, n) in [(&train_x, &train_y, TRAIN_SIZE), (&test_x, &test_y, TEST_SIZE)] {
+        images.expect(&[n, 28, 28], hint)?;
+        labels.expect(&[n], hint)?;
+        labels.expect_labels(hint)?;
+    }
+    Ok([train_x, train_y, test_x, test_y])
+}
+
 fn sequences(c: &Config, images: &Idx, labels: Option<&Idx>, range: std::ops::Range<usize>) -> SequenceSet {
     let order: Vec<usize> = if c.permute {
         let mut p: Vec<usize> = (0..784).collect();

@@ -131,6 +131,18 @@ impl Plugin for PolyMusic {
         let valid = if c.test_split == Split::Test && has_valid { Some(read("valid")?) } else { None };
         Ok(Dataset { task: TASK, train: read("train")?, valid, test: read(test)?, loss_reduction: LossReduction::Mean })
     }
+
+    fn reads_files(&self) -> bool {
+        true
+    }
+
+    /// Reads the piano rolls (a few MB of gzipped CSV) as a trial would; placed at `data_dir`
+    /// (or `name` when the folder is the default one).
+    fn check_files(&self, keys: &toml::Table) -> Result<(), FieldError> {
+        let at = if keys.contains_key("data_dir") { "data_dir" } else { "name" };
+        let data = self.build(keys, 0).map_err(|e| FieldError::new(&[at], e.to_string()))?;
+        data.check(self.name()).map_err(|e| FieldError::new(&[at], e.to_string()))
+    }
 }
 
 /// The pieces of a split CSV, each a list of frames (88-key bit vectors).

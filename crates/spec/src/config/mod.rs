@@ -57,9 +57,10 @@ pub struct TrainConfig {
     #[serde(default = "default_eval_batch")]
     pub eval_batch_size: usize,
     /// Write the trained parameters (`model.safetensors`, PyTorch names) and `model.toml` into
-    /// the trial's folder, for `rnnlab predict` and for loading into PyTorch. Not serialised
-    /// when false, so trial ids (hashes of the serialised config) from before it existed hold;
-    /// `true` is part of the trial, so turning it on gives new trial ids.
+    /// the trial's folder, for `rnnlab predict` and for loading into PyTorch. No part of the
+    /// trial id (it changes no number): turning it on for a finished sweep does not run its
+    /// trials again; the sweep says which ok trials have no checkpoint (`--fresh` or a new
+    /// `--out` runs them).
     #[serde(default, skip_serializing_if = "is_false")]
     #[schemars(extend("default" = false))]
     pub save_checkpoint: bool,
