@@ -296,6 +296,31 @@ fn validate_and_plan_open_the_data_files_and_name_what_is_missing() {
 }
 
 #[test]
+fn metrics_the_task_does_not_record_are_refused_naming_those_it_does() {
+    let sine = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/sine.toml");
+    let sine = sine.to_str().unwrap();
+    let o = rnnlab(&["validate", sine, "--set", "report.primary=\"test_accuracy\""]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("`report.primary`: `test_accuracy` is not recorded"), "{said}");
+    assert!(said.contains("test_mse") && said.contains("regression"), "{said}");
+    // A validation metric without a validation split, for early stopping (a trial key) and
+    // pruning (a sweep key).
+    let o = rnnlab(&[
+        "validate",
+        sine,
+        "--set",
+        "dataset.valid_fraction=0.0",
+        "--set",
+        "train.early_stopping={ metric = \"valid_mse\" }",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no validation split"), "{}", text(&o));
+    let o = rnnlab(&["validate", sine, "--set", "dataset.valid_fraction=0.1", "--set", "report.select=\"valid_mse\""]);
+    assert!(o.status.success(), "with a validation split it is recorded: {}", text(&o));
+}
+
+#[test]
 fn turning_save_checkpoint_on_keeps_the_trials_and_says_which_have_no_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();

@@ -24,6 +24,25 @@ impl Task {
         }
     }
 
+    /// The metrics a trial of this task records (`rnnlab_spec::vocab::METRICS` names): the
+    /// loss always, accuracy for classification, MSE for regression, NLL for multi-label; the
+    /// `valid_*` ones only `with_validation`.
+    pub fn metrics(&self, with_validation: bool) -> Vec<&'static str> {
+        let main = match self {
+            Task::Classify { .. } => "accuracy",
+            Task::Regress { .. } => "mse",
+            Task::MultiLabel { .. } => "nll",
+        };
+        rnnlab_spec::vocab::METRICS
+            .iter()
+            .map(|m| m.name)
+            .filter(|name| {
+                let (split, what) = name.split_once('_').unwrap_or(("", name));
+                (what == "loss" || what == main) && (split != "valid" || with_validation)
+            })
+            .collect()
+    }
+
     pub fn per_step(&self) -> bool {
         match *self {
             Task::Classify { per_step, .. } | Task::Regress { per_step, .. } | Task::MultiLabel { per_step, .. } => {
@@ -159,6 +178,10 @@ pub trait Plugin: Sync {
     fn keys(&self) -> schemars::Schema;
     /// A complete `[dataset]` section that builds (tested for every plugin).
     fn example(&self) -> &'static str;
+    /// Whether the keys ask for a validation split (the `valid_*` metrics).
+    fn has_validation(&self, _keys: &toml::Table) -> bool {
+        false
+    }
     /// Checks the keys (everything but `plugin`) and says what the task will be, without building.
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError>;
     /// Builds the data for one trial.
@@ -200,6 +223,15 @@ mod tests {
 
     fn set(targets: Targets, inputs: Vec<f32>) -> SequenceSet {
         SequenceSet { len: 2, steps: 1, lengths: None, input_size: 1, inputs, targets }
+    }
+
+    #[test]
+    fn each_task_records_its_own_metrics() {
+        let classify = Task::Classify { classes: 2, per_step: true };
+        assert_eq!(classify.metrics(false), ["test_accuracy", "test_loss", "train_loss"]);
+        let regress = Task::Regress { outputs: 1, per_step: false };
+        assert_eq!(regress.metrics(true), ["test_mse", "test_loss", "valid_mse", "valid_loss", "train_loss"]);
+        assert!(Task::MultiLabel { labels: 88, per_step: true }.metrics(false).contains(&"test_nll"));
     }
 
     #[test]

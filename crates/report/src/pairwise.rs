@@ -110,6 +110,29 @@ pub fn compare(summary: &Summary, axis: Option<&str>) -> Option<Pairwise> {
     Some(Pairwise { axis: axis.to_string(), metric, higher_is_better: higher, contenders, pairs, selected, ranked_by })
 }
 
+/// Why [`compare`] made no comparison, in a sentence for the report (the section says so
+/// rather than disappearing).
+pub fn why_not(summary: &Summary, axis: Option<&str>) -> String {
+    let axis = axis.unwrap_or(DEFAULT_AXIS);
+    if !summary.grid.iter().any(|g| g == axis) {
+        return if summary.grid.is_empty() {
+            format!("No comparison of `{axis}`: this sweep has one grid point.")
+        } else {
+            format!(
+                "No comparison: `{axis}` is not a grid axis of this sweep (`[report] compare` names one of {}).",
+                summary.grid.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+            )
+        };
+    }
+    match summary.primary {
+        None => format!("No comparison of `{axis}`: no trial has a value of the primary metric yet."),
+        Some(k) => format!(
+            "No comparison of `{axis}`: fewer than two of its values have an ok trial with `{}`.",
+            summary.metrics[k]
+        ),
+    }
+}
+
 impl Pairwise {
     /// A pair in words: `gru > rnn (P = 1.00 [1.00, 1.00])`, or `lstm vs gru: not separable
     /// with 10 seeds (P = 0.45 [0.25, 0.66])`.

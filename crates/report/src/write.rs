@@ -33,11 +33,12 @@ pub struct Report {
 /// How often a partial report.html reloads itself in a browser.
 pub const REFRESH_SECONDS: u32 = 10;
 
-/// "Partial: …" when workers hold live claims or fewer trials than the plan's have a final
-/// result (`meta.toml` counts the plan's trials).
-fn partial_note(folder: &Folder, finished: usize) -> Option<String> {
+/// "Partial: …" when workers hold live claims or fewer trials than the plan's have a result
+/// (`meta.toml` counts the plan's trials). A failed trial has a result, though not a final one
+/// (the next sweep runs it again): a sweep whose trials all failed is complete, and says so.
+fn partial_note(folder: &Folder, finished: usize, failed: usize) -> Option<String> {
     let planned = folder.meta.as_ref().map_or(0, |m| m.trials);
-    if folder.running == 0 && finished >= planned {
+    if folder.running == 0 && finished + failed >= planned {
         return None;
     }
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
@@ -67,9 +68,15 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     let (trials, ok) = summary.rows.iter().fold((0, 0), |(t, o), r| (t + r.trials, o + r.ok));
     let (diverged, failed) = summary.rows.iter().fold((0, 0), |(d, f), r| (d + r.diverged, f + r.failed));
     let pruned: usize = summary.rows.iter().map(|r| r.pruned).sum();
-    let partial = partial_note(&folder, ok + diverged + pruned);
+    let partial = partial_note(&folder, ok + diverged + pruned, failed);
     if let Some(note) = &partial {
         blocks.push(Block::Paragraph(note.clone()));
+    } else if failed > 0 && failed == trials {
+        blocks.push(Block::Paragraph(
+            "**Every trial failed**: their messages are under \"Trials that did not end ok\" below. Running the same \
+             command again runs them again, once the cause is fixed."
+                .into(),
+        ));
     }
     let pruned_text = if pruned > 0 { format!(" {pruned} pruned,") } else { String::new() };
     blocks.push(Block::Paragraph(format!(
@@ -93,6 +100,8 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         blocks.push(Block::Table(versus.verdict_table()));
         blocks.push(Block::Paragraph(versus.explanation()));
         blocks.push(Block::Table(versus.contender_table()));
+    } else {
+        blocks.push(Block::Paragraph(pairwise::why_not(&summary, config.compare.as_deref())));
     }
     blocks.push(Block::Table(run_table(folder.meta.as_ref(), &summary)));
 

@@ -134,3 +134,20 @@ fn validation_columns_are_summarised_and_early_stopping_selections_are_counted()
     assert_eq!(lstm.stats[2].as_ref().map(|v| (v.n, v.min, v.max)), Some((2, 0.9, 1.0)));
     assert_eq!(summary(ReportConfig::default()).selected, 0);
 }
+
+#[test]
+fn a_sweep_whose_trials_all_failed_says_so_and_is_not_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = "trial_id,model.cell,seed,status,message,train_loss,test_loss,test_accuracy,steps,wall_seconds,params\n\
+                a0,lstm,0,failed,no column `x4`,,,,0,0.1,0\n\
+                b0,gru,0,failed,no column `x4`,,,,0,0.1,0\n";
+    std::fs::write(dir.path().join("runs.csv"), runs).unwrap();
+    std::fs::write(dir.path().join("spec.toml"), "[experiment]\nname = 'mine'\n").unwrap();
+    std::fs::write(dir.path().join("meta.toml"), "trials = 2\n").unwrap();
+    let report = rnnlab_report::write_report(dir.path(), &ReportConfig::default()).unwrap();
+    let md = std::fs::read_to_string(&report.path).unwrap();
+    assert!(!report.partial && !md.contains("Partial report"), "{md}");
+    assert!(md.contains("**Every trial failed**"), "{md}");
+    // The comparison section does not vanish: it says why there is none.
+    assert!(md.contains("No comparison of `model.cell`"), "{md}");
+}

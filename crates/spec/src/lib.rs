@@ -18,6 +18,7 @@ mod overrides;
 mod plan;
 mod prune;
 mod published;
+mod recorded;
 pub mod reference;
 mod search;
 mod source;
@@ -41,4 +42,10 @@ pub trait Catalog {
     /// Checks what the spec crate cannot: the dataset plugin's keys, and that the model fits the
     /// dataset. Paths in the error are relative to the spec root (e.g. `dataset.length`).
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError>;
+    /// The metrics a trial records (`vocab::METRICS` names: by its task, and whether its
+    /// dataset has a validation split), so that every metric a spec names can be checked;
+    /// `None` when unknown (nothing is checked).
+    fn metrics(&self, _trial: &TrialConfig) -> Option<Vec<&'static str>> {
+        None
+    }
 }

@@ -146,6 +146,8 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     let mut seen_errors = HashSet::new();
     // Fingerprint of each resolved grid point → its label (a map: a plan is linear in trials).
     let mut seen_points: HashMap<String, String> = HashMap::new();
+    // What every grid point records (None: the catalog does not say).
+    let mut recorded: Option<Vec<&'static str>> = None;
     // What a trial is decoded from: the sections that make a trial (not [grid], [report],
     // [[published]]), copied once per grid point.
     let trial_sections: toml::Table = root
@@ -161,8 +163,14 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         let cells = point_cells(&axes, &point, &columns);
         let label = point_label(cells.iter().map(|(k, v)| (k, v)));
         let context = (!axes.is_empty()).then(|| label.clone());
-        match resolve(&table, catalog, experiment.seeds[0]) {
-            Ok(config) => {
+        match resolve_recorded(&table, catalog, experiment.seeds[0]) {
+            Ok((config, point_metrics)) => {
+                if let Some(m) = point_metrics {
+                    recorded = Some(match recorded {
+                        None => m,
+                        Some(all) => all.into_iter().filter(|x: &&str| m.contains(x)).collect(),
+                    });
+                }
                 // The config's TOML after its `seed = …` line: the grid point's fingerprint, and
                 // what every seed's id hashes after its own seed line (one serialisation per
                 // grid point, not one per trial).
@@ -198,6 +206,10 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     }
     let published = published.expect("no errors");
     check_published_points(&published, &columns, &trials, &base, &mut errors);
+    if let (Some(recorded), Some(report)) = (&recorded, &report) {
+        let prune = prune.as_ref().and_then(|p| p.as_ref());
+        crate::recorded::check_sweep(report, prune, &published, recorded, &base, &mut errors);
+    }
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
     }
@@ -296,6 +308,20 @@ fn resolve(root: &toml::Table, catalog: &dyn Catalog, seed: u64) -> Result<Trial
     config.check()?;
     catalog.check_trial(&config)?;
     Ok(config)
+}
+
+/// [`resolve`], and the trial's metrics checked against what it records (which it returns).
+fn resolve_recorded(
+    root: &toml::Table,
+    catalog: &dyn Catalog,
+    seed: u64,
+) -> Result<(TrialConfig, Option<Vec<&'static str>>), FieldError> {
+    let config = resolve(root, catalog, seed)?;
+    let recorded = catalog.metrics(&config);
+    if let Some(r) = &recorded {
+        crate::recorded::check_trial(&config, r)?;
+    }
+    Ok((config, recorded))
 }
 
 /// The spec text with overrides applied in place (comments kept) and listed at the top.

@@ -24,6 +24,10 @@ impl Catalog for WithData {
         Builtin.dataset_plugins()
     }
 
+    fn metrics(&self, trial: &TrialConfig) -> Option<Vec<&'static str>> {
+        Builtin.metrics(trial)
+    }
+
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError> {
         Builtin.check_trial(trial)?;
         let plugin = find(&trial.dataset.plugin).expect("the loader checked the plugin name");
@@ -44,6 +48,12 @@ impl Catalog for WithData {
 impl Catalog for Builtin {
     fn dataset_plugins(&self) -> Vec<&'static str> {
         PLUGINS.iter().map(|p| p.name()).collect()
+    }
+
+    fn metrics(&self, trial: &TrialConfig) -> Option<Vec<&'static str>> {
+        let plugin = find(&trial.dataset.plugin)?;
+        let task = plugin.check(&trial.dataset.keys).ok()?;
+        Some(task.metrics(plugin.has_validation(&trial.dataset.keys)))
     }
 
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError> {

@@ -105,6 +105,10 @@ impl Plugin for CountOnes {
         "plugin = \"count_ones\"\nlength = 8\nn_train = 100\n"
     }
 
+    fn has_validation(&self, keys: &toml::Table) -> bool {
+        Config::read(keys).is_ok_and(|c| c.n_valid > 0)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|c| c.task())
     }

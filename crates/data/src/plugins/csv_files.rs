@@ -99,6 +99,10 @@ impl Plugin for CsvFiles {
         "plugin = \"csv\"\ntrain = \"data/mine/train.csv\"\ntest = \"data/mine/test.csv\"\nfeatures = [\"x\"]\ntargets = [\"y\"]\ntask = \"regress\"\n"
     }
 
+    fn has_validation(&self, keys: &toml::Table) -> bool {
+        Config::read(keys).is_ok_and(|c| c.valid.is_some())
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|c| c.task())
     }

@@ -140,6 +140,10 @@ impl Plugin for Mnist {
         "plugin = \"mnist\"\nlayout = \"rows\"\n"
     }
 
+    fn has_validation(&self, keys: &toml::Table) -> bool {
+        Config::read(keys).is_ok_and(|c| c.n_validation > 0)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|_| TASK)
     }

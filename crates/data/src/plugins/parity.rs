@@ -106,6 +106,10 @@ impl Plugin for Parity {
         "plugin = \"parity\"\nlength = 8\ntest_length = 10\n"
     }
 
+    fn has_validation(&self, keys: &toml::Table) -> bool {
+        Config::read(keys).is_ok_and(|c| c.n_valid > 0)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|c| c.task())
     }

@@ -102,6 +102,11 @@ impl Plugin for PolyMusic {
         "plugin = \"poly_music\"\nname = \"jsb_chorales\"\n"
     }
 
+    fn has_validation(&self, keys: &toml::Table) -> bool {
+        Config::read(keys)
+            .is_ok_and(|c| c.test_split == Split::Test && crate::files::find(&c.dir(), "valid.csv").is_some())
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|_| TASK)
     }

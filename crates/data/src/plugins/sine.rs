@@ -113,6 +113,10 @@ impl Plugin for Sine {
         "plugin = \"sine\"\nn_samples = 101\nseq_len = 10\n"
     }
 
+    fn has_validation(&self, keys: &toml::Table) -> bool {
+        Config::read(keys).is_ok_and(|c| c.valid_fraction > 0.0)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|_| TASK)
     }
