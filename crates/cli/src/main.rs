@@ -335,6 +335,12 @@ fn print_report(report: &rnnlab_report::Report) {
             println!("  {}", versus.sentence(pair));
         }
     }
+    for b in &report.best {
+        println!("best {}", b.sentence());
+    }
+    for line in report.best.iter().filter_map(|b| b.predict_line()) {
+        println!("  {line}");
+    }
     for c in &report.published {
         let at = if c.point.is_empty() { String::new() } else { format!(" at {}", c.point) };
         let ours = match &c.ours {

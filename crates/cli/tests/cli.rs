@@ -122,6 +122,26 @@ fn every_experiment_validates() {
 }
 
 #[test]
+fn the_csv_example_runs_from_the_repository_root_and_names_each_cells_best_trial() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(["sweep", "experiments/csv_example.toml", "--out", out.path().to_str().unwrap()])
+        .args(["--set", "train.steps=40", "--set", "experiment.seeds=[0]"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    for cell in ["lstm", "gru", "rnn"] {
+        assert!(said.contains(&format!("best {cell}: trial ")), "{said}");
+    }
+    let runs = std::fs::read_to_string(out.path().join("csv_example/runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 4, "{runs}");
+    assert!(runs.lines().skip(1).all(|l| l.contains(",ok,")), "{runs}");
+}
+
+#[test]
 fn quick_variants_of_the_tutorial_experiments_run() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
     let out_dir = tempfile::tempdir().unwrap();
@@ -211,6 +231,13 @@ fn a_swept_checkpoint_predicts_what_the_sweep_measured() {
     let acc: f64 = row[header.iter().position(|h| *h == "test_accuracy").unwrap()].parse().unwrap();
     let trial = dir.path().join("ck/trials").join(row[0]);
     assert!(trial.join("model.safetensors").exists() && trial.join("model.toml").exists());
+    // The best trial is named, with its folder and a ready `predict` line, on the terminal and
+    // in the report.
+    let said = text(&o);
+    assert!(said.contains(&format!("best (all): trial {} ", row[0])), "{said}");
+    assert!(said.contains(&format!("rnnlab predict --checkpoint {}", trial.display())), "{said}");
+    let report = std::fs::read_to_string(dir.path().join("ck/report.md")).unwrap();
+    assert!(report.contains("## Best trials") && report.contains(&format!("`{}`", row[0])), "{report}");
 
     let input = dir.path().join("seqs.csv");
     let o = rnnlab(&["predict", "--checkpoint", trial.to_str().unwrap(), "--input", input.to_str().unwrap()]);

@@ -6,8 +6,10 @@
 //! [`published`] compares the spec's `[[published]]` figures with those aggregates;
 //! [`curves`] averages every trial's `curve.csv` over seeds and [`plots`] draws them;
 //! [`write`] writes `report.md`, `report.html` and `plots/*.svg` from the blocks of [`doc`];
-//! [`compare`] puts two results folders side by side. `frame` reads the CSV files.
+//! [`best`] names each compared value's best trial; [`compare`] puts two results folders side
+//! by side. `frame` reads the CSV files.
 
+pub mod best;
 pub mod compare;
 pub mod curves;
 pub mod doc;

@@ -28,6 +28,8 @@ pub struct Report {
     pub plots: Vec<PathBuf>,
     /// Written while workers run trials, or before every trial has a result.
     pub partial: bool,
+    /// The best ok trial of each compared value, by the ranking metric.
+    pub best: Vec<crate::best::BestTrial>,
 }
 
 /// How often a partial report.html reloads itself in a browser.
@@ -102,6 +104,40 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         blocks.push(Block::Table(versus.contender_table()));
     } else {
         blocks.push(Block::Paragraph(pairwise::why_not(&summary, config.compare.as_deref())));
+    }
+    let best = crate::best::best_trials(dir, &summary, config.compare.as_deref())?;
+    if !best.is_empty() {
+        let axis = config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS);
+        blocks.push(Block::Heading(2, "Best trials".into()));
+        blocks.push(Block::Paragraph(format!(
+            "The best ok trial of each `{axis}` value by `{}`, the metric that ranks grid points.",
+            best[0].metric
+        )));
+        blocks.push(Block::Table(Table {
+            header: [axis, "trial", "grid point", "seed", best[0].metric.as_str(), "folder"].map(String::from).to_vec(),
+            rows: best
+                .iter()
+                .map(|b| {
+                    vec![
+                        b.group.clone(),
+                        format!("`{}`", b.id),
+                        b.point.clone(),
+                        b.seed.clone(),
+                        b.value_text(),
+                        format!("`{}`", b.folder.display()),
+                    ]
+                })
+                .collect(),
+        }));
+        let lines: Vec<String> = best.iter().filter_map(|b| b.predict_line()).collect();
+        if !lines.is_empty() {
+            blocks.push(Block::Paragraph(
+                "Their checkpoints, on your own sequences (`rnnlab predict` reads files of the `csv` and `mnist` \
+                 plugins; docs/results.md):"
+                    .into(),
+            ));
+            blocks.push(Block::Code { lang: "sh".into(), text: lines.join("\n") });
+        }
     }
     blocks.push(Block::Table(run_table(folder.meta.as_ref(), &summary)));
 
@@ -235,7 +271,7 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     // A partial page reloads itself, so a browser tab follows the sweep.
     let refresh = partial.is_some().then_some(REFRESH_SECONDS);
     write_file(&html, &doc::to_html(&format!("rnnlab report: {name}"), &blocks, refresh))?;
-    Ok(Report { name, summary, published: comparisons, versus, path, html, plots, partial: partial.is_some() })
+    Ok(Report { name, summary, published: comparisons, versus, path, html, plots, partial: partial.is_some(), best })
 }
 
 /// What produced the results: `meta.toml`'s fields that a reader needs, and wall times.
