@@ -165,11 +165,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => {
             let Some(plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
             println!("{}: ok — {}", args.spec.display(), plan_size(&plan).replace(": ", " (") + ")");
+            warn_few_seeds(&plan);
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
             let Some(plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
             print_plan(&plan);
+            warn_few_seeds(&plan);
             Ok(ExitCode::SUCCESS)
         }
         Command::Sweep(args) => sweep::sweep(&args),
@@ -297,6 +299,22 @@ fn print_plan(plan: &Plan) {
     }
     let _ = ok.and_then(|_| out.flush());
     println!("{}; results in results/{}/", plan_size(plan), plan.experiment.name);
+}
+
+/// A note when the report's comparison cannot reach a verdict: with fewer seeds than a verdict
+/// needs, every pair is "not separable" whatever the results.
+fn warn_few_seeds(plan: &Plan) {
+    use rnnlab_report::pairwise::{DEFAULT_AXIS, MIN_SEEDS};
+    let axis = plan.report.compare.as_deref().unwrap_or(DEFAULT_AXIS);
+    let seeds = plan.experiment.seeds.len();
+    if plan.columns.iter().any(|c| c == axis) && seeds < MIN_SEEDS {
+        eprintln!(
+            "note: {seeds} seed{} per grid point: the report's comparison of `{axis}` needs at least {MIN_SEEDS} \
+             seeds on each side for a verdict (with fewer, every pair reads \"not separable\"); set \
+             `[experiment] seeds` to {MIN_SEEDS} or more",
+            if seeds == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// "6 trials: 3 grid points × 2 seeds", singular where a count is 1.

@@ -136,6 +136,9 @@ fn the_csv_example_runs_from_the_repository_root_and_names_each_cells_best_trial
     for cell in ["lstm", "gru", "rnn"] {
         assert!(said.contains(&format!("best {cell}: trial ")), "{said}");
     }
+    // A regression's loss is its MSE: the table shows it once, and says what it is sorted by.
+    assert!(said.contains("test_mse") && !said.contains("test_loss"), "{said}");
+    assert!(said.contains("(rows sorted by valid_mse (lower is better), best first)"), "{said}");
     let runs = std::fs::read_to_string(out.path().join("csv_example/runs.csv")).unwrap();
     assert_eq!(runs.lines().count(), 4, "{runs}");
     assert!(runs.lines().skip(1).all(|l| l.contains(",ok,")), "{runs}");
@@ -345,6 +348,16 @@ fn metrics_the_task_does_not_record_are_refused_naming_those_it_does() {
     assert!(text(&o).contains("no validation split"), "{}", text(&o));
     let o = rnnlab(&["validate", sine, "--set", "dataset.valid_fraction=0.1", "--set", "report.select=\"valid_mse\""]);
     assert!(o.status.success(), "with a validation split it is recorded: {}", text(&o));
+}
+
+#[test]
+fn plan_says_when_the_seeds_are_too_few_for_a_verdict() {
+    let o = rnnlab(&["plan", smoke().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("2 seeds per grid point") && said.contains("at least 4"), "{said}");
+    let o = rnnlab(&["plan", smoke().to_str().unwrap(), "--set", "experiment.seeds=[0, 1, 2, 3]"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("note:"), "{}", text(&o));
 }
 
 #[test]

@@ -28,8 +28,15 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
+/// The colour of the `i`-th line: the palette first, then hues spread by the golden ratio, so
+/// that every line of a plot has its own colour however many there are.
 pub(crate) fn color(i: usize) -> RGBColor {
-    COLORS[i % COLORS.len()]
+    if let Some(c) = COLORS.get(i) {
+        return *c;
+    }
+    let hue = ((i - COLORS.len()) as f64 * 0.618_033_988_75 + 0.1) % 1.0;
+    let (r, g, b) = plotters::style::HSLColor(hue, 0.75, 0.4).rgb();
+    RGBColor(r, g, b)
 }
 
 /// The SVG of metric `m` (an index into `curves.metrics`); `None` when no line has a finite value.
@@ -193,6 +200,16 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_line_of_a_plot_gets_its_own_colour() {
+        let colours: Vec<_> = (0..40).map(super::color).collect();
+        for (i, a) in colours.iter().enumerate() {
+            for b in &colours[i + 1..] {
+                assert_ne!((a.0, a.1, a.2), (b.0, b.1, b.2), "line {i}'s colour repeats");
+            }
+        }
+    }
+
     #[test]
     fn ticks_are_short() {
         assert_eq!(super::tick(0.30000000000000004), "0.3");

@@ -162,13 +162,31 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     let df = grouped.collect()?;
     let values = seed_values(lf_values, &grid, &present)?;
 
-    let metrics: Vec<String> = present
+    let measured: Vec<String> = present
         .iter()
         .filter(|m| {
             df.column(&format!("{m}__n")).ok().and_then(|c| c.u32().ok().and_then(|c| c.sum())).unwrap_or(0) > 0
         })
         .map(|m| m.to_string())
         .collect();
+    // A regression's loss is its MSE: `test_loss` beside an equal `test_mse` only repeats it
+    // (unless the spec names it).
+    let named: Vec<&str> =
+        [config.primary.as_deref(), config.select.as_deref(), success.as_ref().map(|r| r.metric.as_str())]
+            .into_iter()
+            .flatten()
+            .collect();
+    let repeats_mse = |m: &str| {
+        let Some(twin) = m.strip_suffix("_loss").map(|split| format!("{split}_mse")) else { return false };
+        measured.contains(&twin)
+            && !named.contains(&m)
+            && values.iter().filter(|((_, metric), _)| metric == m).all(|((point, _), v)| {
+                values.get(&(point.clone(), twin.clone())).is_some_and(|w| {
+                    w.len() == v.len() && w.iter().zip(v).all(|(a, b)| (a - b).abs() <= 1e-9 * a.abs().max(1.0))
+                })
+            })
+    };
+    let metrics: Vec<String> = measured.iter().filter(|m| !repeats_mse(m)).cloned().collect();
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let text = |name: &str| text_at(&df, name, i);
@@ -290,9 +308,13 @@ impl Summary {
         }
         header.push("not ok".into());
         header.push("wall s".into());
-        let rows = self
+        // Grid points whose every trial was pruned have no values: one line says how many.
+        let all_pruned = |r: &Row| r.ok == 0 && r.pruned > 0;
+        let collapsed: Vec<&Row> = self.rows.iter().filter(|r| all_pruned(r)).collect();
+        let mut rows: Vec<Vec<String>> = self
             .rows
             .iter()
+            .filter(|r| !all_pruned(r) || collapsed.len() == 1)
             .map(|r| {
                 let mut cells = r.point.clone();
                 cells.push(r.ok.to_string());
@@ -310,7 +332,28 @@ impl Summary {
                 cells
             })
             .collect();
+        if collapsed.len() > 1 {
+            let mut cells = vec![String::new(); header.len()];
+            cells[0] = format!("({} grid points, every trial pruned)", collapsed.len());
+            cells[self.grid.len().max(1)..].iter_mut().for_each(|c| *c = "—".into());
+            if !self.grid.is_empty() {
+                cells[self.grid.len()] = "0".into();
+            }
+            let n = header.len();
+            cells[n - 2] = format!("{} pruned", collapsed.iter().map(|r| r.pruned).sum::<usize>());
+            let wall = collapsed.iter().map(|r| r.mean_wall_seconds).sum::<f64>() / collapsed.len() as f64;
+            cells[n - 1] = format!("{wall:.1}");
+            rows.push(cells);
+        }
         Table { header, rows }
+    }
+
+    /// `rows sorted by valid_nll (lower is better), best first`, when rows are ranked.
+    pub fn sort_note(&self) -> Option<String> {
+        let k = self.rank?;
+        let m = &self.metrics[k];
+        let better = if vocab::higher_is_better(m) { "higher" } else { "lower" };
+        Some(format!("rows sorted by {m} ({better} is better), best first"))
     }
 
     /// The main table as Markdown.
@@ -359,6 +402,10 @@ pub fn not_ok(dir: &Path) -> Result<Vec<(String, String, String)>, ReportError> 
 impl fmt::Display for Summary {
     /// An aligned plain-text table for the terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.table().to_text())
+        f.write_str(&self.table().to_text())?;
+        match self.sort_note() {
+            Some(note) => writeln!(f, "({note})"),
+            None => Ok(()),
+        }
     }
 }

@@ -143,6 +143,11 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
 
     blocks.push(Block::Heading(2, "Results".into()));
     let mut results = String::from("Mean ± sample std over the ok seeds of each grid point.");
+    if let Some(note) = summary.sort_note() {
+        let mut note = note;
+        note[..1].make_ascii_uppercase();
+        results += &format!(" {note}.");
+    }
     if summary.selected > 0 {
         results += &format!(
             " Test and validation metrics of {} trials are those of their early-stopping selection (the \

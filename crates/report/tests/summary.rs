@@ -151,3 +151,21 @@ fn a_sweep_whose_trials_all_failed_says_so_and_is_not_partial() {
     // The comparison section does not vanish: it says why there is none.
     assert!(md.contains("No comparison of `model.cell`"), "{md}");
 }
+
+#[test]
+fn grid_points_whose_trials_were_all_pruned_share_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = String::from(
+        "trial_id,optimizer.lr,seed,status,message,train_loss,test_loss,test_accuracy,steps,wall_seconds,params\n",
+    );
+    runs += "a,0.1,0,ok,,0.1,0.2,0.9,10,1.0,10\n";
+    for (i, lr) in ["0.2", "0.3", "0.4"].iter().enumerate() {
+        runs += &format!("p{i},{lr},0,pruned,stopped at step 3,0.5,0.6,0.5,3,0.5,10\n");
+    }
+    std::fs::write(dir.path().join("runs.csv"), runs).unwrap();
+    let s = rnnlab_report::summarize(dir.path(), &ReportConfig::default()).unwrap();
+    let table = s.table();
+    assert_eq!(table.rows.len(), 2, "{:?}", table.rows);
+    assert_eq!(table.rows[1][0], "(3 grid points, every trial pruned)");
+    assert!(table.rows[1].iter().any(|c| c == "3 pruned"), "{:?}", table.rows[1]);
+}

@@ -26,9 +26,14 @@ pub enum PruneMethod {
 /// from what the results folder holds (every judged trial writes its values of the metric to
 /// `prune/<id>.csv`), so it works the same with one process, several, or a Slurm array. A
 /// pruned trial is recorded `pruned` with its curve so far, counts as final, is listed in the
-/// report with the reason and left out of the statistics. Decisions depend on which trials
-/// reported first, so with several workers they can differ between runs, and with `--jobs 1`
-/// the trials claimed first set the bar. Not part of any trial: adding it changes no trial id.
+/// report with the reason and left out of the statistics. A decision compares a trial only
+/// with the trials that reported before it (as Optuna's pruners do), so decisions depend on
+/// the order of reports: with several workers they can differ between runs, and with one worker
+/// (`--jobs 1`) trials run one after another, so the first trial of each group reaches every
+/// rung alone and always continues, whatever its value (trials are claimed longest first, so
+/// in a search over `hidden_size` that is the largest point). Until trials can pause at a rung
+/// and resume, give a pruned search two or more workers, or judge it with that in mind. Not
+/// part of any trial: adding it changes no trial id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PruneConfig {
