@@ -273,15 +273,17 @@ fn print_plan(plan: &Plan) {
     use std::io::Write;
     let mut header = vec!["trial".to_string()];
     header.extend(plan.columns.iter().cloned());
-    header.push("seed".into());
+    header.extend(["seed".into(), "params".into()]);
+    let params = |t: &rnnlab_spec::Trial| t.params.map_or("?".to_string(), |p| p.to_string());
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for t in &plan.trials {
         widths[0] = widths[0].max(t.id.len());
         for (i, (_, v)) in t.point.iter().enumerate() {
             widths[i + 1] = widths[i + 1].max(v.len());
         }
-        let last = widths.len() - 1;
-        widths[last] = widths[last].max(t.config.seed.to_string().len());
+        let n = widths.len();
+        widths[n - 2] = widths[n - 2].max(t.config.seed.to_string().len());
+        widths[n - 1] = widths[n - 1].max(params(t).len());
     }
     // One buffered writer: a plan of a million trials prints in a second, not a minute.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -291,10 +293,10 @@ fn print_plan(plan: &Plan) {
     };
     let mut ok = line(&mut out, &mut header.iter().map(String::as_str));
     for t in &plan.trials {
-        let seed = t.config.seed.to_string();
+        let (seed, count) = (t.config.seed.to_string(), params(t));
         let mut cells = std::iter::once(t.id.as_str())
             .chain(t.point.iter().map(|(_, v)| v.as_str()))
-            .chain(std::iter::once(seed.as_str()));
+            .chain([seed.as_str(), count.as_str()]);
         ok = ok.and_then(|_| line(&mut out, &mut cells));
     }
     let _ = ok.and_then(|_| out.flush());

@@ -361,6 +361,42 @@ fn plan_says_when_the_seeds_are_too_few_for_a_verdict() {
 }
 
 #[test]
+fn a_parameter_budget_solves_each_cells_hidden_size_and_plan_shows_the_counts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |model: &str| {
+        let path = dir.path().join("budget.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[experiment]\nname = 'budget'\n[dataset]\nplugin = 'poly_music'\nname = 'jsb_chorales'\n\
+                 [model]\ncell = 'lstm'\n{model}\n[optimizer]\nname = 'rmsprop'\nlr = 0.001\n\
+                 [train]\nepochs = 1\nbatch_size = 1\n[grid]\n'model.cell' = ['lstm', 'gru', 'rnn']\n"
+            ),
+        )
+        .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .args(["plan", path.to_str().unwrap()])
+            .current_dir(&root)
+            .output()
+            .unwrap()
+    };
+    let o = spec("params = 20000");
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let counts: Vec<u64> =
+        out.lines().skip(1).take(3).map(|l| l.split_whitespace().last().unwrap().parse().unwrap()).collect();
+    // 88 keys in and out: LSTM 34 units (19,944), GRU 41 (19,809), RNN 77 (19,723).
+    assert_eq!(counts, [19944, 19809, 19723], "{out}");
+    let o = spec("params = 20000\nhidden_size = 34");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("`model.params`: give `params` or `hidden_size`, not both"), "{}", text(&o));
+    let o = spec("params = 100");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no hidden size fits"), "{}", text(&o));
+}
+
+#[test]
 fn turning_save_checkpoint_on_keeps_the_trials_and_says_which_have_no_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();

@@ -178,6 +178,9 @@ pub trait Plugin: Sync {
     fn keys(&self) -> schemars::Schema;
     /// A complete `[dataset]` section that builds (tested for every plugin).
     fn example(&self) -> &'static str;
+    /// Features per step of the sequences the keys describe, from the keys alone (what
+    /// `[model] params` solves the hidden size with); `None` when the keys do not decode.
+    fn input_size(&self, keys: &toml::Table) -> Option<usize>;
     /// Whether the keys ask for a validation split (the `valid_*` metrics).
     fn has_validation(&self, _keys: &toml::Table) -> bool {
         false

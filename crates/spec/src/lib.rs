@@ -42,10 +42,22 @@ pub trait Catalog {
     /// Checks what the spec crate cannot: the dataset plugin's keys, and that the model fits the
     /// dataset. Paths in the error are relative to the spec root (e.g. `dataset.length`).
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError>;
-    /// The metrics a trial records (`vocab::METRICS` names: by its task, and whether its
-    /// dataset has a validation split), so that every metric a spec names can be checked;
-    /// `None` when unknown (nothing is checked).
-    fn metrics(&self, _trial: &TrialConfig) -> Option<Vec<&'static str>> {
+    /// What the dataset of a trial gives its network (input and output sizes) and which
+    /// metrics the trial records, from the dataset keys alone; `None` when unknown (then no
+    /// metric is checked, and `[model] params` cannot be solved).
+    fn facts(&self, _trial: &TrialConfig) -> Option<Facts> {
         None
     }
+}
+
+/// What the catalog knows of a trial before it runs ([`Catalog::facts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    /// Features per step of the network's input.
+    pub input_size: usize,
+    /// The head's outputs per step.
+    pub output_size: usize,
+    /// The metrics the trial records (`vocab::METRICS` names: by its task, and whether its
+    /// dataset has a validation split).
+    pub metrics: Vec<&'static str>,
 }

@@ -164,8 +164,9 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         let label = point_label(cells.iter().map(|(k, v)| (k, v)));
         let context = (!axes.is_empty()).then(|| label.clone());
         match resolve_recorded(&table, catalog, experiment.seeds[0]) {
-            Ok((config, point_metrics)) => {
-                if let Some(m) = point_metrics {
+            Ok((config, facts)) => {
+                let params = facts.as_ref().map(|f| config.model.param_count(f.input_size, f.output_size));
+                if let Some(m) = facts.map(|f| f.metrics) {
                     recorded = Some(match recorded {
                         None => m,
                         Some(all) => all.into_iter().filter(|x: &&str| m.contains(x)).collect(),
@@ -187,7 +188,12 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
                 }
                 for &seed in &experiment.seeds {
                     let id = trial_id_from_tail(seed, &tail);
-                    trials.push(Trial { id, point: cells.clone(), config: TrialConfig { seed, ..config.clone() } });
+                    trials.push(Trial {
+                        id,
+                        point: cells.clone(),
+                        config: TrialConfig { seed, ..config.clone() },
+                        params,
+                    });
                 }
                 seen_points.insert(tail, label);
             }
@@ -297,7 +303,7 @@ fn resolve(root: &toml::Table, catalog: &dyn Catalog, seed: u64) -> Result<Trial
             FieldError::new(&["dataset", "plugin"], format!("unknown dataset plugin `{plugin}`")).with_help(help)
         );
     }
-    let config = TrialConfig {
+    let mut config = TrialConfig {
         seed,
         dataset: DatasetConfig { plugin, keys: dataset },
         model: decode(&section("model")).map_err(|e| e.within(&["model"]))?,
@@ -305,23 +311,56 @@ fn resolve(root: &toml::Table, catalog: &dyn Catalog, seed: u64) -> Result<Trial
         train: decode(&section("train")).map_err(|e| e.within(&["train"]))?,
         run: decode(&section("run")).map_err(|e| e.within(&["run"]))?,
     };
+    if let Some(budget) = config.model.params {
+        solve_hidden_size(&mut config, budget, catalog)?;
+    }
     config.check()?;
     catalog.check_trial(&config)?;
     Ok(config)
 }
 
-/// [`resolve`], and the trial's metrics checked against what it records (which it returns).
+/// `[model] params`: the largest hidden size within the budget, for this trial's data.
+fn solve_hidden_size(config: &mut TrialConfig, budget: usize, catalog: &dyn Catalog) -> Result<(), FieldError> {
+    let at = |message: String| FieldError::new(&["model", "params"], message);
+    if config.model.hidden_size != 0 {
+        return Err(at("give `params` or `hidden_size`, not both".into())
+            .with_help("`params` solves the hidden size from a parameter budget; remove one of them"));
+    }
+    // The dataset's sizes come from its keys: a bad key is reported as such first.
+    config.model.hidden_size = 1;
+    catalog.check_trial(config)?;
+    let facts = catalog
+        .facts(config)
+        .ok_or_else(|| at("cannot solve the hidden size: the dataset's input and output sizes are unknown".into()))?;
+    match config.model.hidden_size_for(budget, facts.input_size, facts.output_size) {
+        Some(h) => {
+            config.model.hidden_size = h;
+            Ok(())
+        }
+        None => {
+            let least = ModelConfig { hidden_size: config.model.proj_size + 1, ..config.model.clone() };
+            Err(at(format!(
+                "no hidden size fits: the smallest network (hidden_size = {}) already has {} parameters",
+                least.hidden_size,
+                least.param_count(facts.input_size, facts.output_size)
+            )))
+        }
+    }
+}
+
+/// [`resolve`], and the trial's metrics checked against what it records; returns what the
+/// catalog knows of the trial.
 fn resolve_recorded(
     root: &toml::Table,
     catalog: &dyn Catalog,
     seed: u64,
-) -> Result<(TrialConfig, Option<Vec<&'static str>>), FieldError> {
+) -> Result<(TrialConfig, Option<crate::Facts>), FieldError> {
     let config = resolve(root, catalog, seed)?;
-    let recorded = catalog.metrics(&config);
-    if let Some(r) = &recorded {
-        crate::recorded::check_trial(&config, r)?;
+    let facts = catalog.facts(&config);
+    if let Some(f) = &facts {
+        crate::recorded::check_trial(&config, &f.metrics)?;
     }
-    Ok((config, recorded))
+    Ok((config, facts))
 }
 
 /// The spec text with overrides applied in place (comments kept) and listed at the top.

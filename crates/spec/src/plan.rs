@@ -40,6 +40,9 @@ pub struct Trial {
     /// `(column, value)` for every grid column, in `Plan::columns` order ("" where unset).
     pub point: Vec<(String, String)>,
     pub config: TrialConfig,
+    /// Trainable parameters of its network (PyTorch's count), when the catalog knows the
+    /// dataset's sizes.
+    pub params: Option<u128>,
 }
 
 impl Trial {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use rnnlab_data::{find, PLUGINS};
-use rnnlab_spec::{Catalog, FieldError, HeadKind, TrialConfig};
+use rnnlab_spec::{Catalog, Facts, FieldError, HeadKind, TrialConfig};
 
 /// The catalog of this build of rnnlab: keys, sizes, devices and memory; no data file is opened
 /// (what `status`, `collect` and workers load a results folder's spec with).
@@ -24,8 +24,8 @@ impl Catalog for WithData {
         Builtin.dataset_plugins()
     }
 
-    fn metrics(&self, trial: &TrialConfig) -> Option<Vec<&'static str>> {
-        Builtin.metrics(trial)
+    fn facts(&self, trial: &TrialConfig) -> Option<Facts> {
+        Builtin.facts(trial)
     }
 
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError> {
@@ -50,10 +50,15 @@ impl Catalog for Builtin {
         PLUGINS.iter().map(|p| p.name()).collect()
     }
 
-    fn metrics(&self, trial: &TrialConfig) -> Option<Vec<&'static str>> {
+    fn facts(&self, trial: &TrialConfig) -> Option<Facts> {
         let plugin = find(&trial.dataset.plugin)?;
-        let task = plugin.check(&trial.dataset.keys).ok()?;
-        Some(task.metrics(plugin.has_validation(&trial.dataset.keys)))
+        let keys = &trial.dataset.keys;
+        let task = plugin.check(keys).ok()?;
+        Some(Facts {
+            input_size: plugin.input_size(keys)?,
+            output_size: task.output_size(),
+            metrics: task.metrics(plugin.has_validation(keys)),
+        })
     }
 
     fn check_trial(&self, trial: &TrialConfig) -> Result<(), FieldError> {

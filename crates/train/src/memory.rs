@@ -7,26 +7,12 @@
 //! an evaluation batch, and the dataset. It is a lower bound on the dominant terms, not an
 //! exact figure.
 
-use rnnlab_spec::{CellKind, HeadKind, ModelConfig, OptimizerConfig, TrainConfig};
+use rnnlab_spec::{ModelConfig, OptimizerConfig, TrainConfig};
 
 /// Learnable parameters of a network of `model` on inputs of `input_size` features with a head
-/// of `output_size` outputs, counted as PyTorch counts them.
+/// of `output_size` outputs, counted as PyTorch counts them (`ModelConfig::param_count`).
 pub fn param_count(model: &ModelConfig, input_size: usize, output_size: usize) -> u128 {
-    let gates = model.cell.gates() as u128;
-    let h = model.hidden_size as u128;
-    let out = model.output_size() as u128;
-    let mut total: u128 = 0;
-    for layer in 0..model.layers {
-        let input = if layer == 0 { input_size as u128 } else { out };
-        total += gates * h * (input + out) + 2 * gates * h;
-        if model.cell == CellKind::Lstm && model.proj_size > 0 {
-            total += out * h;
-        }
-    }
-    if model.head == HeadKind::Linear {
-        total += (out + 1) * output_size as u128;
-    }
-    total
+    model.param_count(input_size, output_size)
 }
 
 /// f32 buffers of optimizer state per parameter (3, the most any keeps, for keys that do not

@@ -103,6 +103,10 @@ impl Plugin for CsvFiles {
         Config::read(keys).is_ok_and(|c| c.valid.is_some())
     }
 
+    fn input_size(&self, keys: &toml::Table) -> Option<usize> {
+        Config::read(keys).ok().map(|c| c.features.len())
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|c| c.task())
     }

@@ -151,6 +151,10 @@ impl Plugin for Manual {
         "plugin = \"manual\"\ninputs = [[[1, 2], [7, 8], [13, 14]], [[3, 4], [9, 10], [15, 16]]]\n"
     }
 
+    fn input_size(&self, keys: &toml::Table) -> Option<usize> {
+        Config::read(keys).ok().and_then(|(c, _)| c.inputs.first().and_then(|s| s.first()).map(Vec::len))
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|(_, s)| s.task)
     }

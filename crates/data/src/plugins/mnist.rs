@@ -144,6 +144,10 @@ impl Plugin for Mnist {
         Config::read(keys).is_ok_and(|c| c.n_validation > 0)
     }
 
+    fn input_size(&self, keys: &toml::Table) -> Option<usize> {
+        Config::read(keys).ok().map(|c| if c.layout == Layout::Rows { 28 } else { 1 })
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|_| TASK)
     }

@@ -110,6 +110,10 @@ impl Plugin for Parity {
         Config::read(keys).is_ok_and(|c| c.n_valid > 0)
     }
 
+    fn input_size(&self, _keys: &toml::Table) -> Option<usize> {
+        Some(1)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|c| c.task())
     }

@@ -107,6 +107,10 @@ impl Plugin for PolyMusic {
             .is_ok_and(|c| c.test_split == Split::Test && crate::files::find(&c.dir(), "valid.csv").is_some())
     }
 
+    fn input_size(&self, _keys: &toml::Table) -> Option<usize> {
+        Some(KEYS)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|_| TASK)
     }

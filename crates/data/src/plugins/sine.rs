@@ -117,6 +117,10 @@ impl Plugin for Sine {
         Config::read(keys).is_ok_and(|c| c.valid_fraction > 0.0)
     }
 
+    fn input_size(&self, _keys: &toml::Table) -> Option<usize> {
+        Some(1)
+    }
+
     fn check(&self, keys: &toml::Table) -> Result<Task, FieldError> {
         Config::read(keys).map(|_| TASK)
     }

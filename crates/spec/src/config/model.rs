@@ -157,8 +157,16 @@ pub enum KernelKind {
 pub struct ModelConfig {
     /// The recurrent cell (the cells below).
     pub cell: CellKind,
-    /// Units per layer (PyTorch's `hidden_size`); at least 1.
+    /// Units per layer (PyTorch's `hidden_size`), at least 1; required unless `params` is given.
+    #[serde(default)]
+    #[schemars(extend("default" = null))]
     pub hidden_size: usize,
+    /// A parameter budget instead of `hidden_size`: each trial gets the largest hidden size
+    /// whose network (every layer and the head, counted as PyTorch counts `parameters()`) has
+    /// at most this many trainable parameters, so cells compare at equal size. `rnnlab plan`
+    /// shows each trial's count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<usize>,
     /// Stacked recurrent layers; at least 1.
     #[serde(default = "one")]
     pub layers: usize,
@@ -210,6 +218,53 @@ fn default_init_std() -> f64 {
 }
 
 impl ModelConfig {
+    /// Trainable parameters of this network on inputs of `input_size` features with a head of
+    /// `output_size` outputs, counted as PyTorch's `parameters()` counts them (two bias vectors
+    /// per layer, `weight_hr` with a projection).
+    pub fn param_count(&self, input_size: usize, output_size: usize) -> u128 {
+        let gates = self.cell.gates() as u128;
+        let h = self.hidden_size as u128;
+        let out = self.output_size() as u128;
+        let mut total: u128 = 0;
+        for layer in 0..self.layers {
+            let input = if layer == 0 { input_size as u128 } else { out };
+            total += gates * h * (input + out) + 2 * gates * h;
+            if self.cell == CellKind::Lstm && self.proj_size > 0 {
+                total += out * h;
+            }
+        }
+        if self.head == HeadKind::Linear {
+            total += (out + 1) * output_size as u128;
+        }
+        total
+    }
+
+    /// The largest hidden size whose network has at most `budget` parameters (`[model]
+    /// params`); `None` when even one unit has more.
+    pub fn hidden_size_for(&self, budget: usize, input_size: usize, output_size: usize) -> Option<usize> {
+        let count = |h: usize| ModelConfig { hidden_size: h, ..self.clone() }.param_count(input_size, output_size);
+        // Also above `proj_size` (an LSTM's projection must be smaller than its hidden state).
+        let least = if self.proj_size > 0 { self.proj_size + 1 } else { 1 };
+        if count(least) > budget as u128 {
+            return None;
+        }
+        // The count grows with the hidden size: double, then bisect.
+        let (mut lo, mut hi) = (least, least * 2);
+        while count(hi) <= budget as u128 {
+            lo = hi;
+            hi *= 2;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if count(mid) <= budget as u128 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    }
+
     /// Size of what each layer emits per step.
     pub fn output_size(&self) -> usize {
         if self.proj_size > 0 {
@@ -221,7 +276,8 @@ impl ModelConfig {
 
     pub(crate) fn check(&self) -> Result<(), FieldError> {
         if self.hidden_size == 0 {
-            return Err(FieldError::new(&["hidden_size"], "must be at least 1"));
+            return Err(FieldError::new(&["hidden_size"], "must be at least 1")
+                .with_help("give `hidden_size = N`, or a parameter budget `params = N`"));
         }
         if self.layers == 0 {
             return Err(FieldError::new(&["layers"], "must be at least 1"));
@@ -268,5 +324,37 @@ impl ModelConfig {
             .with_help("use a linear head, or `dropout` between stacked layers"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(cell: CellKind, proj_size: usize, layers: usize, head: HeadKind) -> ModelConfig {
+        let text = format!("cell = '{}'\nhidden_size = 1\nlayers = {layers}\nproj_size = {proj_size}", cell.name());
+        let mut m: ModelConfig = toml::from_str(&text).unwrap();
+        m.head = head;
+        m
+    }
+
+    /// The solved size is the largest whose count fits, checked against counting every size.
+    #[test]
+    fn a_budget_gives_the_largest_hidden_size_that_fits() {
+        for (cell, proj) in [(CellKind::Lstm, 0), (CellKind::Lstm, 3), (CellKind::Gru, 0), (CellKind::Rnn, 0)] {
+            for (layers, head) in [(1, HeadKind::Linear), (2, HeadKind::None)] {
+                let m = model(cell, proj, layers, head);
+                for budget in [50, 500, 5_000, 20_000, 123_456] {
+                    let fits =
+                        |h: usize| ModelConfig { hidden_size: h, ..m.clone() }.param_count(7, 5) <= budget as u128;
+                    let brute = (proj + 1..1_000_000).take_while(|&h| fits(h)).last();
+                    assert_eq!(
+                        m.hidden_size_for(budget, 7, 5),
+                        brute,
+                        "{cell:?} proj {proj} {layers} layers, {budget}"
+                    );
+                }
+            }
+        }
     }
 }
