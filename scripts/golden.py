@@ -324,6 +324,70 @@ def dropout_cases(old):
     return {"classes": CLASSES, "layout": LAYOUT, "cases": cases}
 
 
+# Weight noise (Graves 2011, as Chung et al. 2014 train with it): each step adds sigma * eps to
+# every parameter for the forward and backward pass, and the optimizer updates the clean ones.
+NOISE_SIGMA = 0.075
+NOISE_STEPS = 3
+
+
+def weight_noise_cases(old):
+    """A one-layer GRU with a linear head and cross-entropy at every step, trained for
+    NOISE_STEPS steps of RMSprop (PyTorch's, lr 0.01) with weight noise: before each step's
+    forward pass every parameter gets sigma * eps (eps ~ N(0, 1), stored per step and
+    parameter, so rnnlab can add the same draws), the gradient is taken there, the clean
+    parameters are restored and the optimizer steps on them. Stored: the start, the draws, and
+    the parameters after every step."""
+    prev = old["cases"]["gru_rmsprop"] if old else None
+    torch.manual_seed(SEED + 200)
+    rnn = torch.nn.GRU(I, H).double()
+    head = torch.nn.Linear(H, CLASSES).double()
+    named = [(f"rnn.{n}", q) for n, q in rnn.named_parameters()] + [(f"head.{n}", q) for n, q in head.named_parameters()]
+    if prev is None:
+        x = torch.randn(T, B, I, dtype=torch.float64)
+        with torch.no_grad():
+            for _, q in named:
+                q.copy_(torch.randn_like(q) * 0.5)
+        labels = torch.randint(0, CLASSES, (B, T))
+        noise = [{n: torch.randn_like(q) for n, q in named} for _ in range(NOISE_STEPS)]
+    else:
+        x = torch.tensor(prev["input"], dtype=torch.float64)
+        labels = torch.tensor(prev["labels"])
+        with torch.no_grad():
+            for n, q in named:
+                q.copy_(torch.tensor(prev["params"][n], dtype=torch.float64))
+        noise = [{n: torch.tensor(step[n], dtype=torch.float64) for n, _ in named} for step in prev["noise"]]
+    start = {n: q.detach().tolist() for n, q in named}
+    opt = torch.optim.RMSprop([q for _, q in named], lr=0.01, alpha=0.99, eps=1e-8)
+    after, losses = [], []
+    for eps in noise:
+        clean = {n: q.detach().clone() for n, q in named}
+        with torch.no_grad():
+            for n, q in named:
+                q.add_(NOISE_SIGMA * eps[n])
+        opt.zero_grad()
+        logits = head(rnn(x)[0])  # [T, B, C]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, CLASSES), labels.t().reshape(-1))
+        loss.backward()
+        with torch.no_grad():
+            for n, q in named:
+                q.copy_(clean[n])
+        opt.step()
+        losses.append(loss.item())
+        after.append({n: q.detach().tolist() for n, q in named})
+    case = {
+        "model": f"cell = 'gru', hidden_size = {H}",
+        "optimizer": "rmsprop lr=0.01 alpha=0.99 eps=1e-8 (PyTorch semantics)",
+        "sigma": NOISE_SIGMA,
+        "input": x.tolist(),
+        "labels": labels.tolist(),
+        "params": start,
+        "noise": [{n: e.tolist() for n, e in step.items()} for step in noise],
+        "loss": losses,
+        "params_after": after,
+    }
+    return {"classes": CLASSES, "layout": LAYOUT, "cases": {"gru_rmsprop": case}}
+
+
 def max_diff(a, b, path="$"):
     """Largest absolute difference between two JSON values; raises on a structural mismatch."""
     if isinstance(a, dict):
@@ -353,6 +417,7 @@ def main():
     jobs.append(("optimizers.json", optimizer_cases, 1))
     jobs.append(("schedules.json", schedule_cases, 1))
     jobs.append(("dropout.json", dropout_cases, 1))
+    jobs.append(("weight_noise.json", weight_noise_cases, 1))
     for file, compute, indent in jobs:
         path = args.dir / file
         old = json.loads(path.read_text()) if path.exists() else None

@@ -41,6 +41,11 @@ fn options_added_later_keep_earlier_trial_ids_at_their_default() {
     assert_eq!(plain.trials[0].id, saving.trials[0].id);
     assert!(saving.trials[0].to_toml().contains("save_checkpoint = true"));
     assert!(saving.trials[0].config.train.save_checkpoint);
+    // Weight noise at 0 is no change; on, it is part of the trial; negative is refused.
+    assert_eq!(plain.trials[0].id, load(BASE, &["train.weight_noise=0.0"]).unwrap().trials[0].id);
+    assert_ne!(plain.trials[0].id, load(BASE, &["train.weight_noise=0.075"]).unwrap().trials[0].id);
+    let err = load(BASE, &["train.weight_noise=-0.1"]).unwrap_err().to_string();
+    assert!(err.contains("`train.weight_noise`: must be a finite number ≥ 0"), "{err}");
 }
 
 #[test]

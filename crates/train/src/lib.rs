@@ -14,6 +14,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod memory;
 mod metrics;
+pub mod noise;
 mod selection;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -302,6 +303,7 @@ fn train<D: Backend>(
     // Dropout masks come from their own stream, so turning dropout on leaves the batch order
     // (and everything else a seed decides) as it was.
     let mut dropout_rng = StdRng::seed_from_u64(config.seed ^ 0x0064_726f_706f_7574); // "dropout"
+    let mut weight_noise = noise::WeightNoise::new(config.train.weight_noise, config.seed);
     let mut curve = Vec::new();
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
     let mut eval_seconds = 0.0f64;
@@ -334,7 +336,8 @@ fn train<D: Backend>(
         let batch = batches::gather(&data.train, order.next_indices());
         let masks = net.dropout_masks(&batch, &mut dropout_rng);
         // The network's tensors are written only before an evaluation: the step reads `flat`.
-        let (loss, mut grads) = net.loss_and_grads_at(&flat, &batch, masks.as_ref());
+        let at = weight_noise.weights(&flat);
+        let (loss, mut grads) = net.loss_and_grads_at(at, &batch, masks.as_ref());
         if data.loss_reduction == LossReduction::Sum {
             // The sum over the rows with targets is their mean times their number; the curve
             // keeps reporting the mean, comparable across reductions.

@@ -66,6 +66,14 @@ pub struct TrainConfig {
     pub save_checkpoint: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// Weight noise (Graves 2011, as Chung et al. 2014 train): each training step adds
+    /// Gaussian noise of this standard deviation to every parameter for its forward and
+    /// backward pass, and the optimizer updates the clean parameters; evaluation and the
+    /// checkpoint use the clean ones. Drawn from its own per-seed stream (turning it on leaves
+    /// the batch order and dropout masks as they were); ≥ 0, 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0.0))]
+    pub weight_noise: f64,
 }
 
 /// `[train.early_stopping]`: model selection on a validation metric, and early stopping. The
@@ -156,6 +164,9 @@ impl TrainConfig {
         }
         if let Some(e) = &self.early_stopping {
             e.check()?;
+        }
+        if !(self.weight_noise.is_finite() && self.weight_noise >= 0.0) {
+            return Err(FieldError::new(&["weight_noise"], "must be a finite number ≥ 0 (0 = off)"));
         }
         Ok(())
     }
