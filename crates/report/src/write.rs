@@ -95,7 +95,12 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
             trials
         )));
     }
-    // The question the sweep was run for comes first.
+    // The verdicts come first: the published figures the experiment reproduces, then the
+    // question the sweep was run for.
+    if !comparisons.is_empty() {
+        blocks.push(Block::Heading(2, "Published figures".into()));
+        blocks.push(Block::Table(published::table(&comparisons)));
+    }
     let versus = pairwise::compare(&summary, config.compare.as_deref());
     if let Some(versus) = &versus {
         blocks.push(Block::Heading(2, format!("Which `{}` is better", versus.axis)));
@@ -208,10 +213,6 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     if let Some(best) = summary.best_per_cell().filter(|_| !cells_compared) {
         blocks.push(Block::Heading(2, "Best grid point per cell".into()));
         blocks.push(Block::Table(best));
-    }
-    if !comparisons.is_empty() {
-        blocks.push(Block::Heading(2, "Published figures".into()));
-        blocks.push(Block::Table(published::table(&comparisons)));
     }
 
     if !curves.lines.is_empty() && curves.lines.iter().all(|l| l.steps.len() < 2) {

@@ -98,6 +98,9 @@ fn report_md_compares_published_figures_and_lists_problem_trials() {
     assert!(md.contains("7 trials: 5 ok, 1 diverged, 1 failed."), "{md}");
     assert!(md.contains("| model.cell=lstm | test_accuracy | 0.96 | 0.02 |"), "{md}");
     assert!(md.contains("**no data** | Paper C |"), "{md}");
+    // The verdicts first: the published figures open the report, then the cell comparison.
+    let (published, versus) = (md.find("## Published figures").unwrap(), md.find("## Which `model.cell`").unwrap());
+    assert!(published < versus && published < md.find("## Results").unwrap(), "{md}");
     assert!(md.contains("| b1 | failed | panicked: boom, badly |"), "{md}");
     assert!(md.contains("| a2 | diverged | loss became NaN at step 3 |"), "{md}");
     // lstm 0.90, 1.00: mean 0.95, std 0.0707, t(1) = 12.706 → ± 0.6353, shown clipped to 1.
