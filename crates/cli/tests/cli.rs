@@ -240,7 +240,8 @@ fn a_swept_checkpoint_predicts_what_the_sweep_measured() {
     assert!(said.contains(&format!("best (all): trial {} ", row[0])), "{said}");
     assert!(said.contains(&format!("rnnlab predict --checkpoint {}", trial.display())), "{said}");
     let report = std::fs::read_to_string(dir.path().join("ck/report.md")).unwrap();
-    assert!(report.contains("## Best trials") && report.contains(&format!("`{}`", row[0])), "{report}");
+    assert!(report.contains("## Best trials") && report.contains(&format!("`trials/{}`", row[0])), "{report}");
+    assert!(report.contains(&format!("rnnlab predict --checkpoint trials/{} ", row[0])), "{report}");
 
     let input = dir.path().join("seqs.csv");
     let o = rnnlab(&["predict", "--checkpoint", trial.to_str().unwrap(), "--input", input.to_str().unwrap()]);

@@ -115,7 +115,8 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
         let axis = config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS);
         blocks.push(Block::Heading(2, "Best trials".into()));
         blocks.push(Block::Paragraph(format!(
-            "The best ok trial of each `{axis}` value by `{}`, the metric that ranks grid points.",
+            "The best ok trial of each `{axis}` value by `{}`, the metric that ranks grid points (folders \
+             relative to this report's).",
             best[0].metric
         )));
         blocks.push(Block::Table(Table {
@@ -129,16 +130,21 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
                         b.point.clone(),
                         b.seed.clone(),
                         b.value_text(),
-                        format!("`{}`", b.folder.display()),
+                        format!("`trials/{}`", b.id),
                     ]
                 })
                 .collect(),
         }));
-        let lines: Vec<String> = best.iter().filter_map(|b| b.predict_line()).collect();
+        // Relative to the report's folder, so that a report reads the same wherever it is.
+        let lines: Vec<String> = best
+            .iter()
+            .filter(|b| b.checkpoint)
+            .map(|b| format!("rnnlab predict --checkpoint trials/{} --input YOUR_DATA -o predictions.csv", b.id))
+            .collect();
         if !lines.is_empty() {
             blocks.push(Block::Paragraph(
-                "Their checkpoints, on your own sequences (`rnnlab predict` reads files of the `csv` and `mnist` \
-                 plugins; docs/results.md):"
+                "Their checkpoints, on your own sequences, run from this folder (`rnnlab predict` reads files of \
+                 the `csv` and `mnist` plugins; docs/results.md):"
                     .into(),
             ));
             blocks.push(Block::Code { lang: "sh".into(), text: lines.join("\n") });
