@@ -358,7 +358,7 @@ fn print_report(report: &rnnlab_report::Report) {
     for b in &report.best {
         println!("best {}", b.sentence());
     }
-    for line in report.best.iter().filter_map(|b| b.predict_line()) {
+    for line in report.best.iter().filter_map(|b| b.predict_line(&b.folder)) {
         println!("  {line}");
     }
     for c in &report.published {

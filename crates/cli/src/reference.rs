@@ -165,13 +165,7 @@ fn write_plugins(out: &mut String) {
 fn write_cells(out: &mut String) {
     out.push_str("### Cells\n\n| `cell` | gate blocks | PyTorch module |\n|---|---|---|\n");
     for cell in CellKind::ALL {
-        let module = match cell.name() {
-            "lstm" => "`torch.nn.LSTM` (gates i, f, g, o; `proj_size`)".to_string(),
-            "gru" => "`torch.nn.GRU` (gates r, z, n)".to_string(),
-            "rnn" => "`torch.nn.RNN` (`nonlinearity`)".to_string(),
-            other => format!("`{other}`"),
-        };
-        let _ = writeln!(out, "| `{}` | {} | {module} |", cell.name(), cell.gates());
+        let _ = writeln!(out, "| `{}` | {} | `torch.nn.{}` |", cell.name(), cell.gates(), cell.name().to_uppercase());
     }
     out.push('\n');
 }

@@ -101,10 +101,10 @@ impl BestTrial {
         }
     }
 
-    /// The `rnnlab predict` line for its checkpoint, if it has one.
-    pub fn predict_line(&self) -> Option<String> {
-        self.checkpoint.then(|| {
-            format!("rnnlab predict --checkpoint {} --input YOUR_DATA -o predictions.csv", self.folder.display())
-        })
+    /// The `rnnlab predict` line for its checkpoint, if it has one, naming the trial's folder as
+    /// `folder` (its full path on a terminal, `trials/<id>` in the report).
+    pub fn predict_line(&self, folder: &Path) -> Option<String> {
+        self.checkpoint
+            .then(|| format!("rnnlab predict --checkpoint {} --input YOUR_DATA -o predictions.csv", folder.display()))
     }
 }

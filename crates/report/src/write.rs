@@ -136,11 +136,8 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
                 .collect(),
         }));
         // Relative to the report's folder, so that a report reads the same wherever it is.
-        let lines: Vec<String> = best
-            .iter()
-            .filter(|b| b.checkpoint)
-            .map(|b| format!("rnnlab predict --checkpoint trials/{} --input YOUR_DATA -o predictions.csv", b.id))
-            .collect();
+        let lines: Vec<String> =
+            best.iter().filter_map(|b| b.predict_line(&Path::new(layout::TRIALS).join(&b.id))).collect();
         if !lines.is_empty() {
             blocks.push(Block::Paragraph(
                 "Their checkpoints, on your own sequences, run from this folder (`rnnlab predict` reads files of \

@@ -326,12 +326,12 @@ fn solve_hidden_size(config: &mut TrialConfig, budget: usize, catalog: &dyn Cata
         return Err(at("give `params` or `hidden_size`, not both".into())
             .with_help("`params` solves the hidden size from a parameter budget; remove one of them"));
     }
-    // The dataset's sizes come from its keys: a bad key is reported as such first.
-    config.model.hidden_size = 1;
-    catalog.check_trial(config)?;
-    let facts = catalog
-        .facts(config)
-        .ok_or_else(|| at("cannot solve the hidden size: the dataset's input and output sizes are unknown".into()))?;
+    // The dataset's sizes come from its keys; without them, a bad key is reported as such.
+    let Some(facts) = catalog.facts(config) else {
+        config.model.hidden_size = 1;
+        catalog.check_trial(config)?;
+        return Err(at("cannot solve the hidden size: the dataset's input and output sizes are unknown".into()));
+    };
     match config.model.hidden_size_for(budget, facts.input_size, facts.output_size) {
         Some(h) => {
             config.model.hidden_size = h;

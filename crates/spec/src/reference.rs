@@ -69,10 +69,7 @@ pub struct KeyDoc {
 
 /// The description of `T`, every subschema inlined.
 pub fn schema_of<T: JsonSchema>() -> Schema {
-    schemars::generate::SchemaSettings::draft2020_12()
-        .with(|s| s.inline_subschemas = true)
-        .into_generator()
-        .into_root_schema_for::<T>()
+    schema_with(T::json_schema)
 }
 
 /// The description of a type through its `json_schema` (a registry's function pointer), every
