@@ -73,13 +73,15 @@ impl Progress for Bar {
     }
 
     fn trial_done(&self, trial: &Trial, r: &TrialRecord) {
-        let what = match (r.test_accuracy, r.test_mse) {
-            (Some(a), _) => format!("test_accuracy={a:.4}"),
-            (_, Some(m)) => format!("test_mse={m:.4}"),
+        let what = match (r.test_accuracy, r.test_mse, r.test_nll) {
+            (Some(a), _, _) => format!("test_accuracy={a:.4}"),
+            (_, Some(m), _) => format!("test_mse={m:.4}"),
+            (_, _, Some(n)) => format!("test_nll={n:.4}"),
             _ => String::new(),
         };
+        let resumed = r.resumed_from.map_or(String::new(), |s| format!(" (resumed from step {s})"));
         let line = format!(
-            "trial {} ({}): {} {what} {} [{:.1} s]",
+            "trial {} ({}): {} {what} {}{resumed} [{:.1} s]",
             trial.id,
             label(trial),
             r.status,

@@ -131,6 +131,15 @@ pub fn sweep(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         claim_timeout: args.claims.timeout(),
         ..SweepOptions::new(args.out.clone(), args.jobs.unwrap_or(cores).max(1), command_line())
     };
+    if let (false, Some(cached)) = (args.fresh, rnnlab_sweep::earlier_spec_trials(&plan, &opts.out_root)) {
+        let dir = opts.out_root.join(&plan.experiment.name);
+        eprintln!(
+            "note: {} held another spec; this sweep's replaces it, and the {cached} trials of the earlier spec stay \
+             cached in {} but out of the report (--fresh deletes them)",
+            dir.join(rnnlab_spec::vocab::layout::SPEC).display(),
+            dir.join(rnnlab_spec::vocab::layout::TRIALS).display()
+        );
+    }
     if args.slurm {
         return submit(&plan, &opts);
     }

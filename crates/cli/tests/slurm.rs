@@ -183,9 +183,10 @@ fn requeued_and_self_requeued_elements_complete_their_trials() {
     let o = sweep(tmp.path(), SLOW, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let mut running = Vec::new();
-    wait_for("two running elements", 120, || {
+    let snapshot = |id: &str| dir.join("resume").join(format!("{id}.safetensors")).is_file();
+    wait_for("two running elements past their first evaluation", 120, || {
         running = element_claims(&dir);
-        running.len() >= 2
+        running.len() >= 2 && running.iter().take(2).all(|(id, _)| snapshot(id))
     });
     // Preemption as Slurm does it (SIGTERM, back to pending), and the warning before a time
     // limit (SIGUSR1 to the batch shell, which is rnnlab: it stops and requeues itself).
@@ -210,6 +211,26 @@ fn requeued_and_self_requeued_elements_complete_their_trials() {
     }
     assert!(log(&e1).contains("restart 1"), "{}", log(&e1));
     assert!(log(&e2).contains("requeued") && log(&e2).contains("restart 1"), "{}", log(&e2));
+    // The requeued elements continued from their snapshots, not from step 0.
+    for id in [&preempted, &warned] {
+        let result = std::fs::read_to_string(dir.join("trials").join(id).join("result.toml")).unwrap();
+        assert!(result.contains("resumed_from = "), "{id}: {result}");
+        assert!(!snapshot(id), "{id}: the snapshot is removed at the end");
+    }
+    // ... and ended bit for bit as the same trials run here in one go.
+    let whole = tempfile::tempdir().unwrap();
+    let mut c = bin();
+    c.args(["sweep", smoke().to_str().unwrap(), "--out", whole.path().to_str().unwrap(), "--jobs", "1"]);
+    for s in SLOW {
+        c.args(["--set", s]);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let curve =
+        |root: &Path, id: &str| std::fs::read_to_string(root.join("trials").join(id).join("curve.csv")).unwrap();
+    for id in [&preempted, &warned] {
+        assert_eq!(curve(&dir, id), curve(&whole.path().join("smoke"), id), "{id}");
+    }
 }
 
 #[test]

@@ -259,3 +259,53 @@ fn a_results_folder_that_cannot_be_written_exits_3() {
     assert_eq!(o.status.code(), Some(3), "{t}");
     assert!(t.contains("not-a-folder") && !t.contains("os error"), "{t}");
 }
+
+#[test]
+fn a_trial_stopped_mid_way_resumes_from_its_last_evaluation_and_ends_as_an_uninterrupted_one() {
+    let (tmp, whole) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = ["--set", "grid.model.cell=[\"gru\"]", "--set", "experiment.seeds=[0]", "--set", "train.steps=40000"];
+    let child = slow_sweep(tmp.path(), &one);
+    // SIGTERM once the trial has passed its second evaluation (10,000 of 40,000 steps).
+    let resume = tmp.path().join("smoke/resume");
+    let step = |t: &str| -> usize {
+        t.split("step ").nth(1).and_then(|r| r.split('/').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    let progressed = || {
+        std::fs::read_dir(&resume).ok().and_then(|mut d| d.next()).is_some()
+            && bin()
+                .args(["status", tmp.path().join("smoke").to_str().unwrap()])
+                .output()
+                .is_ok_and(|o| step(&text(&o)) >= 10000)
+    };
+    wait_for("two evaluations", progressed);
+    signal(&child, "TERM");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&resume).unwrap().count(), 1, "the snapshot stays for the next run");
+    // Run again: it continues from the last snapshot and says so.
+    let again = slow_sweep(tmp.path(), &one).wait_with_output().unwrap();
+    let said = text(&again);
+    assert!(again.status.success(), "{said}");
+    let from: usize = said
+        .split("(resumed from step ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resume in: {said}"));
+    assert!(from >= 10000 && from.is_multiple_of(5000) && from < 40000, "{said}");
+    assert_eq!(std::fs::read_dir(&resume).unwrap().count(), 0, "the snapshot is removed with the trial's end");
+    // The same trial without interruption: the same curve and metrics, bit for bit.
+    let o = slow_sweep(whole.path(), &one).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let trial = |root: &Path, file: &str| {
+        let trials = root.join("smoke/trials");
+        let dir = std::fs::read_dir(&trials).unwrap().next().unwrap().unwrap().path();
+        std::fs::read_to_string(dir.join(file)).unwrap()
+    };
+    assert_eq!(trial(tmp.path(), "curve.csv"), trial(whole.path(), "curve.csv"));
+    let metrics = |t: String| -> Vec<String> {
+        t.lines().filter(|l| !l.contains("seconds") && !l.starts_with("resumed_from")).map(str::to_string).collect()
+    };
+    assert_eq!(metrics(trial(tmp.path(), "result.toml")), metrics(trial(whole.path(), "result.toml")));
+    assert!(trial(tmp.path(), "result.toml").contains("resumed_from = "));
+}

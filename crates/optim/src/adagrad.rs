@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, KeyError, Optimizer, Settings};
+use crate::{non_negative, KeyError, Optimizer, Settings, State};
 
 /// `name = "adagrad"`: its keys, with PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -46,6 +46,15 @@ struct Adagrad {
 impl Optimizer for Adagrad {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr as f32;
+    }
+
+    fn state(&self) -> State {
+        State { buffers: vec![self.sum.clone()], steps: 0 }
+    }
+
+    fn restore(&mut self, state: State, n: usize) -> Result<(), String> {
+        [self.sum] = state.buffers(n, [&self.sum[..]])?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings};
+use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings, State};
 
 /// `name = "adam"` (`torch.optim.Adam`, weight decay added to the gradient) and `name =
 /// "adamw"` (`torch.optim.AdamW`, decoupled decay): their keys, with PyTorch's defaults.
@@ -83,6 +83,17 @@ struct Adam {
 impl Optimizer for Adam {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr as f32;
+    }
+
+    fn state(&self) -> State {
+        State { buffers: vec![self.m.clone(), self.v.clone()], steps: self.t as u64 }
+    }
+
+    fn restore(&mut self, state: State, n: usize) -> Result<(), String> {
+        let t = i32::try_from(state.steps).map_err(|_| format!("{} Adam steps", state.steps))?;
+        [self.m, self.v] = state.buffers(n, [&self.m[..], &self.v[..]])?;
+        self.t = t;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {

@@ -23,6 +23,37 @@ pub trait Optimizer: Send {
 
     /// The learning rate of the next steps (a schedule sets it before each step).
     fn set_lr(&mut self, lr: f64);
+
+    /// Its state between two steps, for a trial to resume from (the learning rate aside: the
+    /// trainer sets it before every step).
+    fn state(&self) -> State;
+
+    /// Takes back a state [`Optimizer::state`] gave, for `n` parameters; refused when its
+    /// buffers do not fit.
+    fn restore(&mut self, state: State, n: usize) -> Result<(), String>;
+}
+
+/// An optimizer's state: its buffers, in the optimizer's own order (each empty until its
+/// first step, or one float per parameter), and how many steps it has taken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub buffers: Vec<Vec<f32>>,
+    pub steps: u64,
+}
+
+impl State {
+    /// The `N` buffers of a state, checked against the optimizer's `current` ones: as many,
+    /// each as long, or (where the optimizer allocates at its first step) empty or of `n`.
+    fn buffers<const N: usize>(self, n: usize, current: [&[f32]; N]) -> Result<[Vec<f32>; N], String> {
+        let count = self.buffers.len();
+        let buffers: [Vec<f32>; N] =
+            self.buffers.try_into().map_err(|_| format!("{count} optimizer buffers, expected {N}"))?;
+        let fits = |(b, c): (&Vec<f32>, &&[f32])| b.len() == c.len() || (c.is_empty() && b.len() == n);
+        match buffers.iter().zip(&current).find(|pair| !fits(*pair)) {
+            Some((b, _)) => Err(format!("an optimizer buffer of {} values for {n} parameters", b.len())),
+            None => Ok(buffers),
+        }
+    }
 }
 
 /// A `Config`'s keys as a table: every serde `Config` has it (a supertrait of [`Settings`], so

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings};
+use crate::{non_negative, unit_interval, KeyError, Optimizer, Settings, State};
 
 /// RMSprop flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -102,6 +102,16 @@ struct Rmsprop {
 impl Optimizer for Rmsprop {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr as f32;
+    }
+
+    fn state(&self) -> State {
+        State { buffers: vec![self.square_avg.clone(), self.grad_avg.clone(), self.buf.clone()], steps: 0 }
+    }
+
+    fn restore(&mut self, state: State, n: usize) -> Result<(), String> {
+        [self.square_avg, self.grad_avg, self.buf] =
+            state.buffers(n, [&self.square_avg[..], &self.grad_avg[..], &self.buf[..]])?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {

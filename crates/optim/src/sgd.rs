@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{non_negative, KeyError, Optimizer, Settings};
+use crate::{non_negative, KeyError, Optimizer, Settings, State};
 
 /// `name = "sgd"`: its keys, with PyTorch's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -58,6 +58,15 @@ struct Sgd {
 impl Optimizer for Sgd {
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr as f32;
+    }
+
+    fn state(&self) -> State {
+        State { buffers: vec![self.buf.clone()], steps: 0 }
+    }
+
+    fn restore(&mut self, state: State, n: usize) -> Result<(), String> {
+        [self.buf] = state.buffers(n, [&self.buf[..]])?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) {

@@ -92,6 +92,10 @@ impl Curves {
     }
 }
 
+fn input(path: &Path, message: String) -> ReportError {
+    ReportError::Input { path: path.to_path_buf(), message }
+}
+
 /// Reads the curves of the ok trials of `dir` (grid columns as in `runs.csv`).
 pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
     let columns: Vec<(&str, Kind)> =
@@ -115,9 +119,15 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
             continue;
         };
         let header: Vec<&str> = first.trim_end().split(',').collect();
-        if !header.contains(&"step") {
-            unreadable.push(format!("{}: no `step` column", path.display()));
-            continue;
+        // A damaged curve (text in a number column, a cut row) fails the report, naming it.
+        let text = std::fs::read_to_string(&path).map_err(|e| input(&path, e.to_string()))?;
+        if let Some(damage) = rnnlab_spec::vocab::layout::curve_damage(&text) {
+            return Err(input(
+                &path,
+                format!(
+                    "{damage} (a damaged curve.csv: delete the trial's folder and run the sweep again to re-run it)"
+                ),
+            ));
         }
         let columns: Vec<(&str, Kind)> =
             header.iter().filter(|c| **c == "step" || CURVE_METRICS.contains(c)).map(|c| (*c, Kind::Float)).collect();

@@ -76,13 +76,15 @@ pub fn trial_id(config: &TrialConfig) -> String {
 }
 
 /// What a trial id hashes: the config without the keys that cannot change the trial's numbers
-/// and were added after ids existed. `train.save_checkpoint` only decides whether the trained
+/// and were added after ids existed (`train.resumable` too: snapshots change no number).
+/// `train.save_checkpoint` only decides whether the trained
 /// parameters are written, so turning it on or off keeps the id (before this rule, specs that
 /// set it had other ids). `train.eval_batch_size` also changes no number, but was hashed from
 /// the start: leaving it out would give every existing trial a new id.
 pub fn identity(config: &TrialConfig) -> TrialConfig {
     let mut config = config.clone();
     config.train.save_checkpoint = false;
+    config.train.resumable = true;
     config
 }
 

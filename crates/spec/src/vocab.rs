@@ -224,6 +224,9 @@ pub mod layout {
     pub const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
     /// `prune/<id>.csv`: a trial's values of the `[prune]` metric so far (`rnnlab_sweep::prune`).
     pub const PRUNE: &str = "prune";
+    /// `resume/<id>.safetensors`: a running trial's snapshot (`[train] resumable`), removed
+    /// when the trial ends (`rnnlab_train::Snapshot`).
+    pub const RESUME: &str = "resume";
     /// `slurm/`: job script, manifests, submissions and logs of `rnnlab sweep --slurm`.
     pub const SLURM: &str = "slurm";
     /// In `trials/<id>/`:
@@ -232,11 +235,51 @@ pub mod layout {
     pub const RESULT: &str = "result.toml";
     pub const MODEL_TENSORS: &str = "model.safetensors";
     pub const MODEL_CARD: &str = "model.toml";
+
+    /// Why a trial's `curve.csv` text is damaged (`line N: what`), or `None` when it is whole:
+    /// a header starting with `step`, then rows of as many fields, each a number or empty.
+    /// A trial whose curve is damaged is not done (the sweep runs it again) and the report
+    /// refuses it, naming the file and line.
+    pub fn curve_damage(text: &str) -> Option<String> {
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        if header.first() != Some(&"step") {
+            return Some("line 1: the header does not start with `step`".into());
+        }
+        for (i, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != header.len() {
+                return Some(format!("line {}: {} fields, the header has {}", i + 2, fields.len(), header.len()));
+            }
+            if let Some((f, name)) =
+                fields.iter().zip(&header).find(|(f, _)| !f.is_empty() && f.parse::<f64>().is_err())
+            {
+                return Some(format!("line {}: `{name}` is `{f}`, not a number", i + 2));
+            }
+        }
+        if !text.ends_with('\n') {
+            return Some(format!("line {}: cut short (no final newline)", text.lines().count()));
+        }
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn damaged_curves_are_named_by_line() {
+        let whole = "step,epoch,train_loss\n1,0,0.5\n2,0,\n";
+        assert_eq!(layout::curve_damage(whole), None);
+        assert_eq!(layout::curve_damage("").as_deref(), Some("line 1: the header does not start with `step`"));
+        assert_eq!(
+            layout::curve_damage("step,epoch,train_loss\n1,0,0.5\n2,0,oops\n").as_deref(),
+            Some("line 3: `train_loss` is `oops`, not a number")
+        );
+        assert_eq!(layout::curve_damage("step,epoch\n1\n").as_deref(), Some("line 2: 1 fields, the header has 2"));
+        assert!(layout::curve_damage("step,epoch\n1,0\n2,").unwrap().contains("line 3"));
+    }
 
     #[test]
     fn statuses_round_trip_and_unknown_ones_are_not_final() {

@@ -19,7 +19,7 @@ pub mod status;
 mod worker;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rnnlab_spec::vocab::layout;
@@ -156,6 +156,26 @@ pub fn prepare(plan: &Plan, opts: &SweepOptions) -> Result<Claims, SweepError> {
     }
     dir.write_file(layout::SPEC, &plan.effective_spec)?;
     Ok(claims)
+}
+
+/// When the results folder holds another spec than `plan`'s: how many of its trial folders
+/// with results are not `plan`'s (they stay cached, for a later sweep of that spec, and out of
+/// this plan's report). `None` when the folder is new or holds this very spec.
+pub fn earlier_spec_trials(plan: &Plan, out_root: &Path) -> Option<usize> {
+    let dir = ResultsDir::new(out_root.join(&plan.experiment.name));
+    let current = std::fs::read_to_string(dir.root.join(layout::SPEC)).ok()?;
+    if current == plan.effective_spec {
+        return None;
+    }
+    let ids: HashSet<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
+    let trials = std::fs::read_dir(dir.root.join(layout::TRIALS)).ok();
+    let cached = trials
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join(layout::RESULT).is_file() && !ids.contains(e.file_name().to_string_lossy().as_ref()))
+        .count();
+    Some(cached)
 }
 
 /// Rebuilds `runs.csv` from the trial folders (under the folder lock); returns its rows.

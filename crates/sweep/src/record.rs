@@ -47,6 +47,10 @@ pub struct TrialRecord {
     /// it was recorded, and for trials that never ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_seconds: Option<f64>,
+    /// The step the trial resumed from after an interruption (`[train] resumable`); absent
+    /// when it ran in one go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<usize>,
 }
 
 impl TrialRecord {
@@ -77,6 +81,7 @@ impl TrialRecord {
             wall_seconds: r.wall_seconds,
             params: r.param_count,
             eval_seconds: Some(r.eval_seconds),
+            resumed_from: r.resumed_from,
         }
     }
 
@@ -103,6 +108,7 @@ impl TrialRecord {
             wall_seconds,
             params: 0,
             eval_seconds: None,
+            resumed_from: None,
         }
     }
 

@@ -105,13 +105,18 @@ impl ResultsDir {
         files::real_dir(&trials).map_err(io(&trials))?;
         files::remove_stale_temps(&self.root).map_err(io(&self.root))?;
         files::remove_stale_temps(&trials).map_err(io(&trials))?;
+        let resume = self.root.join(layout::RESUME);
+        if fs::symlink_metadata(&resume).is_ok() {
+            files::real_dir(&resume).map_err(io(&resume))?;
+            files::remove_stale_temps(&resume).map_err(io(&resume))?;
+        }
         Ok(())
     }
 
     /// Removes everything a previous sweep wrote here (for `--fresh`). Call with the lock held.
     pub fn clear(&self) -> Result<(), ResultsError> {
         use layout::*;
-        for name in [TRIALS, CLAIMS, PRUNE, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
+        for name in [TRIALS, CLAIMS, PRUNE, RESUME, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
             let p = self.root.join(name);
             // symlink_metadata: a link is removed itself, never what it points to.
             let r = match fs::symlink_metadata(&p) {
@@ -132,16 +137,50 @@ impl ResultsDir {
         write_atomic(&self.root.join(name), contents.as_bytes())
     }
 
-    /// The record of trial `id`, if it has one.
+    /// The record of trial `id`, if it has one. A `result.toml` whose `curve.csv` is missing
+    /// or damaged (`layout::curve_damage`) is no record: the trial is not done and runs again.
     pub fn record(&self, id: &str) -> Result<Option<TrialRecord>, ResultsError> {
         let path = self.trial_dir(id).join(layout::RESULT);
         match fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map(Some)
-                .map_err(|e| ResultsError::Corrupt { path, message: format!("{e} (delete the folder to re-run it)") }),
+            Ok(text) => {
+                let curve = fs::read_to_string(self.trial_dir(id).join(layout::CURVE));
+                if !curve.is_ok_and(|c| layout::curve_damage(&c).is_none()) {
+                    return Ok(None);
+                }
+                toml::from_str(&text).map(Some).map_err(|e| ResultsError::Corrupt {
+                    path,
+                    message: format!("{e} (delete the folder to re-run it)"),
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&path)(e)),
         }
+    }
+
+    fn snapshot_path(&self, id: &str) -> PathBuf {
+        self.root.join(layout::RESUME).join(format!("{id}.safetensors"))
+    }
+
+    /// Trial `id`'s snapshot, if it has a readable one (an unreadable one is as none: the
+    /// trial starts over).
+    pub fn snapshot(&self, id: &str) -> Option<rnnlab_train::Snapshot> {
+        let path = self.snapshot_path(id);
+        // O_NOFOLLOW-like: a link in place of a snapshot is not read.
+        let meta = fs::symlink_metadata(&path).ok().filter(|m| m.is_file())?;
+        let bytes = fs::read(&path).ok().filter(|b| b.len() as u64 == meta.len())?;
+        rnnlab_train::Snapshot::from_bytes(&bytes).ok()
+    }
+
+    /// Writes trial `id`'s snapshot atomically, replacing the previous one.
+    pub fn write_snapshot(&self, id: &str, snapshot: &rnnlab_train::Snapshot) -> Result<(), ResultsError> {
+        let folder = self.root.join(layout::RESUME);
+        files::real_dir(&folder).map_err(io(&folder))?;
+        write_atomic(&self.snapshot_path(id), &snapshot.to_bytes())
+    }
+
+    /// Removes trial `id`'s snapshot (its trial has ended).
+    pub fn remove_snapshot(&self, id: &str) {
+        let _ = fs::remove_file(self.snapshot_path(id));
     }
 
     /// When trial `id`'s `result.toml` was written, if it exists.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rnnlab_spec::vocab::layout;
 use rnnlab_spec::{Plan, Status, Trial};
-use rnnlab_train::{run_judged_trial, TrainError};
+use rnnlab_train::{run_resumable_trial, Resume, TrainError};
 
 use crate::{cost, meta, prepare, threads_per_trial, Claims, CurvePoint, Progress, ResultsDir, ResultsError};
 use crate::{SweepError, SweepOptions, SweepOutcome, TrialRecord};
@@ -102,7 +102,14 @@ pub fn run(
             progress.trial_eval(trial, p, total)
         };
         let judge = |curve: &[CurvePoint]| pruner.as_ref().and_then(|p| p.judge(&trial.id, curve));
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_judged_trial(&trial.config, stop, &on_eval, &judge)));
+        // A snapshot left by an interrupted run of this trial continues it; each evaluation
+        // writes the next (a snapshot that cannot be written only costs the resume).
+        let save = |s: &rnnlab_train::Snapshot| {
+            let _ = dir.write_snapshot(&trial.id, s);
+        };
+        let resume = Resume { from: dir.snapshot(&trial.id), save: &save };
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| run_resumable_trial(&trial.config, stop, &on_eval, &judge, resume)));
         let (record, curve, checkpoint) = match outcome {
             Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve, result.checkpoint),
             Ok(Err(TrainError::Interrupted)) => {
@@ -119,7 +126,11 @@ pub fn run(
                 (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new(), None)
             }
         };
-        match queue.commit(&dir, &claims, plan, trial, &curve, &record, checkpoint.as_ref()) {
+        let committed = queue.commit(&dir, &claims, plan, trial, &curve, &record, checkpoint.as_ref());
+        if committed.is_ok() {
+            dir.remove_snapshot(&trial.id);
+        }
+        match committed {
             Ok(true) => {
                 let slot = match record.status {
                     Status::Ok => 0,

@@ -180,17 +180,22 @@ fn failed_trials_are_retried_by_the_next_sweep_not_by_every_worker_of_this_one()
 }
 
 #[test]
-fn a_damaged_curve_is_listed_by_the_report_not_fatal() {
+fn a_damaged_or_deleted_curve_fails_the_report_and_its_trial_runs_again() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = smoke(&["train.steps=20"]);
     sweep(&plan, &options(tmp.path())).unwrap();
     let dir = tmp.path().join("smoke");
-    let curve = dir.join("trials").join(&plan.trials[0].id).join("curve.csv");
-    let text = std::fs::read_to_string(&curve).unwrap();
-    std::fs::write(&curve, text.replacen("\n10,", "\nten,", 1)).unwrap();
-    let report = rnnlab_report::write_report(&dir, &plan.report).unwrap();
-    // The performance profile and the 3 curves: the other trials still have curves.
-    assert_eq!(report.plots.len(), 4, "the other trials still have curves");
-    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.contains("unreadable curve.csv") && md.contains("`step`): `ten` is not a number"), "{md}");
+    let curve = |i: usize| dir.join("trials").join(&plan.trials[i].id).join("curve.csv");
+    let text = std::fs::read_to_string(curve(0)).unwrap();
+    std::fs::write(curve(0), text.replacen(",0.", ",zero.", 1)).unwrap();
+    let e = rnnlab_report::write_report(&dir, &plan.report).unwrap_err().to_string();
+    assert!(e.contains(&curve(0).display().to_string()) && e.contains("line 2: `"), "{e}");
+    assert!(e.contains("is `zero."), "{e}");
+    std::fs::remove_file(curve(1)).unwrap();
+    // Neither trial is done: the next sweep runs both again, and the report is whole.
+    let again = sweep(&plan, &options(tmp.path())).unwrap();
+    assert_eq!(again.ran, 2);
+    assert!(rnnlab_spec::vocab::layout::curve_damage(&std::fs::read_to_string(curve(0)).unwrap()).is_none());
+    assert!(curve(1).is_file());
+    rnnlab_report::write_report(&dir, &plan.report).unwrap();
 }

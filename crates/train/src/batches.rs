@@ -27,6 +27,13 @@ impl Order {
         Order { indices, batch_size, pos: 0, rng }
     }
 
+    /// Moves past the first `steps` batches (a resumed trial: the shuffles are replayed).
+    pub fn skip(&mut self, steps: usize) {
+        for _ in 0..steps {
+            self.next_indices();
+        }
+    }
+
     /// The indices of the next batch.
     pub fn next_indices(&mut self) -> &[usize] {
         if self.pos >= self.indices.len() {

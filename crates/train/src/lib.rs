@@ -16,6 +16,7 @@ pub mod memory;
 mod metrics;
 pub mod noise;
 mod selection;
+pub mod snapshot;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -23,6 +24,7 @@ use std::time::Instant;
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
 
 use rnnlab_data::LossReduction;
 use rnnlab_nn::{optim, params, Backend, Network};
@@ -32,6 +34,7 @@ use rnnlab_spec::{DeviceKind, RunConfig, TrialConfig};
 pub use metrics::Metrics;
 pub use rnnlab_nn::set_threads;
 use selection::{check_validation_metric, Selection};
+pub use snapshot::Snapshot;
 
 /// One row of a trial's learning curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +81,8 @@ pub struct TrialResult {
     pub eval_seconds: f64,
     /// The trained model, when `[train] save_checkpoint` is set and the trial ended ok.
     pub checkpoint: Option<checkpoint::Checkpoint>,
+    /// The step a snapshot resumed this trial from (`[train] resumable`).
+    pub resumed_from: Option<usize>,
 }
 
 impl TrialResult {
@@ -141,7 +146,30 @@ pub fn run_judged_trial(
     on_eval: OnEval,
     judge: Judge,
 ) -> Result<TrialResult, TrainError> {
-    with_device!(config.run, config.seed, dev => train(config, dev, stop, on_eval, judge).map(|(result, _)| result))
+    run_resumable_trial(config, stop, on_eval, judge, Resume { from: None, save: &|_| {} })
+}
+
+/// Snapshots of a trial that may be interrupted (`[train] resumable`).
+pub struct Resume<'a> {
+    /// The snapshot to continue from; one that does not fit the trial (another network's
+    /// parameters, say) is ignored and the trial starts over.
+    pub from: Option<Snapshot>,
+    /// Takes the snapshot written at each evaluation before the last.
+    pub save: &'a (dyn Fn(&Snapshot) + Sync),
+}
+
+/// [`run_judged_trial`], continuing from `resume.from` and handing `resume.save` a snapshot at
+/// every evaluation: a resumed trial's curve and result are those of an uninterrupted one.
+pub fn run_resumable_trial(
+    config: &TrialConfig,
+    stop: &AtomicBool,
+    on_eval: OnEval,
+    judge: Judge,
+    resume: Resume,
+) -> Result<TrialResult, TrainError> {
+    with_device!(config.run, config.seed, dev => {
+        train(config, dev, stop, on_eval, judge, resume).map(|(result, _)| result)
+    })
 }
 
 /// Why `cuda` is refused by a build without the `cuda` feature.
@@ -211,7 +239,7 @@ pub fn forward(config: &TrialConfig, train_first: bool) -> Result<ForwardPass, T
         (config.train.steps, config.train.epochs) = (Some(0), None);
     }
     with_device!(config.run, config.seed, dev => {
-        let (result, (net, data)) = train(&config, dev, &AtomicBool::new(false), &|_, _| {}, &|_| None)?;
+        let (result, (net, data)) = train(&config, dev, &AtomicBool::new(false), &|_, _| {}, &|_| None, Resume { from: None, save: &|_| {} })?;
         let all: Vec<usize> = (0..data.test.len).collect();
         let batch = batches::gather(&data.test, &all);
         Ok(ForwardPass {
@@ -259,8 +287,9 @@ fn train<D: Backend>(
     stop: &AtomicBool,
     on_eval: OnEval,
     judge: Judge,
+    resume: Resume,
 ) -> Result<(TrialResult, Trained<D>), TrainError> {
-    let started = Instant::now();
+    let mut started = Instant::now();
     let plugin = rnnlab_data::find(&config.dataset.plugin)
         .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
     let data = plugin.build(&config.dataset.keys, config.seed)?;
@@ -302,17 +331,17 @@ fn train<D: Backend>(
     let mut order = batches::Order::new(n, train.batch_size, config.seed);
     // Dropout masks come from their own stream, so turning dropout on leaves the batch order
     // (and everything else a seed decides) as it was.
-    let mut dropout_rng = StdRng::seed_from_u64(config.seed ^ 0x0064_726f_706f_7574); // "dropout"
+    let mut dropout_rng = ChaCha12Rng::seed_from_u64(config.seed ^ 0x0064_726f_706f_7574); // "dropout"
     let mut weight_noise = noise::WeightNoise::new(config.train.weight_noise, config.seed);
     let mut curve = Vec::new();
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
     let mut eval_seconds = 0.0f64;
     let mut selection = train.early_stopping.as_ref().map(Selection::new);
-    let mut evaluate = |net: &Network<D>, step: usize, loss_sum: &mut f64, loss_count: &mut usize| {
+    let evaluate = |net: &Network<D>, step: usize, loss_sum: &mut f64, loss_count: &mut usize, started: Instant| {
         let eval_started = Instant::now();
         let test = metrics::evaluate(net, &data.test, data.task, train.eval_batch_size);
         let valid = data.valid.as_ref().map(|v| metrics::evaluate(net, v, data.task, train.eval_batch_size));
-        eval_seconds += eval_started.elapsed().as_secs_f64();
+        let took = eval_started.elapsed().as_secs_f64();
         let point = CurvePoint {
             step,
             epoch: step as f64 / steps_per_epoch as f64,
@@ -323,13 +352,43 @@ fn train<D: Backend>(
         };
         (*loss_sum, *loss_count) = (0.0, 0);
         on_eval(&point, total_steps);
-        point
+        (point, took)
     };
 
     let mut plateau = optim::schedule::Plateau::new(config.optimizer.lr, config.optimizer.schedule.as_ref());
     let mut steps_done = total_steps;
     let mut pruned: Option<String> = None;
-    for step in 1..=total_steps {
+    // A snapshot puts every piece of state where the uninterrupted run had it after that step.
+    let from = resume.from.filter(|s| s.params.len() == flat.len() && s.step < total_steps);
+    let resumed_from = from.as_ref().map(|s| s.step);
+    if let Some(s) = from {
+        if opt.restore(s.optimizer, flat.len()).is_ok() {
+            flat = s.params;
+            dropout_rng.set_word_pos(s.dropout_words);
+            weight_noise.seek(s.noise_words);
+            order.skip(s.step);
+            for point in &s.curve {
+                if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
+                    p.step(point.metric(metric).unwrap_or(f64::NAN));
+                }
+                if let Some(sel) = selection.as_mut() {
+                    sel.observe(point, &[], false);
+                }
+            }
+            if let Some(sel) = selection.as_mut() {
+                sel.best_params = s.best_params;
+            }
+            curve = s.curve;
+            eval_seconds = s.eval_seconds;
+            started = started.checked_sub(std::time::Duration::from_secs_f64(s.wall_seconds)).unwrap_or(started);
+        } else {
+            // The optimizer refused the state: start over with a fresh one.
+            opt = optim::build(&config.optimizer, flat.len());
+        }
+    }
+    let first_step = resumed_from.filter(|_| !curve.is_empty()).map_or(1, |s| s + 1);
+    let resumed_from = (first_step > 1).then_some(first_step - 1);
+    for step in first_step..=total_steps {
         if stop.load(Ordering::Relaxed) {
             return Err(TrainError::Interrupted);
         }
@@ -358,6 +417,7 @@ fn train<D: Backend>(
                 wall_seconds: started.elapsed().as_secs_f64(),
                 eval_seconds,
                 checkpoint: None,
+                resumed_from,
             };
             return Ok((result, (net, data)));
         }
@@ -375,7 +435,8 @@ fn train<D: Backend>(
         loss_count += 1;
         if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
             params::set_flat_values(&mut net, &flat);
-            let point = evaluate(&net, step, &mut loss_sum, &mut loss_count);
+            let (point, took) = evaluate(&net, step, &mut loss_sum, &mut loss_count, started);
+            eval_seconds += took;
             curve.push(point.clone());
             if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
                 p.step(point.metric(metric).unwrap_or(f64::NAN));
@@ -391,6 +452,19 @@ fn train<D: Backend>(
                 if pruned.is_some() {
                     steps_done = step;
                     break;
+                }
+                if train.resumable {
+                    (resume.save)(&Snapshot {
+                        step,
+                        params: flat.clone(),
+                        optimizer: opt.state(),
+                        dropout_words: dropout_rng.get_word_pos(),
+                        noise_words: weight_noise.words(),
+                        curve: curve.clone(),
+                        best_params: selection.as_ref().and_then(|s| s.best_params.clone()),
+                        eval_seconds,
+                        wall_seconds: started.elapsed().as_secs_f64(),
+                    });
                 }
             }
         }
@@ -410,6 +484,7 @@ fn train<D: Backend>(
         wall_seconds: started.elapsed().as_secs_f64(),
         eval_seconds,
         checkpoint: (config.train.save_checkpoint && status_ok).then(|| checkpoint::checkpoint(config, &net)),
+        resumed_from,
     };
     Ok((result, (net, data)))
 }

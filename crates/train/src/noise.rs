@@ -4,14 +4,14 @@
 //! batch order and the dropout masks as they were. Checked against PyTorch with the same draws
 //! (`tests/weight_noise.rs`, `scripts/golden.py`).
 
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// The noisy copy of the parameters a step is taken at.
 pub struct WeightNoise {
     sigma: f32,
-    rng: StdRng,
+    rng: ChaCha12Rng,
     noise: Vec<f32>,
     noisy: Vec<f32>,
 }
@@ -21,10 +21,20 @@ impl WeightNoise {
     pub fn new(sigma: f64, seed: u64) -> Self {
         WeightNoise {
             sigma: sigma as f32,
-            rng: StdRng::seed_from_u64(seed ^ 0x776e_6f69_7365), // "wnoise"
+            rng: ChaCha12Rng::seed_from_u64(seed ^ 0x776e_6f69_7365), // "wnoise"
             noise: Vec::new(),
             noisy: Vec::new(),
         }
+    }
+
+    /// How far the stream has been drawn (a snapshot's position).
+    pub fn words(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// Continues the stream at a snapshot's position.
+    pub fn seek(&mut self, words: u128) {
+        self.rng.set_word_pos(words);
     }
 
     /// The parameters this step's gradient is taken at: `clean` itself without noise, else

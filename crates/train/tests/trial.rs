@@ -203,3 +203,63 @@ fn dropout_is_deterministic_per_seed_and_changes_training() {
     (plain.model.dropout, plain.model.head_dropout) = (0.0, 0.0);
     assert_ne!(run(&plain).curve[0].train_loss, a.curve[0].train_loss);
 }
+
+/// A trial's curve and result without its timings (which an interruption changes).
+fn untimed(r: &rnnlab_train::TrialResult) -> (Vec<rnnlab_train::CurvePoint>, Option<usize>, usize, Option<Vec<u8>>) {
+    let curve = r.curve.iter().map(|p| rnnlab_train::CurvePoint { wall_seconds: 0.0, ..p.clone() }).collect();
+    (curve, r.selected_step, r.steps_done, r.checkpoint.as_ref().map(|c| c.safetensors.clone()))
+}
+
+#[test]
+fn a_trial_resumed_from_any_snapshot_ends_bit_for_bit_as_an_uninterrupted_one() {
+    use rnnlab_train::{run_resumable_trial, Resume, Snapshot};
+    rnnlab_train::set_threads(1);
+    // Everything with state of its own: shuffled batches, dropout masks, weight noise, Adam's
+    // moments, early stopping's selection (with the checkpoint's best parameters) and the
+    // plateau schedule.
+    let c: TrialConfig = toml::from_str(
+        "seed = 3\n\
+         [dataset]\nplugin = 'parity'\nlength = 6\nn_valid = 8\n\
+         [model]\ncell = 'lstm'\nhidden_size = 8\nlayers = 2\ndropout = 0.2\n\
+         [optimizer]\nname = 'adam'\nlr = 0.03\nclip_grad_norm = 1.0\n\
+         [optimizer.schedule]\nkind = 'plateau'\nmetric = 'valid_loss'\npatience = 1\n\
+         [train]\nsteps = 60\nbatch_size = 8\neval_every = 10\nweight_noise = 0.01\nsave_checkpoint = true\n\
+         [train.early_stopping]\nmetric = 'valid_loss'\n\
+         [run]\n",
+    )
+    .unwrap();
+    let snapshots = Mutex::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let save = |s: &Snapshot| snapshots.lock().unwrap().push(s.clone());
+    let whole = run_resumable_trial(&c, &stop, &|_, _| {}, &|_| None, Resume { from: None, save: &save }).unwrap();
+    assert_eq!(whole.resumed_from, None);
+    let snapshots = snapshots.into_inner().unwrap();
+    assert_eq!(
+        snapshots.iter().map(|s| s.step).collect::<Vec<_>>(),
+        [10, 20, 30, 40, 50],
+        "one per evaluation but the last"
+    );
+    for s in snapshots {
+        let step = s.step;
+        let from = Snapshot::from_bytes(&s.to_bytes()).unwrap();
+        let resumed =
+            run_resumable_trial(&c, &stop, &|_, _| {}, &|_| None, Resume { from: Some(from), save: &|_| {} }).unwrap();
+        assert_eq!(resumed.resumed_from, Some(step));
+        assert_eq!(untimed(&resumed), untimed(&whole), "resumed from step {step}");
+    }
+    // A snapshot of another network is ignored: the trial starts over, and ends the same.
+    let other = Snapshot {
+        step: 10,
+        params: vec![0.0; 3],
+        optimizer: Default::default(),
+        dropout_words: 0,
+        noise_words: 0,
+        curve: whole.curve[..1].to_vec(),
+        best_params: None,
+        eval_seconds: 0.0,
+        wall_seconds: 0.0,
+    };
+    let fresh =
+        run_resumable_trial(&c, &stop, &|_, _| {}, &|_| None, Resume { from: Some(other), save: &|_| {} }).unwrap();
+    assert_eq!((fresh.resumed_from, untimed(&fresh)), (None, untimed(&whole)));
+}

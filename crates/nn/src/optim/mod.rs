@@ -3,7 +3,7 @@
 
 pub mod schedule;
 
-pub use rnnlab_optim::{clip_grad_norm, Optimizer};
+pub use rnnlab_optim::{clip_grad_norm, Optimizer, State};
 use rnnlab_spec::OptimizerConfig;
 
 /// The optimizer `config` names, for `n` parameters. `config` has passed the spec's checks.

@@ -64,6 +64,14 @@ pub struct TrainConfig {
     #[serde(default, skip_serializing_if = "is_false")]
     #[schemars(extend("default" = false))]
     pub save_checkpoint: bool,
+    /// Write a snapshot at every evaluation (`resume/<trial id>.safetensors` in the results
+    /// folder: parameters, optimizer state, random streams' positions, the curve so far), so
+    /// that a trial stopped by Ctrl-C, SIGTERM, a Slurm preemption or a crash continues from
+    /// its last evaluation, ending bit for bit as an uninterrupted run; removed when the trial
+    /// ends. No part of the trial id.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    #[schemars(extend("default" = true))]
+    pub resumable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
     /// Weight noise (Graves 2011, as Chung et al. 2014 train): each training step adds
@@ -133,6 +141,14 @@ impl EarlyStopping {
                 crate::vocab::Direction::Lower => value < b - self.min_delta,
             })
     }
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn is_false(b: &bool) -> bool {
