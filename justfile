@@ -28,6 +28,10 @@ validate SPEC *ARGS: build
 status DIR *ARGS: build
     {{rnnlab}} status {{DIR}} {{ARGS}}
 
+# Sweep every experiment with [[published]] figures that has trials without results, then rebuild results/index.md; e.g. `just reproduce --jobs 2`, `just reproduce --dry-run`.
+reproduce *ARGS: build
+    {{rnnlab}} reproduce {{ARGS}}
+
 # Rebuild runs.csv and the report of a results folder from its trial folders (after workers or Slurm jobs).
 collect DIR: build
     {{rnnlab}} collect {{DIR}}

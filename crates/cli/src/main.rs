@@ -9,6 +9,7 @@ mod forward;
 mod predict;
 mod progress;
 mod reference;
+mod reproduce;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,10 @@ enum Command {
     /// Rebuild runs.csv and the report of a results folder from its trial folders.
     #[command(after_help = CLUSTER_DOCS)]
     Collect { dir: PathBuf },
+    /// Sweep every experiment in experiments/ with `[[published]]` figures that has trials
+    /// without results, one after the other, then rebuild results/index.md (`just reproduce`).
+    #[command(after_help = "The published figures and how they were reproduced: docs/reproductions.md.")]
+    Reproduce(reproduce::ReproduceArgs),
     /// Run one trial of a Slurm manifest (what `--slurm`'s job script runs).
     #[command(after_help = CLUSTER_DOCS)]
     Worker(sweep::WorkerArgs),
@@ -179,29 +184,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect { dir } => folder::collect(&dir),
         Command::Worker(args) => sweep::worker(&args),
         Command::Report { dir } if rnnlab_report::index::is_collection(&dir) => {
-            let index = rnnlab_report::index::write_index(&dir, |folder| {
-                let write = || -> anyhow::Result<rnnlab_report::Report> {
-                    let config = rnnlab_report::report_config(folder)?;
-                    let _lock = rnnlab_sweep::ResultsDir::new(folder.to_path_buf()).lock()?;
-                    Ok(rnnlab_report::write_report(folder, &config)?)
-                };
-                write().map_err(|e| format!("{e:#}"))
-            })?;
-            for (folder, report) in &index.experiments {
-                match report {
-                    Ok(r) => println!("{folder}: {}{}", r.path.display(), if r.partial { " (partial)" } else { "" }),
-                    Err(e) => println!("{folder}: no report: {e}"),
-                }
-            }
-            let [reproduced, better, worse, no_data] = index.verdict_counts();
-            println!(
-                "published figures: {reproduced} reproduced, {better} better, {worse} worse, {no_data} no data\n\
-                 index: {} and {}",
-                index.md.display(),
-                index.html.display()
-            );
+            report_collection(&dir)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reproduce(args) => reproduce::run(&args),
         Command::Report { dir } => {
             let config = rnnlab_report::report_config(&dir)?;
             // Workers may be writing it too.
@@ -244,6 +230,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `rnnlab report` on a folder of results folders: each one's report, then index.md/html.
+fn report_collection(dir: &Path) -> anyhow::Result<()> {
+    let index = rnnlab_report::index::write_index(dir, |folder| {
+        let write = || -> anyhow::Result<rnnlab_report::Report> {
+            let config = rnnlab_report::report_config(folder)?;
+            let _lock = rnnlab_sweep::ResultsDir::new(folder.to_path_buf()).lock()?;
+            Ok(rnnlab_report::write_report(folder, &config)?)
+        };
+        write().map_err(|e| format!("{e:#}"))
+    })?;
+    for (folder, report) in &index.experiments {
+        match report {
+            Ok(r) => println!("{folder}: {}{}", r.path.display(), if r.partial { " (partial)" } else { "" }),
+            Err(e) => println!("{folder}: no report: {e}"),
+        }
+    }
+    let [reproduced, better, worse, no_data] = index.verdict_counts();
+    println!(
+        "published figures: {reproduced} reproduced, {better} better, {worse} worse, {no_data} no data\n\
+         index: {} and {}",
+        index.md.display(),
+        index.html.display()
+    );
+    Ok(())
 }
 
 /// Loads and checks a spec; prints its errors and returns `None` when it is invalid.

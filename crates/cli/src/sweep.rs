@@ -44,6 +44,14 @@ pub struct SweepArgs {
     claims: ClaimArgs,
 }
 
+impl SweepArgs {
+    /// A plain sweep of `spec` (what `rnnlab reproduce` runs for each experiment).
+    pub(crate) fn new(spec: SpecArgs, jobs: Option<usize>, out: PathBuf, slurm: bool) -> Self {
+        let claims = ClaimArgs { claim_timeout: rnnlab_sweep::claims::DEFAULT_TIMEOUT.as_secs() };
+        SweepArgs { spec, jobs, out, fresh: false, wait: false, slurm, claims }
+    }
+}
+
 #[derive(Args)]
 pub struct ClaimArgs {
     /// Seconds without a heartbeat after which a worker's claim on a trial is taken over by

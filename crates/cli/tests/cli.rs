@@ -148,9 +148,19 @@ fn the_csv_example_runs_from_the_repository_root_and_names_each_cells_best_trial
 fn quick_variants_of_the_tutorial_experiments_run() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
     let out_dir = tempfile::tempdir().unwrap();
-    for (spec, sets) in [
-        ("count_ones.toml", &["dataset.length=8", "dataset.n_train=200", "train.epochs=2", "train.eval_every=0"][..]),
-        ("sine.toml", &["train.steps=20", "train.eval_every=0"][..]),
+    // The Bai et al. long-memory experiments search 3 learning rates per cell.
+    let small = ["dataset.train_size=64", "dataset.valid_size=16", "dataset.test_size=16", "train.epochs=1"];
+    let adding = [&["dataset.length=12"][..], &small].concat();
+    let copy = [&["dataset.delay=6"][..], &small].concat();
+    for (spec, sets, trials) in [
+        (
+            "count_ones.toml",
+            &["dataset.length=8", "dataset.n_train=200", "train.epochs=2", "train.eval_every=0"][..],
+            3,
+        ),
+        ("sine.toml", &["train.steps=20", "train.eval_every=0"][..], 3),
+        ("bai2018_adding.toml", &adding[..], 9),
+        ("bai2018_copy.toml", &copy[..], 9),
     ] {
         let mut args = vec!["sweep", "--out", out_dir.path().to_str().unwrap(), "--set", "experiment.seeds=[0]"];
         let path = dir.join(spec);
@@ -160,8 +170,50 @@ fn quick_variants_of_the_tutorial_experiments_run() {
         }
         let out = rnnlab(&args);
         assert!(out.status.success(), "{spec}: {}", text(&out));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("3 ok"), "{spec}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{trials} ok")), "{spec}: {}", text(&out));
     }
+}
+
+#[test]
+fn a_quick_permuted_pixel_mnist_run_completes() {
+    // MNIST-shaped IDX files (blank images, labels 0–9 in turn): what the run needs is the
+    // format and the sizes, not the digits.
+    let data = tempfile::tempdir().unwrap();
+    let idx = |name: &str, dims: &[u32], bytes: Vec<u8>| {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend(d.to_be_bytes());
+        }
+        out.extend(bytes);
+        std::fs::write(data.path().join(name), out).unwrap();
+    };
+    for (prefix, n) in [("train", 60_000u32), ("t10k", 10_000)] {
+        idx(&format!("{prefix}-images-idx3-ubyte"), &[n, 28, 28], vec![0; n as usize * 784]);
+        idx(&format!("{prefix}-labels-idx1-ubyte"), &[n], (0..n).map(|i| (i % 10) as u8).collect());
+    }
+    let out = tempfile::tempdir().unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/bai2018_pmnist.toml");
+    let dir = format!("dataset.data_dir=\"{}\"", data.path().display());
+    let o = rnnlab(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--set",
+        &dir,
+        "--set",
+        "dataset.n_train=32",
+        "--set",
+        "dataset.n_validation=16",
+        "--set",
+        "dataset.n_test=16",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "model.params=2000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("6 ok"), "{}", text(&o));
 }
 
 #[test]
@@ -428,4 +480,56 @@ fn cuda_is_refused_before_any_trial_without_the_feature() {
     assert!(!out.exists(), "nothing may be written");
     let o = rnnlab(&["validate", smoke().to_str().unwrap(), "--set", "run.device=\"tpu\""]);
     assert!(text(&o).contains("unknown device `tpu`"), "{}", text(&o));
+}
+
+#[test]
+fn reproduce_sweeps_the_experiments_with_published_figures_that_lack_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let experiments = tmp.path().join("experiments");
+    std::fs::create_dir(&experiments).unwrap();
+    let smoke = std::fs::read_to_string(smoke()).unwrap();
+    let published = "\n[[published]]\nsource = \"a test\"\nmetric = \"test_accuracy\"\nvalue = 0.5\ntolerance = 0.5\n";
+    std::fs::write(experiments.join("a.toml"), format!("{smoke}{published}").replace("\"smoke\"", "\"a\"")).unwrap();
+    std::fs::write(experiments.join("b.toml"), smoke.replace("\"smoke\"", "\"b\"")).unwrap();
+    let results = tmp.path().join("results");
+    let reproduce = |extra: &[&str]| {
+        let mut args = vec!["reproduce", "--experiments", experiments.to_str().unwrap()];
+        args.extend(["--out", results.to_str().unwrap(), "--jobs", "1"]);
+        args.extend(extra);
+        rnnlab(&args)
+    };
+    let dry = reproduce(&["--dry-run"]);
+    assert!(dry.status.success() && text(&dry).contains("a.toml: 6 of 6 trials without results"), "{}", text(&dry));
+    assert!(!results.exists(), "a dry run writes nothing");
+    let o = reproduce(&[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("b.toml"), "only experiments with published figures: {}", text(&o));
+    assert!(!results.join("b").exists());
+    let index = std::fs::read_to_string(results.join("index.md")).unwrap();
+    assert!(index.contains("a test"), "{index}");
+    let result = results.join("a/trials").read_dir().unwrap().next().unwrap().unwrap().path().join("result.toml");
+    let written = std::fs::metadata(&result).unwrap().modified().unwrap();
+    let again = reproduce(&[]);
+    assert!(
+        again.status.success() && text(&again).contains("a.toml: 0 of 6 trials without results"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(std::fs::metadata(&result).unwrap().modified().unwrap(), written, "nothing ran again");
+}
+
+#[test]
+fn a_sweep_of_another_spec_into_a_folder_says_how_many_earlier_trials_stay_cached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let spec = smoke();
+    let first = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", out, "--jobs", "1", "--set", "train.steps=10"]);
+    assert!(first.status.success() && !text(&first).contains("note:"), "{}", text(&first));
+    let o = rnnlab(&["sweep", spec.to_str().unwrap(), "--out", out, "--jobs", "1", "--set", "train.steps=12"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains("held another spec") && said.contains("the 6 trials of the earlier spec stay cached"),
+        "{said}"
+    );
 }

@@ -13,6 +13,8 @@ pub static PLUGINS: &[&dyn Plugin] = &[
     &plugins::manual::Manual,
     &plugins::poly_music::PolyMusic,
     &plugins::csv_files::CsvFiles,
+    &plugins::adding::Adding,
+    &plugins::copy_memory::CopyMemory,
 ];
 
 /// The plugin called `name`.

@@ -1,5 +1,7 @@
 //! One file per dataset plugin.
 
+pub mod adding;
+pub mod copy_memory;
 pub mod count_ones;
 pub mod csv_files;
 pub mod manual;
@@ -7,3 +9,4 @@ pub mod mnist;
 pub mod parity;
 pub mod poly_music;
 pub mod sine;
+pub mod synthetic;
