@@ -16,15 +16,23 @@ fn rnnlab(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rnnlab")).args(args).current_dir(root()).output().unwrap()
 }
 
-/// The committed experiment folders (those with a spec.toml), by name.
+/// The experiment folders results/index.md was built from (its links to their reports), by
+/// name; a results folder of a sweep still running beside the tests is not among them.
 fn experiments(results: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(results)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("spec.toml").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+    let index = std::fs::read_to_string(results.join("index.md")).unwrap_or_default();
+    let mut names: Vec<String> = index
+        .split("](")
+        .skip(1)
+        .filter_map(|link| link.split_once("/report.md)").map(|(name, _)| name.to_string()))
         .collect();
     names.sort();
+    names.dedup();
+    for name in &names {
+        assert!(
+            results.join(name).join("spec.toml").is_file(),
+            "results/index.md lists {name}, which has no spec.toml"
+        );
+    }
     names
 }
 
