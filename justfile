@@ -94,6 +94,10 @@ check-cuda:
 test: lint
     cargo test --workspace --all-targets
 
+# The kernel tests (rnnlab-nn) on the generic code paths, as on a CPU without AVX2/AVX-512 (CI runs this too).
+test-kernels-baseline:
+    RNNLAB_SIMD=baseline cargo test -p rnnlab-nn --all-targets
+
 # Regenerate docs/spec.md (the spec reference) from the code; a test fails when it is stale.
 docs:
     cargo run --quiet -p rnnlab-cli -- reference --out docs/spec.md

@@ -202,3 +202,15 @@ fn predictions_of_a_batch_run_in_blocks_match_the_reference_and_each_sequence_al
         }
     }
 }
+
+#[test]
+fn rnnlab_simd_caps_the_level_the_kernels_run_at() {
+    use rnnlab_nn::fused::blas::{level, Level};
+    // `just test-kernels-baseline` (CI) runs these tests with RNNLAB_SIMD=baseline: the
+    // generic code paths, whatever this CPU has.
+    match std::env::var("RNNLAB_SIMD").as_deref() {
+        Ok("baseline") => assert_eq!(level(), Level::Baseline),
+        Ok("avx2") => assert_ne!(level(), Level::Avx512),
+        _ => {}
+    }
+}

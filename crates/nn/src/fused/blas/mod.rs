@@ -65,9 +65,27 @@ pub enum Level {
     Baseline,
 }
 
-/// Detects (once; `std` caches it) which [`Level`] to run element-wise passes at.
+/// Which [`Level`] rnnlab's own kernels run at (element-wise passes and the packed recurrent
+/// product): the widest this CPU has, capped by `RNNLAB_SIMD` (`baseline` or `avx2`; read
+/// once), which forces the generic code paths on a machine that would not take them (CI runs
+/// the kernel tests so). The element-wise passes give the same bits at every level; the
+/// recurrent product falls back to the `gemm` crate at `baseline`, which sums in another
+/// order, so results differ at the rounding level.
 #[inline]
 pub fn level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let detected = detected_level();
+        match std::env::var("RNNLAB_SIMD").as_deref() {
+            Ok("baseline") => Level::Baseline,
+            Ok("avx2") if detected != Level::Baseline => Level::Avx2,
+            _ => detected,
+        }
+    })
+}
+
+/// The widest [`Level`] this CPU has (`std` caches the detection).
+fn detected_level() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
