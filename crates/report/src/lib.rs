@@ -10,6 +10,7 @@
 //! by side. `frame` reads the CSV files.
 
 pub mod best;
+pub mod budget;
 pub mod compare;
 pub mod curves;
 pub mod doc;

@@ -110,6 +110,7 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     } else {
         blocks.push(Block::Paragraph(pairwise::why_not(&summary, config.compare.as_deref())));
     }
+    blocks.extend(crate::budget::blocks(&summary, config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS)));
     let best = crate::best::best_trials(dir, &summary, config.compare.as_deref())?;
     if !best.is_empty() {
         let axis = config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS);
