@@ -283,19 +283,27 @@ fn load(args: &SpecArgs) -> anyhow::Result<Option<Plan>> {
 
 fn print_plan(plan: &Plan) {
     use std::io::Write;
+    let hyperband = plan.prune.as_ref().filter(|p| p.method == rnnlab_spec::PruneMethod::Hyperband);
     let mut header = vec!["trial".to_string()];
     header.extend(plan.columns.iter().cloned());
     header.extend(["seed".into(), "params".into()]);
-    let params = |t: &rnnlab_spec::Trial| t.params.map_or("?".to_string(), |p| p.to_string());
+    if hyperband.is_some() {
+        header.push("bracket (first rung)".into());
+    }
+    // Each trial's cells after its grid point.
+    let tail = |t: &rnnlab_spec::Trial| {
+        let mut cells = vec![t.config.seed.to_string(), t.params.map_or("?".to_string(), |p| p.to_string())];
+        if let Some(h) = hyperband {
+            cells.push(format!("{} ({})", h.bracket(&t.id), h.first_rung(&t.id)));
+        }
+        cells
+    };
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for t in &plan.trials {
-        widths[0] = widths[0].max(t.id.len());
-        for (i, (_, v)) in t.point.iter().enumerate() {
-            widths[i + 1] = widths[i + 1].max(v.len());
+        let cells = std::iter::once(t.id.clone()).chain(t.point.iter().map(|(_, v)| v.clone())).chain(tail(t));
+        for (w, c) in widths.iter_mut().zip(cells) {
+            *w = (*w).max(c.len());
         }
-        let n = widths.len();
-        widths[n - 2] = widths[n - 2].max(t.config.seed.to_string().len());
-        widths[n - 1] = widths[n - 1].max(params(t).len());
     }
     // One buffered writer: a plan of a million trials prints in a second, not a minute.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -305,13 +313,23 @@ fn print_plan(plan: &Plan) {
     };
     let mut ok = line(&mut out, &mut header.iter().map(String::as_str));
     for t in &plan.trials {
-        let (seed, count) = (t.config.seed.to_string(), params(t));
+        let tail = tail(t);
         let mut cells = std::iter::once(t.id.as_str())
             .chain(t.point.iter().map(|(_, v)| v.as_str()))
-            .chain([seed.as_str(), count.as_str()]);
+            .chain(tail.iter().map(String::as_str));
         ok = ok.and_then(|_| line(&mut out, &mut cells));
     }
     let _ = ok.and_then(|_| out.flush());
+    if let Some(h) = hyperband {
+        println!(
+            "hyperband: {} brackets, first rungs {}",
+            h.brackets(),
+            (0..h.brackets())
+                .map(|k| { (0..k).fold(h.min_steps, |r, _| r * h.reduction_factor()).to_string() })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!("{}; results in results/{}/", plan_size(plan), plan.experiment.name);
 }
 

@@ -172,6 +172,12 @@ fn quick_variants_of_the_tutorial_experiments_run() {
         assert!(out.status.success(), "{spec}: {}", text(&out));
         assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{trials} ok")), "{spec}: {}", text(&out));
     }
+    // A search per cell: the report reads the comparison at equal tuning budgets.
+    let report = std::fs::read_to_string(out_dir.path().join("bai2018_adding/report.md")).unwrap();
+    assert!(report.contains("## Expected best `valid_mse` after n trials of tuning"), "{report}");
+    assert!(report.contains("model.cell = lstm (3 trials)"), "{report}");
+    let count_ones = std::fs::read_to_string(out_dir.path().join("count_ones/report.md")).unwrap();
+    assert!(!count_ones.contains("Expected best"), "nothing was tuned there: {count_ones}");
 }
 
 #[test]
@@ -532,4 +538,36 @@ fn a_sweep_of_another_spec_into_a_folder_says_how_many_earlier_trials_stay_cache
         said.contains("held another spec") && said.contains("the 6 trials of the earlier spec stay cached"),
         "{said}"
     );
+}
+
+#[test]
+fn hyperband_is_accepted_and_plan_shows_each_trials_bracket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string(smoke())
+        .unwrap()
+        .replace("[0, 1]", "[0, 1, 2, 3, 4, 5, 6, 7]")
+        .replace("length = 4\n", "length = 4\nn_valid = 8\n");
+    let spec = |prune: &str| {
+        let path = tmp.path().join("hb.toml");
+        std::fs::write(&path, format!("{smoke}{prune}")).unwrap();
+        path
+    };
+    let hb = "\n[prune]\nmethod = \"hyperband\"\nmetric = \"valid_loss\"\nmin_steps = 2\nmax_steps = 18\n";
+    let o = rnnlab(&["plan", spec(hb).to_str().unwrap()]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("bracket (first rung)") && said.contains("hyperband: 3 brackets, first rungs 2, 6, 18"),
+        "{said}"
+    );
+    for rung in ["0 (2)", "1 (6)", "2 (18)"] {
+        assert!(said.contains(rung), "24 trials reach every bracket: {said}");
+    }
+    let o = rnnlab(&["validate", spec(&hb.replace("max_steps = 18\n", "")).to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("max_steps") && text(&o).contains("hyperband needs"), "{}", text(&o));
+    // It runs: every trial ends ok or pruned.
+    let out = tmp.path().join("results");
+    let o = rnnlab(&["sweep", spec(hb).to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs", "2"]);
+    assert!(o.status.success(), "{}", text(&o));
 }

@@ -1,6 +1,6 @@
 //! `[prune]`: stopping poor trials early, across the trials of a sweep — ASHA (asynchronous
-//! successive halving, Li et al. 2020, with Optuna's promotion rule) or the median stopping
-//! rule (Golovin et al. 2017, as Optuna's `MedianPruner`). Not part of any trial, so no trial id
+//! successive halving, Li et al. 2020, with Optuna's promotion rule), Hyperband (Li et al. 2018:
+//! brackets of ASHA with different first rungs) or the median stopping rule (Golovin et al. 2017, as Optuna's `MedianPruner`). Not part of any trial, so no trial id
 //! depends on it; the decisions are made by the sweep (`rnnlab_sweep::prune`) from what the
 //! results folder holds.
 
@@ -20,6 +20,11 @@ pub enum PruneMethod {
     /// From `min_steps` on, a trial stops when its best value so far is worse than the median
     /// of the other trials' values at the same step (once `min_trials` others have reported).
     Median,
+    /// Hyperband (Li et al. 2018): several ASHA brackets, bracket k with its first rung at
+    /// `min_steps · reduction_factor^k`, up to `max_steps`; each trial is placed in one bracket
+    /// by its id (more trials in the aggressive brackets, as Hyperband allots them) and competes
+    /// only there. `rnnlab plan` shows each trial's bracket.
+    Hyperband,
 }
 
 /// `[prune]`: stop poor trials early, across the sweep. A trial is judged at each evaluation
@@ -43,9 +48,13 @@ pub struct PruneConfig {
     pub metric: String,
     /// No trial is stopped before this step (ASHA: the first rung).
     pub min_steps: usize,
-    /// ASHA: the fraction `1 / reduction_factor` of trials that goes on at each rung (default 3).
+    /// ASHA and hyperband: the fraction `1 / reduction_factor` of trials that goes on at each
+    /// rung (default 3).
     #[serde(default)]
     pub reduction_factor: Option<usize>,
+    /// hyperband: the most steps a trial trains (the brackets' first rungs stay below it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<usize>,
     /// median: the other trials that must have reported a step before it is judged (default 5).
     #[serde(default)]
     pub min_trials: Option<usize>,
@@ -62,6 +71,46 @@ impl PruneConfig {
 
     pub fn min_trials(&self) -> usize {
         self.min_trials.unwrap_or(5)
+    }
+
+    /// hyperband: how many brackets (`⌊log_η(max_steps / min_steps)⌋ + 1`); 1 otherwise.
+    pub fn brackets(&self) -> usize {
+        let (Some(max), PruneMethod::Hyperband) = (self.max_steps, self.method) else { return 1 };
+        let eta = self.reduction_factor();
+        std::iter::successors(Some(self.min_steps), |r| r.checked_mul(eta)).take_while(|&r| r <= max).count().max(1)
+    }
+
+    /// hyperband: trial `id`'s bracket, from its id alone (so every worker agrees), with bracket
+    /// k (first rung `min_steps · η^k`) holding a share ⌈B/(s+1)·η^s⌉ of the trials, s = B−1−k,
+    /// as Hyperband sizes its brackets; 0 for the other methods.
+    pub fn bracket(&self, id: &str) -> usize {
+        let b = self.brackets();
+        if b == 1 {
+            return 0;
+        }
+        let eta = self.reduction_factor() as f64;
+        let weights: Vec<u64> = (0..b)
+            .map(|k| {
+                let s = (b - 1 - k) as f64;
+                (b as f64 / (s + 1.0) * eta.powf(s)).ceil() as u64
+            })
+            .collect();
+        // FNV-1a of the id: stable across builds and machines.
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ c as u64).wrapping_mul(0x0100_0000_01b3));
+        let mut at = hash % weights.iter().sum::<u64>();
+        for (k, w) in weights.iter().enumerate() {
+            if at < *w {
+                return k;
+            }
+            at -= w;
+        }
+        b - 1
+    }
+
+    /// The first rung of trial `id`: `min_steps`, or its hyperband bracket's.
+    pub fn first_rung(&self, id: &str) -> usize {
+        let eta = self.reduction_factor();
+        (0..self.bracket(id)).fold(self.min_steps, |r, _| r.saturating_mul(eta))
     }
 
     /// Whether `a` is better than `b` on the judged metric.
@@ -92,16 +141,34 @@ impl PruneConfig {
         if self.min_steps == 0 {
             return Err(FieldError::new(&["min_steps"], "must be at least 1"));
         }
+        if self.method != PruneMethod::Hyperband && self.max_steps.is_some() {
+            return Err(FieldError::new(&["max_steps"], "is used by hyperband only").with_help("remove `max_steps`"));
+        }
+        if self.method == PruneMethod::Hyperband {
+            match self.max_steps {
+                None => {
+                    return Err(FieldError::new(&["max_steps"], "hyperband needs the most steps a trial trains")
+                        .with_help(format!("e.g. `max_steps = {}`", self.min_steps * 27)))
+                }
+                Some(m) if m < self.min_steps => {
+                    return Err(FieldError::new(
+                        &["max_steps"],
+                        format!("must be at least min_steps ({})", self.min_steps),
+                    ))
+                }
+                _ => {}
+            }
+        }
         match (self.method, self.reduction_factor, self.min_trials) {
-            (PruneMethod::Asha, Some(r), _) if r < 2 => {
+            (PruneMethod::Asha | PruneMethod::Hyperband, Some(r), _) if r < 2 => {
                 Err(FieldError::new(&["reduction_factor"], "must be at least 2"))
             }
-            (PruneMethod::Asha, _, Some(_)) => {
+            (PruneMethod::Asha | PruneMethod::Hyperband, _, Some(_)) => {
                 Err(FieldError::new(&["min_trials"], "is used by the median rule only")
                     .with_help("remove `min_trials`"))
             }
             (PruneMethod::Median, Some(_), _) => {
-                Err(FieldError::new(&["reduction_factor"], "is used by ASHA only")
+                Err(FieldError::new(&["reduction_factor"], "is used by ASHA and hyperband only")
                     .with_help("remove `reduction_factor`"))
             }
             (PruneMethod::Median, _, Some(0)) => Err(FieldError::new(&["min_trials"], "must be at least 1")),
