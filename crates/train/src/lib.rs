@@ -359,9 +359,16 @@ fn train<D: Backend>(
     let mut steps_done = total_steps;
     let mut pruned: Option<String> = None;
     // A snapshot puts every piece of state where the uninterrupted run had it after that step.
-    let from = resume.from.filter(|s| s.params.len() == flat.len() && s.step < total_steps);
-    let resumed_from = from.as_ref().map(|s| s.step);
-    if let Some(s) = from {
+    // One that does not fit this trial (a damaged file, another network) is ignored.
+    let fits = |s: &Snapshot| {
+        s.params.len() == flat.len()
+            && s.step < total_steps
+            && s.curve.last().is_some_and(|p| p.step == s.step)
+            && s.best_params.as_ref().is_none_or(|b| b.len() == flat.len())
+            && [s.wall_seconds, s.eval_seconds].iter().all(|t| t.is_finite() && *t >= 0.0)
+    };
+    let mut resumed_from = None;
+    if let Some(s) = resume.from.filter(fits) {
         if opt.restore(s.optimizer, flat.len()).is_ok() {
             flat = s.params;
             dropout_rng.set_word_pos(s.dropout_words);
@@ -381,14 +388,13 @@ fn train<D: Backend>(
             curve = s.curve;
             eval_seconds = s.eval_seconds;
             started = started.checked_sub(std::time::Duration::from_secs_f64(s.wall_seconds)).unwrap_or(started);
+            resumed_from = Some(s.step);
         } else {
             // The optimizer refused the state: start over with a fresh one.
             opt = optim::build(&config.optimizer, flat.len());
         }
     }
-    let first_step = resumed_from.filter(|_| !curve.is_empty()).map_or(1, |s| s + 1);
-    let resumed_from = (first_step > 1).then_some(first_step - 1);
-    for step in first_step..=total_steps {
+    for step in resumed_from.map_or(1, |s| s + 1)..=total_steps {
         if stop.load(Ordering::Relaxed) {
             return Err(TrainError::Interrupted);
         }

@@ -239,6 +239,7 @@ fn a_trial_resumed_from_any_snapshot_ends_bit_for_bit_as_an_uninterrupted_one() 
         [10, 20, 30, 40, 50],
         "one per evaluation but the last"
     );
+    let first = snapshots[0].clone();
     for s in snapshots {
         let step = s.step;
         let from = Snapshot::from_bytes(&s.to_bytes()).unwrap();
@@ -259,9 +260,20 @@ fn a_trial_resumed_from_any_snapshot_ends_bit_for_bit_as_an_uninterrupted_one() 
         eval_seconds: 0.0,
         wall_seconds: 0.0,
     };
-    let fresh =
-        run_resumable_trial(&c, &stop, &|_, _| {}, &|_| None, Resume { from: Some(other), save: &|_| {} }).unwrap();
-    assert_eq!((fresh.resumed_from, untimed(&fresh)), (None, untimed(&whole)));
+    // So is a damaged one: a negative time, a curve that does not end at its step, best
+    // parameters of another length.
+    let damaged = [
+        Snapshot { wall_seconds: -1.0, ..first.clone() },
+        Snapshot { step: 20, ..first.clone() },
+        Snapshot { best_params: Some(vec![1.0]), ..first },
+        other,
+    ];
+    for snapshot in damaged {
+        let fresh =
+            run_resumable_trial(&c, &stop, &|_, _| {}, &|_| None, Resume { from: Some(snapshot), save: &|_| {} })
+                .unwrap();
+        assert_eq!((fresh.resumed_from, untimed(&fresh)), (None, untimed(&whole)));
+    }
 }
 
 #[test]
