@@ -70,6 +70,12 @@ bench-sweep *ARGS: build
     .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install torch numpy
     .venv/bin/python bench/sweep.py --rnnlab {{rnnlab}} {{ARGS}}
 
+# Training speed per epoch at Chung et al. 2014's sizes on the four music sets, rnnlab beside PyTorch (creates .venv with torch).
+bench-chung *ARGS: build
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import torch, numpy" 2>/dev/null || .venv/bin/pip install torch numpy
+    .venv/bin/python bench/chung_epoch.py --rnnlab {{rnnlab}} {{ARGS}}
+
 # Check the golden vectors (crates/nn/tests/golden) against PyTorch; `just golden --write` regenerates them.
 golden *ARGS:
     test -x .venv/bin/python || python3 -m venv .venv
