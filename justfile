@@ -58,7 +58,7 @@ bench-peers *ARGS: build
     .venv/bin/python -c "import torch, tensorflow, numpy" 2>/dev/null || .venv/bin/pip install torch tensorflow-cpu numpy
     .venv/bin/python bench/peers/compare.py --rnnlab {{rnnlab}} --json-out results/bench-peers.json {{ARGS}}
 
-# A [[published]] figure's protocol in PyTorch (nottingham | jsb | geron_rnn), to tell "worse" from "different" (creates .venv with torch).
+# A [[published]] figure's protocol in PyTorch (nottingham | jsb | geron_rnn | adding | copy | seq_mnist | pmnist), to tell "worse" from "different" (creates .venv with torch).
 protocols-pytorch PROTOCOL *ARGS:
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -c "import torch, numpy" 2>/dev/null || .venv/bin/pip install torch numpy
