@@ -13,6 +13,21 @@ use crate::ReportError;
 
 pub(crate) const SIZE: (u32, u32) = (720, 420);
 
+/// Points drawn per line at most (a long curve is drawn through evenly spaced evaluations, its
+/// first and last kept): a plot of 500 evaluations × 120 seeds stays a small SVG.
+const MAX_LINE_POINTS: usize = 200;
+/// Lines with at most this many points also get a marker at each.
+const MAX_MARKERS: usize = 60;
+
+/// At most `max` of `points`, evenly spaced, the first and the last kept.
+fn thinned<T: Copy>(points: &[T], max: usize) -> Vec<T> {
+    if points.len() <= max || max < 2 {
+        return points.to_vec();
+    }
+    let last = points.len() - 1;
+    (0..max).map(|i| points[i * last / (max - 1)]).collect()
+}
+
 /// Grid points with at most this many seeds show each seed's curve.
 pub const MAX_SEED_LINES: usize = 20;
 
@@ -156,7 +171,7 @@ where
         let c = color(i);
         if band.seeds.len() <= MAX_SEED_LINES {
             for seed in &band.seeds {
-                let thin = seed.iter().map(|&(x, y)| (x, y.max(floor)));
+                let thin = thinned(seed, MAX_LINE_POINTS).into_iter().map(|(x, y)| (x, y.max(floor)));
                 chart.draw_series(LineSeries::new(thin, c.mix(0.35).stroke_width(1))).map_err(e)?;
             }
         }
@@ -164,15 +179,17 @@ where
             .filter(|&j| band.median[j].is_finite())
             .map(|j| (line.steps[j], band.median[j], band.q25[j], band.q75[j]))
             .collect();
+        let points = thinned(&points, MAX_LINE_POINTS);
         if points.is_empty() {
             continue;
         }
         let mut polygon: Vec<(f64, f64)> = points.iter().map(|&(x, _, _, hi)| (x, hi.max(floor))).collect();
         polygon.extend(points.iter().rev().map(|&(x, _, lo, _)| (x, lo.max(floor))));
         chart.draw_series(std::iter::once(Polygon::new(polygon, c.mix(0.18).filled()))).map_err(e)?;
-        // Markers too: a curve with few evaluations stays visible.
+        // Markers too, where they are few: a curve with few evaluations stays visible.
+        let markers = if points.len() <= MAX_MARKERS { &points[..] } else { &[] };
         chart
-            .draw_series(points.iter().map(|&(x, median, _, _)| Circle::new((x, median.max(floor)), 3, c.filled())))
+            .draw_series(markers.iter().map(|&(x, median, _, _)| Circle::new((x, median.max(floor)), 3, c.filled())))
             .map_err(e)?;
         chart
             .draw_series(LineSeries::new(
@@ -208,6 +225,15 @@ mod tests {
                 assert_ne!((a.0, a.1, a.2), (b.0, b.1, b.2), "line {i}'s colour repeats");
             }
         }
+    }
+
+    #[test]
+    fn long_lines_are_thinned_evenly_keeping_both_ends() {
+        let v: Vec<usize> = (0..1000).collect();
+        let t = super::thinned(&v, 200);
+        assert_eq!((t.len(), t[0], t[199]), (200, 0, 999));
+        assert!(t.windows(2).all(|w| (4..=6).contains(&(w[1] - w[0]))), "evenly spaced");
+        assert_eq!(super::thinned(&v[..50], 200), v[..50].to_vec(), "short lines are kept whole");
     }
 
     #[test]
