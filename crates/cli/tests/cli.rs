@@ -176,6 +176,7 @@ fn quick_variants_of_the_tutorial_experiments_run() {
     let report = std::fs::read_to_string(out_dir.path().join("bai2018_adding/report.md")).unwrap();
     assert!(report.contains("## Expected best `valid_mse` after n trials of tuning"), "{report}");
     assert!(report.contains("model.cell = lstm (3 trials)"), "{report}");
+    assert!(out_dir.path().join("bai2018_adding/plots/expected_best_valid_mse.svg").is_file());
     let count_ones = std::fs::read_to_string(out_dir.path().join("count_ones/report.md")).unwrap();
     assert!(!count_ones.contains("Expected best"), "nothing was tuned there: {count_ones}");
 }

@@ -5,12 +5,15 @@
 //! replacement is Σᵢ v₍ᵢ₎ · ((i/N)ⁿ − ((i−1)/N)ⁿ); its band is a percentile bootstrap over the
 //! N trials ([`stats::RESAMPLES`] resamples, [`stats::SEED`]).
 
+use plotters::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::doc::{Block, Table};
+use crate::plots::{color, tick, SIZE};
 use crate::stats::{self, Interval};
 use crate::summary::Summary;
+use crate::ReportError;
 
 /// One compared value's curve: the expected best after n = 1…N trials, with its band.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,17 +90,76 @@ fn separates(a: &[Interval], b: &[Interval], higher: bool) -> Option<usize> {
     (0..reach).rev().take_while(|&n| apart(n)).last().map(|n| n + 1)
 }
 
-/// The report's section: a table of the curves at n = 1, 2, 4, … and N, and a sentence for each
-/// pair whose curves separate; empty unless two values of `axis` each have several trials
-/// from more than one grid point (something was tuned).
-pub fn blocks(summary: &Summary, axis: &str) -> Vec<Block> {
-    let Some(metric) = summary.rank.map(|k| summary.metrics[k].clone()) else { return Vec::new() };
+/// The curves as an SVG: each value's expected best against n, its band shaded.
+fn svg(curves: &[Curve], axis: &str, metric: &str) -> Result<String, ReportError> {
+    let err = |e: String| ReportError::Plot { metric: format!("expected best {metric}"), message: e };
+    let all = curves.iter().flat_map(|c| c.at.iter().flat_map(|i| [i.lo, i.hi]));
+    let (lo, hi) =
+        all.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let most = curves.iter().map(|c| c.at.len()).max().unwrap_or(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let e = |e: DrawingAreaErrorKind<std::io::Error>| err(e.to_string());
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("expected best {metric} after n trials"), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(1.0..most.max(2.0), (lo - pad)..(hi + pad))
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("trials of tuning n")
+            .y_desc(metric)
+            .light_line_style(RGBColor(235, 235, 235))
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| tick(*v))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(e)?;
+        for (k, c) in curves.iter().enumerate() {
+            let colour = color(k);
+            let at = |n: usize, v: f64| ((n + 1) as f64, v);
+            let mut band: Vec<(f64, f64)> = c.at.iter().enumerate().map(|(n, i)| at(n, i.hi)).collect();
+            band.extend(c.at.iter().enumerate().rev().map(|(n, i)| at(n, i.lo)));
+            chart.draw_series(std::iter::once(Polygon::new(band, colour.mix(0.18).filled()))).map_err(e)?;
+            chart
+                .draw_series(LineSeries::new(
+                    c.at.iter().enumerate().map(|(n, i)| at(n, i.value)),
+                    colour.stroke_width(2),
+                ))
+                .map_err(e)?
+                .label(format!("{axis} = {}", c.value))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// The report's section: a table of the curves at n = 1, 2, 4, … and N, a sentence for each
+/// pair whose curves separate, and a plot (`plots/expected_best_<metric>.svg`, written by the
+/// caller from the `Figure` block); empty unless two values of `axis` each have several
+/// trials from more than one grid point (something was tuned).
+pub fn blocks(summary: &Summary, axis: &str) -> Result<Vec<Block>, ReportError> {
+    let Some(metric) = summary.rank.map(|k| summary.metrics[k].clone()) else { return Ok(Vec::new()) };
     let groups = trials(summary, axis, &metric);
     let ka = summary.grid.iter().position(|g| g == axis);
     let tuned =
         ka.is_some_and(|ka| groups.iter().all(|(v, _)| summary.rows.iter().filter(|r| r.point[ka] == *v).count() > 1));
     if groups.len() < 2 || !tuned {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let higher = rnnlab_spec::vocab::higher_is_better(&metric);
     let curves: Vec<Curve> =
@@ -133,7 +195,8 @@ pub fn blocks(summary: &Summary, axis: &str) -> Vec<Block> {
     } else {
         format!("{}.", sentences.join("; "))
     };
-    vec![
+    let plot = svg(&curves, axis, &metric)?;
+    Ok(vec![
         Block::Heading(2, format!("Expected best `{metric}` after n trials of tuning")),
         Block::Paragraph(format!(
             "For each `{axis}` value, the expected best `{metric}` of n trials drawn from its ok trials (every \
@@ -142,7 +205,12 @@ pub fn blocks(summary: &Summary, axis: &str) -> Vec<Block> {
             stats::RESAMPLES
         )),
         Block::Table(Table { header, rows }),
-    ]
+        Block::Figure {
+            path: format!("plots/expected_best_{metric}.svg"),
+            svg: plot,
+            caption: format!("expected best {metric} after n trials of tuning"),
+        },
+    ])
 }
 
 #[cfg(test)]

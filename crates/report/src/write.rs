@@ -110,7 +110,14 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     } else {
         blocks.push(Block::Paragraph(pairwise::why_not(&summary, config.compare.as_deref())));
     }
-    blocks.extend(crate::budget::blocks(&summary, config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS)));
+    let mut plots = Vec::new();
+    for block in crate::budget::blocks(&summary, config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS))? {
+        if let Block::Figure { path, svg, .. } = &block {
+            write_file(&dir.join(path), svg)?;
+            plots.push(dir.join(path));
+        }
+        blocks.push(block);
+    }
     let best = crate::best::best_trials(dir, &summary, config.compare.as_deref())?;
     if !best.is_empty() {
         let axis = config.compare.as_deref().unwrap_or(pairwise::DEFAULT_AXIS);
@@ -180,7 +187,6 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
             blocks.push(Block::Table(table));
         }
     }
-    let mut plots = Vec::new();
     if let Some(metric) = summary.primary.map(|k| summary.metrics[k].clone()) {
         if let Some(svg) = profile::profile_svg(&summary, &metric)? {
             let rel = format!("plots/profile_{metric}.svg");
