@@ -18,6 +18,7 @@ pub mod folder;
 mod frame;
 pub mod index;
 pub mod pairwise;
+pub mod pareto;
 pub mod plots;
 pub mod profile;
 pub mod published;

@@ -143,6 +143,7 @@ mod tests {
             pruned: 0,
             stats: vec![Some(stat)],
             successes: None,
+            params: None,
             mean_wall_seconds: 1.0,
             eval_seconds: None,
         }

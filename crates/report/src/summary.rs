@@ -45,6 +45,8 @@ pub struct Row {
     /// Ok trials that meet the success rule.
     pub successes: Option<usize>,
     pub mean_wall_seconds: f64,
+    /// Trainable parameters of its trials (runs.csv's `params`; `None` in folders without it).
+    pub params: Option<f64>,
     /// Over the trials that recorded their evaluation time (`None` in older results folders):
     /// (seconds evaluating, their wall seconds).
     pub eval_seconds: Option<(f64, f64)>,
@@ -107,6 +109,10 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     if has_selected {
         columns.push(("selected_step", Kind::Float));
     }
+    let has_params = header.iter().any(|h| h == "params");
+    if has_params {
+        columns.push(("params", Kind::Float));
+    }
     let has_planned = header.iter().any(|h| h == "planned_steps");
     if has_planned {
         columns.extend([("steps", Kind::Float), ("planned_steps", Kind::Float)]);
@@ -129,6 +135,9 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
         col("status").eq(lit(Status::Pruned.as_str())).cast(DataType::UInt32).sum().alias("pruned"),
         col("wall_seconds").mean().alias("wall"),
     ];
+    if has_params {
+        aggs.push(col("params").max().alias("params"));
+    }
     if has_eval {
         let timed = col("eval_seconds").is_not_null();
         aggs.push(col("eval_seconds").sum().alias("eval"));
@@ -219,6 +228,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             stats,
             successes: success.as_ref().map(|_| count("successes")),
             mean_wall_seconds: num("wall"),
+            params: has_params.then(|| num("params")).filter(|p| p.is_finite() && *p > 0.0),
             eval_seconds: (has_eval && count("eval_n") > 0).then(|| (num("eval"), num("eval_wall"))),
         });
     }

@@ -174,6 +174,7 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     }
     blocks.push(Block::Paragraph(results));
     blocks.push(Block::Table(summary.table()));
+    blocks.extend(crate::pareto::blocks(&summary));
     blocks.push(Block::Paragraph(format!(
         "Robust statistics over seeds: mean, median and interquartile mean (IQM: the mean of the middle \
          half), each with a percentile-bootstrap 95% interval ({} resamples, seed {}) clipped to the \

@@ -81,9 +81,9 @@ fn report_html_renders_in_headless_chromium() {
         assert!(*w >= 300 && *h >= 150, "a figure is drawn too small: {sizes:?}");
     }
     // The cell comparison (verdicts, contenders: each cell's best point), the best trials, the
-    // run, the summary, robust statistics for each of the 3 metrics, the published figures, the
-    // trials not ok.
-    assert!(title.ends_with("TABLES 10"), "{title:?}");
+    // run, the summary, its cost against the primary metric, robust statistics for each of the
+    // 3 metrics, the published figures, the trials not ok.
+    assert!(title.ends_with("TABLES 11"), "{title:?}");
 
     // A screenshot of the page as a reader opens it; kept when RNNLAB_SCREENSHOT names a file.
     let shot = dir.path().join("report.png");
