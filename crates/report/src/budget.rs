@@ -193,7 +193,8 @@ pub fn blocks(summary: &Summary, axis: &str) -> Result<Vec<Block>, ReportError> 
     let verdict = if sentences.is_empty() {
         "No pair's bands separate at any budget the trials reach.".to_string()
     } else {
-        format!("{}.", sentences.join("; "))
+        let text = sentences.join("; ");
+        format!("{}{}.", text[..1].to_uppercase(), &text[1..])
     };
     let plot = svg(&curves, axis, &metric)?;
     Ok(vec![
