@@ -69,9 +69,9 @@ fn report_writes_well_formed_svg_and_html() {
     let doc = roxmltree::Document::parse_with_options(&html, options).unwrap_or_else(|e| panic!("report.html: {e}"));
     let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
     assert_eq!(count("svg"), 4);
-    // Cell verdicts and contenders, best trials, run, results, robust statistics of 3 metrics,
-    // published, not ok.
-    assert_eq!(count("table"), 10);
+    // Cell verdicts and contenders, best trials, run, results, cost against the primary metric,
+    // robust statistics of 3 metrics, published, not ok.
+    assert_eq!(count("table"), 11);
     // Opens with no network: nothing is fetched.
     let fetched = doc.descendants().filter(|n| n.attribute("src").is_some() || n.has_tag_name("link")).count();
     assert_eq!(fetched, 0);
