@@ -179,15 +179,19 @@ fn prune_is_checked_at_its_keys_and_is_no_part_of_any_trial() {
         &[],
         25,
         20,
-        &["used by ASHA only"],
+        &["used by ASHA and hyperband only"],
     );
+    // Hyperband needs the most steps a trial trains (the `[prune]` table is the place to add it).
     check_error(
         &with("method = \"hyperband\"\nmetric = \"valid_loss\"\nmin_steps = 5"),
         &[],
-        22,
-        10,
-        &["asha, median"],
+        21,
+        2,
+        &["hyperband needs", "max_steps = 135"],
     );
+    let hb = load(&with("method = \"hyperband\"\nmetric = \"valid_loss\"\nmin_steps = 5\nmax_steps = 135"), &[]);
+    assert_eq!(hb.unwrap().prune.unwrap().brackets(), 4);
+    check_error(&with("method = \"bohb\"\nmetric = \"valid_loss\"\nmin_steps = 5"), &[], 22, 10, &["hyperband"]);
 }
 
 #[test]
