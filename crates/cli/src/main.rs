@@ -324,10 +324,7 @@ fn print_plan(plan: &Plan) {
         println!(
             "hyperband: {} brackets, first rungs {}",
             h.brackets(),
-            (0..h.brackets())
-                .map(|k| { (0..k).fold(h.min_steps, |r, _| r * h.reduction_factor()).to_string() })
-                .collect::<Vec<_>>()
-                .join(", ")
+            (0..h.brackets()).map(|k| h.bracket_rung(k).to_string()).collect::<Vec<_>>().join(", ")
         );
     }
     println!("{}; results in results/{}/", plan_size(plan), plan.experiment.name);

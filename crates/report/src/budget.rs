@@ -24,8 +24,18 @@ pub struct Curve {
 
 /// The expected best of `n` draws from `values` (`higher`: larger is better).
 pub fn expected_best(values: &[f64], n: usize, higher: bool) -> f64 {
+    expected_best_of_sorted(&better_last(values, higher), n, higher)
+}
+
+/// `values` oriented so that larger is better, sorted ascending (the better end last).
+fn better_last(values: &[f64], higher: bool) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().map(|&x| if higher { x } else { -x }).collect();
     v.sort_by(f64::total_cmp);
+    v
+}
+
+/// [`expected_best`] of values already through [`better_last`].
+fn expected_best_of_sorted(v: &[f64], n: usize, higher: bool) -> f64 {
     let big_n = v.len() as f64;
     let e: f64 = v
         .iter()
@@ -47,16 +57,19 @@ pub fn curve(values: &[f64], higher: bool) -> Vec<Interval> {
     let mut sample = vec![0.0; big_n];
     for _ in 0..stats::RESAMPLES {
         sample.iter_mut().for_each(|s| *s = values[rng.gen_range(0..big_n)]);
+        // Sorted once per resample, not once per n.
+        let sorted = better_last(&sample, higher);
         for (n, d) in draws.iter_mut().enumerate() {
-            d.push(expected_best(&sample, n + 1, higher));
+            d.push(expected_best_of_sorted(&sorted, n + 1, higher));
         }
     }
+    let sorted = better_last(values, higher);
     draws
         .into_iter()
         .enumerate()
         .map(|(n, mut d)| {
             d.sort_by(f64::total_cmp);
-            let value = expected_best(values, n + 1, higher);
+            let value = expected_best_of_sorted(&sorted, n + 1, higher);
             Interval { value, lo: stats::quantile_sorted(&d, 0.025), hi: stats::quantile_sorted(&d, 0.975) }
         })
         .collect()

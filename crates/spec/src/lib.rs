@@ -30,7 +30,7 @@ pub use decode::decode;
 pub use error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
 pub use load::{load, load_str};
 pub use overrides::Override;
-pub use plan::{point_label, short_hash, trial_id, Plan, Trial};
+pub use plan::{fnv1a, point_label, short_hash, trial_id, Plan, Trial};
 pub use prune::{PruneConfig, PruneMethod};
 pub use source::{KeyPath, SourceMap};
 pub use vocab::{Comparison, Metric, MetricKind, Status};

@@ -100,6 +100,12 @@ pub(crate) fn trial_id_from_tail(seed: u64, tail: &str) -> String {
     short_hash(&format!("seed = {seed}\n{tail}"))
 }
 
+/// FNV-1a of `bytes`: a small hash, stable across builds and machines, for deciding things
+/// by name (a hyperband bracket by trial id, a generated dataset's seed by task name).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// Ten hex digits of the SHA-256 of `text` (trial ids, spec hashes).
 pub fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());

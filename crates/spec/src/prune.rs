@@ -76,8 +76,7 @@ impl PruneConfig {
     /// hyperband: how many brackets (`⌊log_η(max_steps / min_steps)⌋ + 1`); 1 otherwise.
     pub fn brackets(&self) -> usize {
         let (Some(max), PruneMethod::Hyperband) = (self.max_steps, self.method) else { return 1 };
-        let eta = self.reduction_factor();
-        std::iter::successors(Some(self.min_steps), |r| r.checked_mul(eta)).take_while(|&r| r <= max).count().max(1)
+        (0..).take_while(|&k| k < usize::BITS as usize && self.bracket_rung(k) <= max).count().max(1)
     }
 
     /// hyperband: trial `id`'s bracket, from its id alone (so every worker agrees), with bracket
@@ -95,9 +94,7 @@ impl PruneConfig {
                 (b as f64 / (s + 1.0) * eta.powf(s)).ceil() as u64
             })
             .collect();
-        // FNV-1a of the id: stable across builds and machines.
-        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ c as u64).wrapping_mul(0x0100_0000_01b3));
-        let mut at = hash % weights.iter().sum::<u64>();
+        let mut at = crate::fnv1a(id.as_bytes()) % weights.iter().sum::<u64>();
         for (k, w) in weights.iter().enumerate() {
             if at < *w {
                 return k;
@@ -109,8 +106,13 @@ impl PruneConfig {
 
     /// The first rung of trial `id`: `min_steps`, or its hyperband bracket's.
     pub fn first_rung(&self, id: &str) -> usize {
+        self.bracket_rung(self.bracket(id))
+    }
+
+    /// The first rung of bracket `k`: `min_steps · reduction_factor^k`.
+    pub fn bracket_rung(&self, k: usize) -> usize {
         let eta = self.reduction_factor();
-        (0..self.bracket(id)).fold(self.min_steps, |r, _| r.saturating_mul(eta))
+        (0..k).fold(self.min_steps, |r, _| r.saturating_mul(eta))
     }
 
     /// Whether `a` is better than `b` on the judged metric.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, Plugin, SequenceSet, Targets, Task};
 use crate::plugins::synthetic;
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -92,12 +92,10 @@ impl Plugin for Adding {
 
     fn build(&self, keys: &toml::Table, seed: u64) -> Result<Dataset, DataError> {
         let c = Config::read(keys).map_err(DataError::Config)?;
-        let mut rng = synthetic::rng(c.data_seed.unwrap_or(seed), b"adding");
-        let mut set = |n: usize| sequences(&mut rng, c.length, n);
-        let train = set(c.train_size);
-        let valid = (c.valid_size > 0).then(|| set(c.valid_size));
-        let test = set(c.test_size);
-        Ok(Dataset { task: TASK, train, valid, test, loss_reduction: LossReduction::Mean })
+        let sizes = [c.train_size, c.valid_size, c.test_size];
+        Ok(synthetic::dataset(TASK, self.name(), c.data_seed.unwrap_or(seed), sizes, |rng, n| {
+            sequences(rng, c.length, n)
+        }))
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use rnnlab_spec::{decode, FieldError};
 
-use crate::base::{DataError, Dataset, LossReduction, Plugin, SequenceSet, Targets, Task};
+use crate::base::{DataError, Dataset, Plugin, SequenceSet, Targets, Task};
 use crate::plugins::synthetic;
 
 /// Blank, the symbols 1..=8, and the marker.
@@ -111,12 +111,8 @@ impl Plugin for CopyMemory {
 
     fn build(&self, keys: &toml::Table, seed: u64) -> Result<Dataset, DataError> {
         let c = Config::read(keys).map_err(DataError::Config)?;
-        let mut rng = synthetic::rng(c.data_seed.unwrap_or(seed), b"copy_memory");
-        let mut set = |n: usize| sequences(&mut rng, &c, n);
-        let train = set(c.train_size);
-        let valid = (c.valid_size > 0).then(|| set(c.valid_size));
-        let test = set(c.test_size);
-        Ok(Dataset { task: TASK, train, valid, test, loss_reduction: LossReduction::Mean })
+        let sizes = [c.train_size, c.valid_size, c.test_size];
+        Ok(synthetic::dataset(TASK, self.name(), c.data_seed.unwrap_or(seed), sizes, |rng, n| sequences(rng, &c, n)))
     }
 }
 

@@ -6,6 +6,8 @@ use rand::SeedableRng;
 
 use rnnlab_spec::FieldError;
 
+use crate::base::{Dataset, LossReduction, SequenceSet, Task};
+
 /// The most floats one generated split may hold (4 GiB of inputs).
 const MAX_FLOATS: usize = 1 << 30;
 
@@ -30,9 +32,25 @@ pub fn check_sizes(train_size: usize, test_size: usize, steps: usize, features: 
     Ok(())
 }
 
+/// A generated task's dataset: `sizes` (train, validation — none when 0 —, test) drawn in that
+/// order by `draw` from one generator seeded with `seed` and the task's `name`, so that asking
+/// for a validation split leaves the training sequences as they were.
+pub fn dataset(
+    task: Task,
+    name: &str,
+    seed: u64,
+    [train, valid, test]: [usize; 3],
+    mut draw: impl FnMut(&mut StdRng, usize) -> SequenceSet,
+) -> Dataset {
+    let mut rng = rng(seed, name.as_bytes());
+    let train = draw(&mut rng, train);
+    let valid = (valid > 0).then(|| draw(&mut rng, valid));
+    let test = draw(&mut rng, test);
+    Dataset { task, train, valid, test, loss_reduction: LossReduction::Mean }
+}
+
 /// The generator of a task's data: `seed` mixed with the task's name, so that two tasks with
 /// the same seed draw unrelated data.
 pub fn rng(seed: u64, task: &[u8]) -> StdRng {
-    let salt = task.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
-    StdRng::seed_from_u64(seed ^ salt)
+    StdRng::seed_from_u64(seed ^ rnnlab_spec::fnv1a(task))
 }
