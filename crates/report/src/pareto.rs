@@ -2,8 +2,12 @@
 //! parameters and their mean wall time, and which points are Pareto-optimal (no other point
 //! is at least as good for no more parameters, or no more time, and better in one).
 
+use plotters::prelude::*;
+
 use crate::doc::{Block, Table};
+use crate::plots::{color, tick, SIZE};
 use crate::summary::{mean_std, Summary};
+use crate::ReportError;
 
 /// For each of `points` (cost, value), whether no other point has cost ≤ and value at least as
 /// good, with one of the two strictly better (`higher`: larger values are better).
@@ -22,13 +26,15 @@ pub fn front(points: &[(f64, f64)], higher: bool) -> Vec<bool> {
 }
 
 /// The section: one row per grid point with results (parameters, mean wall time, the primary
-/// metric), marking the points on each front; empty with fewer than two such points.
-pub fn blocks(summary: &Summary) -> Vec<Block> {
-    let Some(k) = summary.primary else { return Vec::new() };
+/// metric), marking the points on each front, and a plot of each front
+/// (`plots/pareto_{params,time}_<metric>.svg`, written by the caller from the `Figure` blocks);
+/// empty with fewer than two such points.
+pub fn blocks(summary: &Summary) -> Result<Vec<Block>, ReportError> {
+    let Some(k) = summary.primary else { return Ok(Vec::new()) };
     let metric = &summary.metrics[k];
     let rows: Vec<_> = summary.rows.iter().filter(|r| r.stats[k].is_some()).collect();
     if rows.len() < 2 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let higher = rnnlab_spec::vocab::higher_is_better(metric);
     let value = |r: &crate::summary::Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
@@ -61,14 +67,82 @@ pub fn blocks(summary: &Summary) -> Vec<Block> {
     } else {
         format!("{} on the time front (this folder records no parameter counts)", on(&time_front))
     };
-    vec![
+    let mut blocks = vec![
         Block::Heading(3, format!("Cost against `{metric}`")),
         Block::Paragraph(format!(
             "Each grid point's trainable parameters and mean trial wall time beside its mean `{metric}`; ✓ marks \
              the Pareto front (no other point at least as good for no more parameters, or no more time): {what}."
         )),
         Block::Table(Table { header, rows: table_rows }),
-    ]
+    ];
+    let mut figures = vec![("time", "mean trial wall time (s, log scale)", &by_time, &time_front)];
+    if has_params {
+        figures.insert(0, ("params", "trainable parameters (log scale)", &by_params, &params_front));
+    }
+    for (name, x_label, points, on_front) in figures {
+        if let Some(svg) = front_svg(points, on_front, x_label, metric)? {
+            let path = format!("plots/pareto_{name}_{metric}.svg");
+            blocks.push(Block::Figure { path, svg, caption: format!("{metric} against {name}, Pareto front joined") });
+        }
+    }
+    Ok(blocks)
+}
+
+/// Every point (cost on a log axis, value) in grey, the front's in colour joined by a line;
+/// `None` when the costs are not positive or span no range.
+fn front_svg(
+    points: &[(f64, f64)],
+    on_front: &[bool],
+    x_label: &str,
+    metric: &str,
+) -> Result<Option<String>, ReportError> {
+    let finite: Vec<(f64, f64)> =
+        points.iter().copied().filter(|(c, v)| c.is_finite() && *c > 0.0 && v.is_finite()).collect();
+    let range = |it: &mut dyn Iterator<Item = f64>| {
+        it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
+    };
+    let (x_lo, x_hi) = range(&mut finite.iter().map(|p| p.0.log10()));
+    let (y_lo, y_hi) = range(&mut finite.iter().map(|p| p.1));
+    if finite.len() < 2 || x_lo.partial_cmp(&x_hi) != Some(std::cmp::Ordering::Less) {
+        return Ok(None);
+    }
+    let (px, py) = ((x_hi - x_lo) * 0.05, ((y_hi - y_lo) * 0.06).max(1e-9));
+    let err = |e: String| ReportError::Plot { metric: format!("{metric} Pareto front"), message: e };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let e = |e: DrawingAreaErrorKind<std::io::Error>| err(e.to_string());
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{metric} against cost"), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x_lo - px..x_hi + px, y_lo - py..y_hi + py)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(metric)
+            .light_line_style(RGBColor(235, 235, 235))
+            .x_label_formatter(&|v| tick(format!("{:.1e}", 10f64.powf(*v)).parse().unwrap_or(f64::NAN)))
+            .y_label_formatter(&|v| tick(*v))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(e)?;
+        let grey = RGBColor(150, 150, 150);
+        let at = |&(c, v): &(f64, f64)| (c.log10(), v);
+        let all = points.iter().filter(|(c, v)| c.is_finite() && *c > 0.0 && v.is_finite());
+        chart.draw_series(all.map(|p| Circle::new(at(p), 4, grey.mix(0.6).filled()))).map_err(e)?;
+        let mut front: Vec<(f64, f64)> =
+            points.iter().zip(on_front).filter(|(p, &f)| f && p.0 > 0.0).map(|(p, _)| at(p)).collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let c = color(0);
+        chart.draw_series(LineSeries::new(front.clone(), c.stroke_width(2))).map_err(e)?;
+        chart.draw_series(front.into_iter().map(|p| Circle::new(p, 5, c.filled()))).map_err(e)?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    Ok(Some(svg))
 }
 
 #[cfg(test)]

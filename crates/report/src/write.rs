@@ -174,7 +174,13 @@ pub fn write_report(dir: &Path, config: &ReportConfig) -> Result<Report, ReportE
     }
     blocks.push(Block::Paragraph(results));
     blocks.push(Block::Table(summary.table()));
-    blocks.extend(crate::pareto::blocks(&summary));
+    for block in crate::pareto::blocks(&summary)? {
+        if let Block::Figure { path, svg, .. } = &block {
+            write_file(&dir.join(path), svg)?;
+            plots.push(dir.join(path));
+        }
+        blocks.push(block);
+    }
     blocks.push(Block::Paragraph(format!(
         "Robust statistics over seeds: mean, median and interquartile mean (IQM: the mean of the middle \
          half), each with a percentile-bootstrap 95% interval ({} resamples, seed {}) clipped to the \
