@@ -76,6 +76,18 @@ bench-chung *ARGS: build
     .venv/bin/python -c "import torch, numpy" 2>/dev/null || .venv/bin/pip install torch numpy
     .venv/bin/python bench/chung_epoch.py --rnnlab {{rnnlab}} {{ARGS}}
 
+# TPE against random and Sobol search at equal budgets, and the same TPE search in Optuna + PyTorch (creates .venv with torch, optuna).
+bench-tpe *ARGS: build
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import torch, optuna, numpy" 2>/dev/null || .venv/bin/pip install torch "optuna==5.1.0" numpy
+    .venv/bin/python bench/tpe.py --rnnlab {{rnnlab}} {{ARGS}}
+
+# Check the TPE golden file (crates/spec/tests/golden/tpe.json) against Optuna; `just golden-tpe --write` regenerates it (creates .venv with optuna).
+golden-tpe *ARGS:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c "import optuna; assert optuna.__version__ == '5.1.0'" 2>/dev/null || .venv/bin/pip install "optuna==5.1.0" numpy
+    .venv/bin/python scripts/golden_tpe.py {{ARGS}}
+
 # Check the golden vectors (crates/nn/tests/golden) against PyTorch; `just golden --write` regenerates them.
 golden *ARGS:
     test -x .venv/bin/python || python3 -m venv .venv

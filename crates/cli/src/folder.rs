@@ -32,10 +32,11 @@ pub(crate) fn folder_plan(dir: &Path) -> anyhow::Result<(Plan, PathBuf)> {
     if !spec.is_file() {
         anyhow::bail!("{} has no spec.toml: it is not a results folder (e.g. results/parity)", dir.display());
     }
-    let plan = match rnnlab_spec::load(&spec, &[], &Builtin) {
+    let mut plan = match rnnlab_spec::load(&spec, &[], &Builtin) {
         Ok(p) => p,
         Err(e) => anyhow::bail!("{} no longer loads: {e}", spec.display()),
     };
+    rnnlab_sweep::tpe::extend(&mut plan, &ResultsDir::new(dir.to_path_buf()))?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if plan.experiment.name != name {
         anyhow::bail!(

@@ -174,7 +174,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
-            let Some(plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
+            let Some(mut plan) = load(&args)? else { return Ok(ExitCode::from(exit::INVALID)) };
+            // A TPE search lists the points drawn so far in its results folder.
+            let folder = Path::new("results").join(&plan.experiment.name);
+            if plan.tpe.is_some() && folder.join(rnnlab_spec::vocab::layout::SPEC).is_file() {
+                rnnlab_sweep::tpe::extend(&mut plan, &rnnlab_sweep::ResultsDir::new(folder))?;
+            }
             print_plan(&plan);
             warn_few_seeds(&plan);
             Ok(ExitCode::SUCCESS)
@@ -325,6 +330,21 @@ fn print_plan(plan: &Plan) {
             "hyperband: {} brackets, first rungs {}",
             h.brackets(),
             (0..h.brackets()).map(|k| h.bracket_rung(k).to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(tpe) = &plan.tpe {
+        let left = rnnlab_sweep::tpe::remaining(plan, &plan.trials);
+        println!(
+            "tpe: {} search{} of {} points on `{}` ({} random start-up points each); {left} point{} left to draw as \
+             trials finish (× {} seed{})",
+            tpe.groups.len(),
+            if tpe.groups.len() == 1 { "" } else { "es" },
+            tpe.budget(),
+            tpe.metric,
+            tpe.startup,
+            if left == 1 { "" } else { "s" },
+            plan.experiment.seeds.len(),
+            if plan.experiment.seeds.len() == 1 { "" } else { "s" },
         );
     }
     println!("{}; results in results/{}/", plan_size(plan), plan.experiment.name);

@@ -231,6 +231,16 @@ fn note_missing_checkpoints(dir: &std::path::Path, plan: &Plan) {
 /// `--slurm`: submits what is missing, then returns or (with `--wait`) follows the arrays.
 fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
+    if plan.tpe.is_some() {
+        anyhow::bail!(
+            "a TPE search draws its points as trials finish, and a Slurm array runs a fixed list of trials: \
+             run the search with local workers (`rnnlab sweep {} --jobs N`), or start `rnnlab sweep {} --wait` \
+             in each of several Slurm jobs (they share {} as workers); see docs/spec.md, [search]",
+            plan.spec_path.display(),
+            plan.spec_path.display(),
+            dir.root.display()
+        );
+    }
     let name = slurm::job_name(&dir.root);
     if opts.fresh && !slurm::queued_elements(&name)?.is_empty() {
         anyhow::bail!(

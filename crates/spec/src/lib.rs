@@ -21,7 +21,9 @@ mod published;
 mod recorded;
 pub mod reference;
 mod search;
+pub mod sequential;
 mod source;
+pub mod tpe;
 pub mod vocab;
 
 pub use cluster::SlurmConfig;
@@ -32,6 +34,7 @@ pub use load::{load, load_str};
 pub use overrides::Override;
 pub use plan::{fnv1a, point_label, short_hash, trial_id, Plan, Trial};
 pub use prune::{PruneConfig, PruneMethod};
+pub use sequential::{Tpe, TpeGroup};
 pub use source::{KeyPath, SourceMap};
 pub use vocab::{Comparison, Metric, MetricKind, Status};
 

@@ -113,8 +113,11 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     let published = decode_published(&root, &base, &mut errors);
 
     let mut axes = read_axes(&root, &sources, overrides, &base, &mut errors);
-    if let Some(search) = crate::search::read_search(&root, &axes, &base, &mut errors) {
+    let grid_axes = axes.len();
+    let mut tpe_space = None;
+    if let Some((search, tpe)) = crate::search::read_search(&root, &axes, &base, &mut errors) {
         axes.push(search);
+        tpe_space = tpe;
     }
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
@@ -219,6 +222,27 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
     }
+    let tpe = match tpe_space {
+        Some(space) => {
+            let startup = axes[grid_axes].values.len();
+            let tpe = crate::sequential::groups(
+                space,
+                startup,
+                &axes[..grid_axes],
+                &trial_sections,
+                &columns,
+                &experiment.seeds,
+            );
+            match crate::sequential::check_metric(tpe, report.as_ref(), recorded.as_deref()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    errors.push(base.error(e.within(&["search"]), &[], None));
+                    return Err(SpecErrors(errors));
+                }
+            }
+        }
+        None => None,
+    };
     let effective_spec = effective_text(text, overrides);
     Ok(Plan {
         spec_path: path.to_path_buf(),
@@ -230,6 +254,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         published,
         columns,
         trials,
+        tpe,
         effective_spec,
     })
 }
@@ -350,7 +375,7 @@ fn solve_hidden_size(config: &mut TrialConfig, budget: usize, catalog: &dyn Cata
 
 /// [`resolve`], and the trial's metrics checked against what it records; returns what the
 /// catalog knows of the trial.
-fn resolve_recorded(
+pub(crate) fn resolve_recorded(
     root: &toml::Table,
     catalog: &dyn Catalog,
     seed: u64,

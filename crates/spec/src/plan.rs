@@ -26,6 +26,9 @@ pub struct Plan {
     /// Grid columns in spec order (a section axis contributes one column per key it sets).
     pub columns: Vec<String>,
     pub trials: Vec<Trial>,
+    /// `[search] method = "tpe"`: the points after the start-up ones (which are in `trials`)
+    /// are drawn by the sweep as trials finish.
+    pub tpe: Option<crate::sequential::Tpe>,
     /// The spec text with the overrides applied and listed in a header comment.
     pub effective_spec: String,
     /// Short hash of `effective_spec`.

@@ -1,5 +1,7 @@
 //! `[search]`: points sampled from a search space — random (ChaCha8 from `seed`) or Sobol
-//! (Owen-scrambled, `sobol_burley`) — or the cross product of `choice` lists (`grid`). The
+//! (Owen-scrambled, `sobol_burley`) — or the cross product of `choice` lists (`grid`), or a
+//! TPE search (`tpe`: its start-up points are random ones; the rest are drawn by the sweep as
+//! trials finish, see [`crate::sequential`]). The
 //! points become one joint axis beside the `[grid]` axes, so each point × grid point × seed is a
 //! trial and the sampled values are grid columns: trial ids, resume, `plan` and the report work
 //! as for grids. The points are a pure function of the spec (keys in sorted order, values drawn
@@ -25,6 +27,10 @@ enum Method {
     Random,
     /// A scrambled Sobol sequence (Owen scrambling from `seed`): covers the space more evenly.
     Sobol,
+    /// Tree-structured Parzen estimator (Optuna's default sampler): `startup` random points,
+    /// then each point drawn, when a worker claims it, from the points finished by then. Each
+    /// `[grid]` point (e.g. each cell) is its own search of `trials` points.
+    Tpe,
 }
 
 /// `[search]`: sampled points of a search space, each crossed with `[grid]` and the seeds. A
@@ -32,23 +38,49 @@ enum Method {
 /// runs.csv and the report (which plots the primary metric against each numeric key), and its
 /// trial ids follow from its values. The points are a pure function of the spec (keys in
 /// sorted order, floats rounded to 4 significant digits, repeats skipped), so re-running a
-/// search resumes it, and `trials = 40` after `trials = 20` keeps the first 20 points.
+/// search resumes it, and `trials = 40` after `trials = 20` keeps the first 20 points. A TPE
+/// search's points after its random start-up ones depend on the results so far: each is drawn
+/// when a worker claims it and kept in the results folder's `tpe/` (docs/search.md).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SearchConfig {
     /// How points are drawn.
     method: Method,
-    /// Points to sample (random, sobol; required there).
+    /// Points to sample (random, sobol, tpe: required there; tpe: per `[grid]` point).
     trials: Option<usize>,
     /// The sampler's seed (not the trials' seeds).
     #[serde(default)]
     seed: u32,
+    /// tpe: random points before the estimator takes over (default 10, Optuna's; at most
+    /// `trials`).
+    #[serde(default)]
+    startup: Option<usize>,
+    /// tpe: the metric the search optimises, in its direction (a `valid_*` metric or
+    /// `train_loss`; default: `[report] select`). A point's value is the mean over its seeds.
+    #[serde(default)]
+    metric: Option<String>,
     /// `[search.space]`: dotted keys (as grid axes, not also in `[grid]`) and their
     /// distributions: `{ log_uniform = [low, high] }`, `{ uniform = [low, high] }`,
     /// `{ int_uniform = [low, high] }` or `{ choice = [a, b, …] }`.
     #[serde(default)]
     #[schemars(with = "crate::reference::AnyTable")]
     space: toml::Table,
+}
+
+impl SearchConfig {
+    /// TPE's random start-up points (of `trials`); the TPE-only keys refused elsewhere.
+    fn startup_points(&self, trials: usize) -> Result<usize, FieldError> {
+        if self.method != Method::Tpe && (self.startup.is_some() || self.metric.is_some()) {
+            let key = if self.startup.is_some() { "startup" } else { "metric" };
+            return Err(FieldError::new(&[key], "only the tpe method takes it").with_help(format!("remove `{key}`")));
+        }
+        let startup = self.startup.unwrap_or(10).min(trials);
+        if self.method == Method::Tpe && startup == 0 {
+            return Err(FieldError::new(&["startup"], "TPE needs at least one random start-up point")
+                .with_help("e.g. `startup = 4`"));
+        }
+        Ok(startup)
+    }
 }
 
 /// The keys of `[search]`, for the spec reference.
@@ -58,7 +90,7 @@ pub fn schema() -> schemars::Schema {
 
 /// One key's distribution.
 #[derive(Debug, Clone, PartialEq)]
-enum Dist {
+pub(crate) enum Dist {
     LogUniform(f64, f64),
     Uniform(f64, f64),
     IntUniform(i64, i64),
@@ -104,7 +136,7 @@ impl Dist {
     }
 
     /// The value at `u` in [0, 1).
-    fn at(&self, u: f64) -> toml::Value {
+    pub(crate) fn at(&self, u: f64) -> toml::Value {
         let u = u.clamp(0.0, 1.0 - f64::EPSILON);
         match self {
             Dist::Uniform(a, b) => toml::Value::Float(round4(a + u * (b - a))),
@@ -119,18 +151,28 @@ impl Dist {
 }
 
 /// `x` to 4 significant digits (sampled values are read by people, and written in runs.csv).
-fn round4(x: f64) -> f64 {
+pub(crate) fn round4(x: f64) -> f64 {
     format!("{x:.3e}").parse().unwrap_or(x)
 }
 
-/// Reads `[search]` into a joint axis (each value a table of dotted key → value), or `None`
-/// without a `[search]` section or on errors (pushed to `errors`).
+/// What a TPE `[search]` leaves for the sweep to draw (the start-up points are the axis).
+#[derive(Debug, Clone)]
+pub(crate) struct TpeSpace {
+    pub(crate) dists: Vec<(String, Dist)>,
+    pub(crate) budget: usize,
+    pub(crate) seed: u32,
+    pub(crate) metric: Option<String>,
+}
+
+/// Reads `[search]` into a joint axis (each value a table of dotted key → value) and, for
+/// TPE, what the sweep draws from; `None` without a `[search]` section or on errors (pushed to
+/// `errors`).
 pub(crate) fn read_search(
     root: &toml::Table,
     grid_axes: &[Axis],
     base: &Locator,
     errors: &mut Vec<SpecError>,
-) -> Option<Axis> {
+) -> Option<(Axis, Option<TpeSpace>)> {
     let section = root.get("search")?.as_table()?.clone();
     let push = |errors: &mut Vec<SpecError>, e: FieldError| errors.push(base.error(e.within(&["search"]), &[], None));
     let config: SearchConfig = match crate::decode(&section) {
@@ -184,7 +226,7 @@ pub(crate) fn read_search(
                     push(
                         errors,
                         FieldError::new(&at, "the grid method takes `choice` lists only")
-                            .with_help("use method = \"random\" or \"sobol\" to sample ranges"),
+                            .with_help("use method = \"random\", \"sobol\" or \"tpe\" to sample ranges"),
                     );
                     continue;
                 }
@@ -211,6 +253,13 @@ pub(crate) fn read_search(
     if dists.len() != keys.len() {
         return None;
     }
+    let startup = match config.startup_points(trials) {
+        Ok(n) => n,
+        Err(e) => {
+            push(errors, e);
+            return None;
+        }
+    };
     if config.method == Method::Sobol && dists.len() > sobol_burley::NUM_DIMENSIONS as usize {
         push(
             errors,
@@ -220,6 +269,13 @@ pub(crate) fn read_search(
     }
     let values = match config.method {
         Method::Grid => grid_points(&dists),
+        Method::Tpe => match sample(Method::Random, &dists, startup, config.seed) {
+            Ok(v) => v,
+            Err(m) => {
+                push(errors, FieldError::new(&["startup"], m));
+                return None;
+            }
+        },
         method => match sample(method, &dists, trials, config.seed) {
             Ok(v) => v,
             Err(m) => {
@@ -228,7 +284,13 @@ pub(crate) fn read_search(
             }
         },
     };
-    Some(Axis { name: "search".into(), path: Vec::new(), values, from_override: None })
+    let tpe = (config.method == Method::Tpe).then(|| TpeSpace {
+        dists: dists.clone(),
+        budget: trials,
+        seed: config.seed,
+        metric: config.metric.clone(),
+    });
+    Some((Axis { name: "search".into(), path: Vec::new(), values, from_override: None }, tpe))
 }
 
 fn point(dists: &[(String, Dist)], mut value_of: impl FnMut(usize, &Dist) -> toml::Value) -> toml::Value {

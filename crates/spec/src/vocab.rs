@@ -227,6 +227,9 @@ pub mod layout {
     /// `resume/<id>.safetensors`: a running trial's snapshot (`[train] resumable`), removed
     /// when the trial ends (`rnnlab_train::Snapshot`).
     pub const RESUME: &str = "resume";
+    /// `tpe/<group>-<k>.toml`: point `k` of a TPE search's group, drawn by the sweep when a
+    /// worker claimed it (`rnnlab_sweep::tpe`).
+    pub const TPE: &str = "tpe";
     /// `slurm/`: job script, manifests, submissions and logs of `rnnlab sweep --slurm`.
     pub const SLURM: &str = "slurm";
     /// In `trials/<id>/`:

@@ -16,6 +16,7 @@ mod record;
 pub mod results;
 pub mod slurm;
 pub mod status;
+pub mod tpe;
 mod worker;
 
 use std::collections::{HashMap, HashSet};

@@ -112,6 +112,22 @@ impl TrialRecord {
         }
     }
 
+    /// The recorded value of metric `name` (a `vocab::METRICS` name), if any.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        match name {
+            "test_accuracy" => self.test_accuracy,
+            "test_mse" => self.test_mse,
+            "test_nll" => self.test_nll,
+            "test_loss" => self.test_loss,
+            "valid_accuracy" => self.valid_accuracy,
+            "valid_mse" => self.valid_mse,
+            "valid_nll" => self.valid_nll,
+            "valid_loss" => self.valid_loss,
+            "train_loss" => self.train_loss,
+            _ => None,
+        }
+    }
+
     /// Finished for good: a re-run skips it. Failed trials are retried, and so is a status
     /// this rnnlab does not know (a damaged or foreign file).
     pub fn is_final(&self) -> bool {

@@ -116,7 +116,7 @@ impl ResultsDir {
     /// Removes everything a previous sweep wrote here (for `--fresh`). Call with the lock held.
     pub fn clear(&self) -> Result<(), ResultsError> {
         use layout::*;
-        for name in [TRIALS, CLAIMS, PRUNE, RESUME, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
+        for name in [TRIALS, CLAIMS, PRUNE, RESUME, TPE, RUNS, META, SPEC, REPORT_MD, REPORT_HTML, PLOTS] {
             let p = self.root.join(name);
             // symlink_metadata: a link is removed itself, never what it points to.
             let r = match fs::symlink_metadata(&p) {

@@ -28,6 +28,17 @@ pub fn run(
     let started = Instant::now();
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
     let claims = prepare(plan, opts)?;
+    // A TPE search: the points drawn by earlier runs are trials of this one too.
+    let extended;
+    let plan = match plan.tpe {
+        Some(_) => {
+            let mut p = plan.clone();
+            crate::tpe::extend(&mut p, &dir)?;
+            extended = p;
+            &extended
+        }
+        None => plan,
+    };
     let wanted = |t: &Trial| opts.only.as_ref().is_none_or(|only| only.contains(&t.id));
     // Every result file is read once here, then only those of trials not yet final.
     let mut records = HashMap::new();
@@ -44,10 +55,12 @@ pub fn run(
         .filter(|t| wanted(t))
         .collect();
     let pending: Vec<&Trial> = order.iter().copied().filter(|t| !is_final(&records, &t.id)).collect();
-    let total = order.len();
-    let skipped = total - pending.len();
-    progress.start(total, skipped, pending.len());
-    if pending.is_empty() {
+    // TPE points not drawn yet, each with a trial per seed.
+    let to_draw = crate::tpe::remaining(plan, &plan.trials) * plan.experiment.seeds.len();
+    let total = order.len() + to_draw;
+    let skipped = order.len() - pending.len();
+    progress.start(total, skipped, pending.len() + to_draw);
+    if pending.is_empty() && to_draw == 0 {
         // Nothing to run: keep meta.toml as the run that produced these results left it.
         let _lock = dir.lock()?;
         dir.write_runs(&plan.columns, &plan.trials, &records)?;
@@ -75,7 +88,7 @@ pub fn run(
     // Trials fill the pool's threads; when fewer trials than threads are running or left to
     // start, the running trials' matrix products share the spare ones. Rebalanced whenever a
     // trial starts or ends (products read the count as they start; results do not depend on it).
-    rnnlab_train::set_threads(threads_per_trial(jobs, pending.len()));
+    rnnlab_train::set_threads(threads_per_trial(jobs, pending.len() + to_draw));
     let running = AtomicUsize::new(0);
     // Trials run on this pool (each worker thread hands its trial to it), so a trial's
     // multi-threaded products use the sweep's threads, not rayon's global pool.
@@ -84,7 +97,9 @@ pub fn run(
         .build()
         .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
     let queue = Queue {
+        plan,
         order: &pending,
+        drawn: Mutex::new(Vec::new()),
         records: Mutex::new(records),
         tried: Mutex::new(HashSet::new()),
         since: SystemTime::now(),
@@ -153,7 +168,7 @@ pub fn run(
             Ok(Next::Run(trial)) => {
                 let rebalance = |now: usize| rnnlab_train::set_threads(threads_per_trial(jobs, now + queue.untried()));
                 rebalance(running.fetch_add(1, Ordering::Relaxed) + 1);
-                pool.install(|| run_one(trial));
+                pool.install(|| run_one(&trial));
                 rebalance(running.fetch_sub(1, Ordering::Relaxed) - 1);
             }
             Ok(Next::Wait) => std::thread::sleep(Duration::from_millis(500)),
@@ -174,7 +189,7 @@ pub fn run(
                 }
             }
         });
-        let workers: Vec<_> = (0..jobs.min(pending.len())).map(|_| s.spawn(worker)).collect();
+        let workers: Vec<_> = (0..jobs.min(pending.len() + to_draw)).map(|_| s.spawn(worker)).collect();
         for w in workers {
             let _ = w.join();
         }
@@ -184,12 +199,14 @@ pub fn run(
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e.into());
     }
+    let drawn = queue.drawn.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut records = queue.records.into_inner().unwrap_or_else(|p| p.into_inner());
     let (missing, running_elsewhere) = {
         let _lock = dir.lock()?;
-        refresh(&dir, &pending, &mut records)?;
-        dir.write_runs(&plan.columns, &plan.trials, &records)?;
-        let missing: Vec<&&Trial> = pending.iter().filter(|t| !is_final(&records, &t.id)).collect();
+        let mine: Vec<&Trial> = pending.iter().copied().chain(&drawn).collect();
+        refresh(&dir, &mine, &mut records)?;
+        dir.write_runs(&plan.columns, &[&plan.trials[..], &drawn[..]].concat(), &records)?;
+        let missing: Vec<&&Trial> = mine.iter().filter(|t| !is_final(&records, &t.id)).collect();
         let live = missing.iter().filter(|t| claims.view(&t.id).is_some_and(|c| !c.stale)).count();
         (missing.len(), live)
     };
@@ -197,7 +214,7 @@ pub fn run(
     let ran = ok + diverged + failed + pruned;
     meta::finish(&mut meta, ran);
     dir.write_file(layout::META, &meta.to_toml())?;
-    let finished_now = pending.len() - missing;
+    let finished_now = pending.len() + drawn.len() - missing;
     Ok(SweepOutcome {
         dir: dir.root,
         total,
@@ -232,8 +249,8 @@ fn refresh(
     Ok(())
 }
 
-enum Next<'a> {
-    Run(&'a Trial),
+enum Next {
+    Run(Box<Trial>),
     /// Nothing to claim now, but other workers run trials that may yet be left to us.
     Wait,
     Done,
@@ -241,7 +258,10 @@ enum Next<'a> {
 
 /// The trials a worker may run, longest first, and what it knows of their results.
 struct Queue<'a> {
+    plan: &'a Plan,
     order: &'a [&'a Trial],
+    /// The trials of the TPE points this process drew.
+    drawn: Mutex<Vec<Trial>>,
     records: Mutex<HashMap<String, TrialRecord>>,
     /// Trials this process has run (or seen finished): not tried again in this run, even if
     /// they failed.
@@ -254,10 +274,11 @@ struct Queue<'a> {
 
 impl<'a> Queue<'a> {
     /// The next trial this worker claims.
-    fn next(&self, dir: &ResultsDir, claims: &Claims, wait: bool) -> Result<Next<'a>, ResultsError> {
+    fn next(&self, dir: &ResultsDir, claims: &Claims, wait: bool) -> Result<Next, ResultsError> {
         let mut tried = self.tried.lock().unwrap_or_else(|p| p.into_inner());
         let mut others = false;
-        for &trial in self.order {
+        let drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for trial in self.order.iter().copied().chain(&drawn) {
             if tried.contains(&trial.id) {
                 continue;
             }
@@ -276,14 +297,27 @@ impl<'a> Queue<'a> {
                 continue;
             }
             tried.insert(trial.id.clone());
-            return Ok(Next::Run(trial));
+            return Ok(Next::Run(Box::new(trial.clone())));
+        }
+        // A TPE search: the next point, drawn from what has finished by now.
+        let records = self.records.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(new) = crate::tpe::draw_next(dir, self.plan, &records)? {
+            self.drawn.lock().unwrap_or_else(|p| p.into_inner()).extend(new.iter().cloned());
+            for trial in new {
+                if claims.try_claim(&trial.id, dir)? {
+                    tried.insert(trial.id.clone());
+                    return Ok(Next::Run(Box::new(trial)));
+                }
+            }
+            return Ok(Next::Wait);
         }
         Ok(if others && wait { Next::Wait } else { Next::Done })
     }
 
     /// Trials of the plan this worker has not handed out yet (some may end up run by others).
     fn untried(&self) -> usize {
-        self.order.len().saturating_sub(self.tried.lock().unwrap_or_else(|p| p.into_inner()).len())
+        let drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner()).len();
+        (self.order.len() + drawn).saturating_sub(self.tried.lock().unwrap_or_else(|p| p.into_inner()).len())
     }
 
     /// Whether another worker recorded trial `id` `failed` after this one started (the record
@@ -333,8 +367,10 @@ impl<'a> Queue<'a> {
         if kept {
             records.insert(trial.id.clone(), record.clone());
         }
-        refresh(dir, self.order, &mut records)?;
-        dir.write_runs(&plan.columns, &plan.trials, &records)?;
+        let drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mine: Vec<&Trial> = self.order.iter().copied().chain(&drawn).collect();
+        refresh(dir, &mine, &mut records)?;
+        dir.write_runs(&plan.columns, &[&plan.trials[..], &drawn[..]].concat(), &records)?;
         Ok(kept)
     }
 }
