@@ -75,12 +75,13 @@ pub fn blocks(summary: &Summary) -> Result<Vec<Block>, ReportError> {
         )),
         Block::Table(Table { header, rows: table_rows }),
     ];
-    let mut figures = vec![("time", "mean trial wall time (s, log scale)", &by_time, &time_front)];
+    let mut figures = vec![("time", "mean trial wall time (s)", &by_time, &time_front)];
     if has_params {
-        figures.insert(0, ("params", "trainable parameters (log scale)", &by_params, &params_front));
+        figures.insert(0, ("params", "trainable parameters", &by_params, &params_front));
     }
+    let labels: Vec<String> = rows.iter().map(|r| r.point.join(", ")).collect();
     for (name, x_label, points, on_front) in figures {
-        if let Some(svg) = front_svg(points, on_front, x_label, metric)? {
+        if let Some(svg) = front_svg(points, on_front, &labels, x_label, metric)? {
             let path = format!("plots/pareto_{name}_{metric}.svg");
             blocks.push(Block::Figure { path, svg, caption: format!("{metric} against {name}, Pareto front joined") });
         }
@@ -88,25 +89,36 @@ pub fn blocks(summary: &Summary) -> Result<Vec<Block>, ReportError> {
     Ok(blocks)
 }
 
-/// Every point (cost on a log axis, value) in grey, the front's in colour joined by a line;
-/// `None` when the costs are not positive or span no range.
+/// Points labelled in the plot at most (beyond, only the front's are).
+const MAX_LABELS: usize = 12;
+
+/// Every point (cost, value) in grey, the front's in colour joined by a line, each labelled by
+/// its grid point (all of them up to [`MAX_LABELS`], else the front's); the cost axis is
+/// logarithmic when it spans more than a decade. `None` when fewer than two points have a
+/// positive cost or the costs span no range.
 fn front_svg(
     points: &[(f64, f64)],
     on_front: &[bool],
+    labels: &[String],
     x_label: &str,
     metric: &str,
 ) -> Result<Option<String>, ReportError> {
-    let finite: Vec<(f64, f64)> =
-        points.iter().copied().filter(|(c, v)| c.is_finite() && *c > 0.0 && v.is_finite()).collect();
+    let shown: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].0.is_finite() && points[i].0 > 0.0 && points[i].1.is_finite())
+        .collect();
     let range = |it: &mut dyn Iterator<Item = f64>| {
         it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
     };
-    let (x_lo, x_hi) = range(&mut finite.iter().map(|p| p.0.log10()));
-    let (y_lo, y_hi) = range(&mut finite.iter().map(|p| p.1));
-    if finite.len() < 2 || x_lo.partial_cmp(&x_hi) != Some(std::cmp::Ordering::Less) {
+    let (c_lo, c_hi) = range(&mut shown.iter().map(|&i| points[i].0));
+    let log = c_hi > 10.0 * c_lo;
+    let to_x = |c: f64| if log { c.log10() } else { c };
+    let (x_lo, x_hi) = (to_x(c_lo), to_x(c_hi));
+    let (y_lo, y_hi) = range(&mut shown.iter().map(|&i| points[i].1));
+    if shown.len() < 2 || x_lo.partial_cmp(&x_hi) != Some(std::cmp::Ordering::Less) {
         return Ok(None);
     }
-    let (px, py) = ((x_hi - x_lo) * 0.05, ((y_hi - y_lo) * 0.06).max(1e-9));
+    // Room on the right for the last point's label.
+    let (px, py) = ((x_hi - x_lo) * 0.06, ((y_hi - y_lo) * 0.08).max(1e-9));
     let err = |e: String| ReportError::Plot { metric: format!("{metric} Pareto front"), message: e };
     let mut svg = String::new();
     {
@@ -114,32 +126,50 @@ fn front_svg(
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let e = |e: DrawingAreaErrorKind<std::io::Error>| err(e.to_string());
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{metric} against cost"), ("sans-serif", 20))
+            .caption(format!("{metric} against {x_label}"), ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(x_lo - px..x_hi + px, y_lo - py..y_hi + py)
+            .build_cartesian_2d(x_lo - px..x_hi + 3.0 * px, y_lo - py..y_hi + py)
             .map_err(e)?;
         chart
             .configure_mesh()
-            .x_desc(x_label)
+            .x_desc(if log { format!("{x_label} (log scale)") } else { x_label.to_string() })
             .y_desc(metric)
             .light_line_style(RGBColor(235, 235, 235))
-            .x_label_formatter(&|v| tick(format!("{:.1e}", 10f64.powf(*v)).parse().unwrap_or(f64::NAN)))
+            .x_labels(6)
+            .x_label_formatter(&|v| {
+                if log {
+                    tick(format!("{:.1e}", 10f64.powf(*v)).parse().unwrap_or(f64::NAN))
+                } else if v.abs() >= 1e5 {
+                    // Parameter counts: every digit, so that close ticks stay apart.
+                    format!("{v:.0}")
+                } else {
+                    tick(*v)
+                }
+            })
             .y_label_formatter(&|v| tick(*v))
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(e)?;
         let grey = RGBColor(150, 150, 150);
-        let at = |&(c, v): &(f64, f64)| (c.log10(), v);
-        let all = points.iter().filter(|(c, v)| c.is_finite() && *c > 0.0 && v.is_finite());
-        chart.draw_series(all.map(|p| Circle::new(at(p), 4, grey.mix(0.6).filled()))).map_err(e)?;
-        let mut front: Vec<(f64, f64)> =
-            points.iter().zip(on_front).filter(|(p, &f)| f && p.0 > 0.0).map(|(p, _)| at(p)).collect();
-        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let at = |i: usize| (to_x(points[i].0), points[i].1);
+        chart.draw_series(shown.iter().map(|&i| Circle::new(at(i), 4, grey.mix(0.6).filled()))).map_err(e)?;
+        let mut front: Vec<usize> = shown.iter().copied().filter(|&i| on_front[i]).collect();
+        front.sort_by(|&a, &b| points[a].0.total_cmp(&points[b].0));
         let c = color(0);
-        chart.draw_series(LineSeries::new(front.clone(), c.stroke_width(2))).map_err(e)?;
-        chart.draw_series(front.into_iter().map(|p| Circle::new(p, 5, c.filled()))).map_err(e)?;
+        chart.draw_series(LineSeries::new(front.iter().map(|&i| at(i)), c.stroke_width(2))).map_err(e)?;
+        chart.draw_series(front.iter().map(|&i| Circle::new(at(i), 5, c.filled()))).map_err(e)?;
+        let named: Vec<usize> = if shown.len() <= MAX_LABELS { shown.clone() } else { front };
+        let style = ("sans-serif", 12).into_font().color(&RGBColor(60, 60, 60));
+        chart
+            .draw_series(
+                named
+                    .iter()
+                    .filter(|&&i| !labels[i].is_empty())
+                    .map(|&i| EmptyElement::at(at(i)) + Text::new(labels[i].clone(), (7, -14), style.clone())),
+            )
+            .map_err(e)?;
         root.present().map_err(|e| err(e.to_string()))?;
     }
     Ok(Some(svg))

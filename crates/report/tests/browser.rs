@@ -75,8 +75,8 @@ fn report_html_renders_in_headless_chromium() {
         .split_whitespace()
         .filter_map(|s| s.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?))))
         .collect();
-    // The performance profile and three learning curves.
-    assert_eq!(sizes.len(), 4, "figure sizes from the page: {title:?}");
+    // The two Pareto fronts (parameters, time), the performance profile and three learning curves.
+    assert_eq!(sizes.len(), 6, "figure sizes from the page: {title:?}");
     for (w, h) in &sizes {
         assert!(*w >= 300 && *h >= 150, "a figure is drawn too small: {sizes:?}");
     }
