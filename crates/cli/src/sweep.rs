@@ -231,16 +231,6 @@ fn note_missing_checkpoints(dir: &std::path::Path, plan: &Plan) {
 /// `--slurm`: submits what is missing, then returns or (with `--wait`) follows the arrays.
 fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
-    if plan.tpe.is_some() {
-        anyhow::bail!(
-            "a TPE search draws its points as trials finish, and a Slurm array runs a fixed list of trials: \
-             run the search with local workers (`rnnlab sweep {} --jobs N`), or start `rnnlab sweep {} --wait` \
-             in each of several Slurm jobs (they share {} as workers); see docs/spec.md, [search]",
-            plan.spec_path.display(),
-            plan.spec_path.display(),
-            dir.root.display()
-        );
-    }
     let name = slurm::job_name(&dir.root);
     if opts.fresh && !slurm::queued_elements(&name)?.is_empty() {
         anyhow::bail!(
@@ -249,11 +239,14 @@ fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
         );
     }
     let claims = rnnlab_sweep::prepare(plan, opts)?;
+    // A TPE search: its drawn points' trials are submitted by id, the rest as draws.
+    let mut plan = plan.clone();
+    rnnlab_sweep::tpe::extend(&mut plan, &dir)?;
     let exe = std::env::current_exe().context("finding the rnnlab binary for the job script")?;
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let submitted = {
         let _lock = dir.lock()?;
-        slurm::submit(plan, &dir, &claims, &exe, &cwd)?
+        slurm::submit(&plan, &dir, &claims, &exe, &cwd)?
     };
     let shown = dir.root.display();
     for (job, manifest, n) in &submitted.arrays {
@@ -276,7 +269,9 @@ fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
     let mut last = String::new();
     loop {
         let queued = slurm::queued_elements(&name)?.len() + slurm::queued_elements(&collect)?.len();
-        let s = status::read(&dir, plan, opts.claim_timeout)?;
+        // A TPE search's elements draw points as they run.
+        rnnlab_sweep::tpe::extend(&mut plan, &dir)?;
+        let s = status::read(&dir, &plan, opts.claim_timeout)?;
         let line = format!("{}; {queued} Slurm jobs queued or running", one_line(&s));
         if line != last {
             println!("{line}");
@@ -287,10 +282,11 @@ fn submit(plan: &Plan, opts: &SweepOptions) -> anyhow::Result<ExitCode> {
         }
         std::thread::sleep(Duration::from_secs(2));
     }
-    rnnlab_sweep::collect(plan, &dir)?;
-    print_summary(&dir.root, plan)?;
-    let s = status::read(&dir, plan, opts.claim_timeout)?;
-    let missing = s.total - s.done() - s.failed;
+    rnnlab_sweep::collect(&plan, &dir)?;
+    print_summary(&dir.root, &plan)?;
+    let s = status::read(&dir, &plan, opts.claim_timeout)?;
+    let missing =
+        s.total - s.done() - s.failed + rnnlab_sweep::tpe::remaining(&plan, &plan.trials) * plan.experiment.seeds.len();
     if missing > 0 {
         eprintln!(
             "{missing} trials have no result (cancelled or preempted): run the same command again to submit them"
@@ -309,8 +305,10 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let (plan, root) = folder_plan(&args.dir)?;
     let dir = ResultsDir::new(args.dir.clone());
     let id = slurm::manifest_trial(&dir, &args.manifest, args.index)?;
+    let draw = id.starts_with(slurm::TPE_LINE);
     let opts = SweepOptions {
-        only: Some(HashSet::from([id.clone()])),
+        only: (!draw).then(|| HashSet::from([id.clone()])),
+        tpe_element: draw,
         // An element exists to see its trial done: if another process still holds the claim
         // (say the previous run of this very element, requeued before it has exited), wait for
         // it to finish or to die, then take over.

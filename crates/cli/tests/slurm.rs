@@ -246,3 +246,56 @@ fn slurm_errors_are_clear_and_recorded() {
     let record = std::fs::read_to_string(tmp.path().join("smoke/slurm/submissions.toml")).unwrap();
     assert!(record.contains("--partition=nosuch") && record.contains("error = "), "{record}");
 }
+
+#[test]
+fn a_tpe_search_through_slurm_draws_its_points_in_the_elements() {
+    if !enabled() {
+        return;
+    }
+    let _cluster = cluster();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/tpe_adding.toml");
+    let sets = [
+        "dataset.length=8",
+        "dataset.train_size=640",
+        "dataset.valid_size=64",
+        "dataset.test_size=64",
+        "train.eval_every=5",
+        "search.trials=4",
+        "search.startup=2",
+        "experiment.seeds=[0, 1]",
+    ];
+    let run = |extra: &[&str]| {
+        let mut c = bin();
+        c.args(["sweep", spec.to_str().unwrap(), "--out", tmp.path().to_str().unwrap(), "--slurm"]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        c.args(extra).output().unwrap()
+    };
+    let o = run(&["--wait"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = tmp.path().join("tpe_adding");
+    let rows = runs(&dir);
+    assert_eq!(rows.len(), 16, "4 points × 2 cells × 2 seeds: {rows:?}");
+    assert_eq!(std::fs::read_dir(dir.join("tpe")).unwrap().count(), 4, "2 drawn points per cell");
+    let manifests: String = std::fs::read_dir(dir.join("slurm"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("manifest-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    // The start-up trials by id (2 points × 2 cells × 2 seeds), then one draw element per trial
+    // of the points left (2 × 2 × 2); each element ran one trial.
+    assert_eq!(manifests.lines().filter(|l| l.starts_with("tpe:")).count(), 8, "{manifests}");
+    assert_eq!(manifests.lines().filter(|l| !l.starts_with("tpe:")).count(), 8, "{manifests}");
+    let logs = std::fs::read_dir(dir.join("slurm/logs")).unwrap().flatten();
+    let ran: usize = logs
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .filter(|t| t.contains("trial tpe:"))
+        .filter(|t| t.lines().any(|l| l.ends_with(": done")))
+        .count();
+    assert_eq!(ran, 8, "every draw element ran a trial");
+    let o = run(&[]);
+    assert!(text(&o).contains("nothing to submit: all 16 trials have results"), "{}", text(&o));
+}

@@ -47,6 +47,9 @@ pub struct SweepOptions {
     pub wait: bool,
     /// Run only these trial ids (a Slurm array element runs one); `None`: every trial.
     pub only: Option<HashSet<String>>,
+    /// A TPE search's Slurm element (a `tpe:` line of a manifest): run one trial, a drawn
+    /// point's that nobody runs, or else the first of a newly drawn point's; no start-up trial.
+    pub tpe_element: bool,
     /// A claim without a heartbeat for this long is taken over.
     pub claim_timeout: Duration,
     /// The command line, recorded in meta.toml.
@@ -63,6 +66,7 @@ impl SweepOptions {
             fresh: false,
             wait: false,
             only: None,
+            tpe_element: false,
             claim_timeout: claims::DEFAULT_TIMEOUT,
             command,
         }

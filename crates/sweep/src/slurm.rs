@@ -230,6 +230,15 @@ pub fn submit(plan: &Plan, dir: &ResultsDir, claims: &Claims, exe: &Path, cwd: &
             missing.push(t.id.as_str());
         }
     }
+    // A TPE search: one `tpe:<n>` element per trial of the points not drawn yet, less those
+    // queued (each draws a point when it starts, or runs a drawn point's trial nobody runs).
+    let draws = crate::tpe::remaining(plan, &plan.trials) * plan.experiment.seeds.len();
+    let queued_draws = queued.iter().filter(|id| id.starts_with(TPE_LINE)).count();
+    out.queued += queued_draws.min(draws);
+    let serial = read_submissions(dir)?.submission.iter().map(|s| s.trials).sum::<usize>();
+    let draw_lines: Vec<String> =
+        (0..draws.saturating_sub(queued_draws)).map(|k| format!("{TPE_LINE}{}", serial + k)).collect();
+    missing.extend(draw_lines.iter().map(String::as_str));
     if missing.is_empty() {
         return Ok(out);
     }
@@ -311,7 +320,11 @@ fn sbatch(
     result.map(|_| job)
 }
 
-/// The trial id on line `index` of `manifest` (a file in the folder's `slurm/`).
+/// A manifest line that is not a trial id but a TPE draw (`tpe:<n>`, n unique in the folder).
+pub const TPE_LINE: &str = "tpe:";
+
+/// The trial id on line `index` of `manifest` (a file in the folder's `slurm/`), or a
+/// [`TPE_LINE`].
 pub fn manifest_trial(dir: &ResultsDir, manifest: &str, index: usize) -> Result<String, ResultsError> {
     let path = slurm_dir(dir).join(manifest);
     let text = std::fs::read_to_string(&path).map_err(|error| ResultsError::Io { path: path.clone(), error })?;

@@ -28,6 +28,13 @@ pub fn run(
     let started = Instant::now();
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
     let claims = prepare(plan, opts)?;
+    // A TPE element runs no start-up trial (the plan may already hold drawn points' trials).
+    let start_up: HashSet<String> = if opts.tpe_element {
+        let drawn: HashSet<String> = crate::tpe::drawn_trials(&dir, plan)?.into_iter().map(|t| t.id).collect();
+        plan.trials.iter().map(|t| t.id.clone()).filter(|id| !drawn.contains(id)).collect()
+    } else {
+        HashSet::new()
+    };
     // A TPE search: the points drawn by earlier runs are trials of this one too.
     let extended;
     let plan = match plan.tpe {
@@ -39,7 +46,7 @@ pub fn run(
         }
         None => plan,
     };
-    let wanted = |t: &Trial| opts.only.as_ref().is_none_or(|only| only.contains(&t.id));
+    let wanted = |t: &Trial| opts.only.as_ref().is_none_or(|only| only.contains(&t.id)) && !start_up.contains(&t.id);
     // Every result file is read once here, then only those of trials not yet final.
     let mut records = HashMap::new();
     for trial in &plan.trials {
@@ -56,7 +63,8 @@ pub fn run(
         .collect();
     let pending: Vec<&Trial> = order.iter().copied().filter(|t| !is_final(&records, &t.id)).collect();
     // TPE points not drawn yet, each with a trial per seed.
-    let to_draw = crate::tpe::remaining(plan, &plan.trials) * plan.experiment.seeds.len();
+    let to_draw =
+        if opts.only.is_none() { crate::tpe::remaining(plan, &plan.trials) * plan.experiment.seeds.len() } else { 0 };
     let total = order.len() + to_draw;
     let skipped = order.len() - pending.len();
     progress.start(total, skipped, pending.len() + to_draw);
@@ -100,6 +108,7 @@ pub fn run(
         plan,
         order: &pending,
         drawn: Mutex::new(Vec::new()),
+        draws: opts.only.is_none(),
         records: Mutex::new(records),
         tried: Mutex::new(HashSet::new()),
         since: SystemTime::now(),
@@ -160,12 +169,14 @@ pub fn run(
             Err(e) => fail(e),
         }
     };
+    let started_trials = AtomicUsize::new(0);
     let worker = || loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) || (opts.tpe_element && started_trials.load(Ordering::Relaxed) > 0) {
             return;
         }
         match queue.next(&dir, &claims, opts.wait) {
             Ok(Next::Run(trial)) => {
+                started_trials.fetch_add(1, Ordering::Relaxed);
                 let rebalance = |now: usize| rnnlab_train::set_threads(threads_per_trial(jobs, now + queue.untried()));
                 rebalance(running.fetch_add(1, Ordering::Relaxed) + 1);
                 pool.install(|| run_one(&trial));
@@ -189,7 +200,8 @@ pub fn run(
                 }
             }
         });
-        let workers: Vec<_> = (0..jobs.min(pending.len() + to_draw)).map(|_| s.spawn(worker)).collect();
+        let threads = if opts.tpe_element { 1 } else { jobs.min(pending.len() + to_draw) };
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
         for w in workers {
             let _ = w.join();
         }
@@ -262,6 +274,8 @@ struct Queue<'a> {
     order: &'a [&'a Trial],
     /// The trials of the TPE points this process drew.
     drawn: Mutex<Vec<Trial>>,
+    /// Whether this worker draws TPE points (not when it runs given trials only).
+    draws: bool,
     records: Mutex<HashMap<String, TrialRecord>>,
     /// Trials this process has run (or seen finished): not tried again in this run, even if
     /// they failed.
@@ -299,9 +313,11 @@ impl<'a> Queue<'a> {
             tried.insert(trial.id.clone());
             return Ok(Next::Run(Box::new(trial.clone())));
         }
-        // A TPE search: the next point, drawn from what has finished by now.
+        // A TPE search: the next point, drawn from what has finished by now (by a worker of
+        // the whole sweep or a TPE element; not by a worker of given trials).
         let records = self.records.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(new) = crate::tpe::draw_next(dir, self.plan, &records)? {
+        let may_draw = self.draws;
+        if let Some(new) = if may_draw { crate::tpe::draw_next(dir, self.plan, &records)? } else { None } {
             self.drawn.lock().unwrap_or_else(|p| p.into_inner()).extend(new.iter().cloned());
             for trial in new {
                 if claims.try_claim(&trial.id, dir)? {
