@@ -18,11 +18,12 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// A sweep of 6 trials, one at a time, each long enough (about a second) to be caught running.
+/// A sweep of 6 trials, one at a time, each long enough (about a second in a debug build on the
+/// 2-core Xeon VM) to be caught running.
 fn slow_sweep(out: &Path, extra: &[&str]) -> Child {
     bin()
         .args(["sweep", smoke().to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs", "1"])
-        .args(["--set", "train.steps=20000", "--set", "train.eval_every=5000"])
+        .args(["--set", "train.steps=50000", "--set", "train.eval_every=12500"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -148,7 +149,9 @@ fn the_report_follows_a_running_sweep_and_is_complete_at_the_end() {
     let report = tmp.path().join("smoke/report.md");
     let mut child = bin()
         .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap(), "--jobs", "1"])
-        .args(["--set", "train.steps=40000", "--set", "train.eval_every=10000"])
+        // Long enough that the sweep outlasts the report's first rewrite (5 s) on a fast
+        // machine: 6 trials of about 4 s each on the 2-core Xeon VM (debug build).
+        .args(["--set", "train.steps=200000", "--set", "train.eval_every=50000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -171,7 +174,7 @@ fn fresh_beside_a_running_worker_names_it_and_deletes_nothing() {
     wait_for("a claim", || !claims(&dir).is_empty());
     let o = bin()
         .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap(), "--fresh"])
-        .args(["--set", "train.steps=20000", "--set", "train.eval_every=5000"])
+        .args(["--set", "train.steps=50000", "--set", "train.eval_every=12500"])
         .output()
         .unwrap();
     let t = text(&o);
@@ -180,7 +183,7 @@ fn fresh_beside_a_running_worker_names_it_and_deletes_nothing() {
     // Another spec cannot join it either.
     let o = bin()
         .args(["sweep", smoke().to_str().unwrap(), "--out", tmp.path().to_str().unwrap()])
-        .args(["--set", "train.steps=20001", "--set", "train.eval_every=5000"])
+        .args(["--set", "train.steps=50001", "--set", "train.eval_every=12500"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
@@ -263,9 +266,20 @@ fn a_results_folder_that_cannot_be_written_exits_3() {
 #[test]
 fn a_trial_stopped_mid_way_resumes_from_its_last_evaluation_and_ends_as_an_uninterrupted_one() {
     let (tmp, whole) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let one = ["--set", "grid.model.cell=[\"gru\"]", "--set", "experiment.seeds=[0]", "--set", "train.steps=40000"];
+    // One trial long enough (about 8 s in a debug build on the 2-core Xeon VM) to be stopped
+    // between its evaluations.
+    let one = [
+        "--set",
+        "grid.model.cell=[\"gru\"]",
+        "--set",
+        "experiment.seeds=[0]",
+        "--set",
+        "train.steps=400000",
+        "--set",
+        "train.eval_every=50000",
+    ];
     let child = slow_sweep(tmp.path(), &one);
-    // SIGTERM once the trial has passed its second evaluation (10,000 of 40,000 steps).
+    // SIGTERM once the trial has passed its second evaluation (100,000 of 400,000 steps).
     let resume = tmp.path().join("smoke/resume");
     let step = |t: &str| -> usize {
         t.split("step ").nth(1).and_then(|r| r.split('/').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
@@ -275,7 +289,7 @@ fn a_trial_stopped_mid_way_resumes_from_its_last_evaluation_and_ends_as_an_unint
             && bin()
                 .args(["status", tmp.path().join("smoke").to_str().unwrap()])
                 .output()
-                .is_ok_and(|o| step(&text(&o)) >= 10000)
+                .is_ok_and(|o| step(&text(&o)) >= 100_000)
     };
     wait_for("two evaluations", progressed);
     signal(&child, "TERM");
@@ -292,7 +306,7 @@ fn a_trial_stopped_mid_way_resumes_from_its_last_evaluation_and_ends_as_an_unint
         .and_then(|r| r.split(')').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no resume in: {said}"));
-    assert!(from >= 10000 && from.is_multiple_of(5000) && from < 40000, "{said}");
+    assert!(from >= 100_000 && from.is_multiple_of(50_000) && from < 400_000, "{said}");
     assert_eq!(std::fs::read_dir(&resume).unwrap().count(), 0, "the snapshot is removed with the trial's end");
     // The same trial without interruption: the same curve and metrics, bit for bit.
     let o = slow_sweep(whole.path(), &one).wait_with_output().unwrap();

@@ -111,6 +111,27 @@ pub struct SweepOutcome {
     pub wall_seconds: f64,
 }
 
+impl SweepOutcome {
+    /// A sweep of `dir` that did nothing (yet).
+    pub fn empty(dir: PathBuf) -> Self {
+        SweepOutcome {
+            dir,
+            total: 0,
+            skipped: 0,
+            ran: 0,
+            by_others: 0,
+            missing: 0,
+            running_elsewhere: 0,
+            ok: 0,
+            diverged: 0,
+            failed: 0,
+            pruned: 0,
+            interrupted: false,
+            wall_seconds: 0.0,
+        }
+    }
+}
+
 /// Errors that stop a sweep (a failing trial does not: it is recorded as failed).
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {

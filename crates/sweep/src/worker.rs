@@ -1,9 +1,11 @@
 //! One worker's loop: claim the next trial (longest first), run it, commit its result under
-//! the folder lock, until no trial is left to claim.
+//! the folder lock, until no trial is left to claim. [`run`] sets up what the worker threads
+//! share ([`Shared`]: the queue, the counts, the first error) and accounts for what they did.
 //!
 //! (Over 300 lines: the loop, its thread rebalancing and its stop handling share the state of
 //! one worker and read top to bottom.)
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,24 +30,8 @@ pub fn run(
     let started = Instant::now();
     let dir = ResultsDir::new(opts.out_root.join(&plan.experiment.name));
     let claims = prepare(plan, opts)?;
-    // A TPE element runs no start-up trial (the plan may already hold drawn points' trials).
-    let start_up: HashSet<String> = if opts.tpe_element {
-        let drawn: HashSet<String> = crate::tpe::drawn_trials(&dir, plan)?.into_iter().map(|t| t.id).collect();
-        plan.trials.iter().map(|t| t.id.clone()).filter(|id| !drawn.contains(id)).collect()
-    } else {
-        HashSet::new()
-    };
-    // A TPE search: the points drawn by earlier runs are trials of this one too.
-    let extended;
-    let plan = match plan.tpe {
-        Some(_) => {
-            let mut p = plan.clone();
-            crate::tpe::extend(&mut p, &dir)?;
-            extended = p;
-            &extended
-        }
-        None => plan,
-    };
+    let (plan, start_up) = with_drawn_points(plan, opts, &dir)?;
+    let plan = plan.as_ref();
     let wanted = |t: &Trial| opts.only.as_ref().is_none_or(|only| only.contains(&t.id)) && !start_up.contains(&t.id);
     // Every result file is read once here, then only those of trials not yet final.
     let mut records = HashMap::new();
@@ -54,8 +40,6 @@ pub fn run(
             records.insert(trial.id.clone(), r);
         }
     }
-    let is_final =
-        |records: &HashMap<String, TrialRecord>, id: &str| records.get(id).is_some_and(TrialRecord::is_final);
     let order: Vec<&Trial> = cost::longest_first(plan.trials.iter().map(|t| &t.config))
         .into_iter()
         .map(|i| &plan.trials[i])
@@ -65,67 +49,194 @@ pub fn run(
     // TPE points not drawn yet, each with a trial per seed.
     let to_draw =
         if opts.only.is_none() { crate::tpe::remaining(plan, &plan.trials) * plan.experiment.seeds.len() } else { 0 };
-    let total = order.len() + to_draw;
-    let skipped = order.len() - pending.len();
+    let (total, skipped) = (order.len() + to_draw, order.len() - pending.len());
     progress.start(total, skipped, pending.len() + to_draw);
     if pending.is_empty() && to_draw == 0 {
         // Nothing to run: keep meta.toml as the run that produced these results left it.
         let _lock = dir.lock()?;
         dir.write_runs(&plan.columns, &plan.trials, &records)?;
-        return Ok(SweepOutcome {
-            dir: dir.root,
-            total,
-            skipped,
-            ran: 0,
-            by_others: 0,
-            missing: 0,
-            running_elsewhere: 0,
-            ok: 0,
-            diverged: 0,
-            failed: 0,
-            pruned: 0,
-            interrupted: false,
-            wall_seconds: started.elapsed().as_secs_f64(),
-        });
+        let idle = SweepOutcome { total, skipped, ..SweepOutcome::empty(dir.root.clone()) };
+        return Ok(SweepOutcome { wall_seconds: started.elapsed().as_secs_f64(), ..idle });
     }
-    let pruner = plan.prune.as_ref().map(|c| crate::prune::Pruner::open(&dir, c, plan)).transpose()?;
     let mut meta = meta::start(plan, opts);
     dir.write_file(layout::META, &meta.to_toml())?;
-
     let jobs = opts.jobs.max(1);
     // Trials fill the pool's threads; when fewer trials than threads are running or left to
     // start, the running trials' matrix products share the spare ones. Rebalanced whenever a
     // trial starts or ends (products read the count as they start; results do not depend on it).
     rnnlab_train::set_threads(threads_per_trial(jobs, pending.len() + to_draw));
-    let running = AtomicUsize::new(0);
+    let shared = Shared {
+        plan,
+        opts,
+        dir: &dir,
+        claims: &claims,
+        pruner: plan.prune.as_ref().map(|c| crate::prune::Pruner::open(&dir, c, plan)).transpose()?,
+        progress,
+        stop,
+        queue: Queue {
+            plan,
+            order: &pending,
+            drawn: Mutex::new(Vec::new()),
+            draws: opts.only.is_none(),
+            records: Mutex::new(records),
+            tried: Mutex::new(HashSet::new()),
+            since: SystemTime::now(),
+        },
+        counts: Default::default(),
+        first_error: Mutex::new(None),
+        running: AtomicUsize::new(0),
+        started_trials: AtomicUsize::new(0),
+    };
     // Trials run on this pool (each worker thread hands its trial to it), so a trial's
     // multi-threaded products use the sweep's threads, not rayon's global pool.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
         .map_err(|e| SweepError::Pool { jobs, message: e.to_string() })?;
-    let queue = Queue {
-        plan,
-        order: &pending,
-        drawn: Mutex::new(Vec::new()),
-        draws: opts.only.is_none(),
-        records: Mutex::new(records),
-        tried: Mutex::new(HashSet::new()),
-        since: SystemTime::now(),
+    let threads = if opts.tpe_element { 1 } else { jobs.min(pending.len() + to_draw) };
+    shared.run_workers(&pool, threads);
+    claims.release_all();
+    if let Some(e) = shared.first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e.into());
+    }
+    let drawn = shared.queue.drawn.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut records = shared.queue.records.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (missing, running_elsewhere) = {
+        let _lock = dir.lock()?;
+        let mine: Vec<&Trial> = pending.iter().copied().chain(&drawn).collect();
+        refresh(&dir, &mine, &mut records)?;
+        dir.write_runs(&plan.columns, &[&plan.trials[..], &drawn[..]].concat(), &records)?;
+        let missing: Vec<&&Trial> = mine.iter().filter(|t| !is_final(&records, &t.id)).collect();
+        let live = missing.iter().filter(|t| claims.view(&t.id).is_some_and(|c| !c.stale)).count();
+        (missing.len(), live)
     };
-    let counts = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-    let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
-    let fail = |e: ResultsError| {
-        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-        stop.store(true, Ordering::Relaxed);
+    let [ok, diverged, failed, pruned] = shared.counts.map(|c| c.into_inner());
+    let ran = ok + diverged + failed + pruned;
+    meta::finish(&mut meta, ran);
+    dir.write_file(layout::META, &meta.to_toml())?;
+    let finished_now = pending.len() + drawn.len() - missing;
+    Ok(SweepOutcome {
+        total,
+        skipped,
+        ran,
+        by_others: finished_now.saturating_sub(ok + diverged + pruned),
+        missing,
+        running_elsewhere,
+        ok,
+        diverged,
+        failed,
+        pruned,
+        interrupted: stop.load(Ordering::Relaxed) && missing > 0,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        ..SweepOutcome::empty(dir.root)
+    })
+}
+
+fn is_final(records: &HashMap<String, TrialRecord>, id: &str) -> bool {
+    records.get(id).is_some_and(TrialRecord::is_final)
+}
+
+/// The plan with a TPE search's points drawn so far (by earlier runs and other workers), and
+/// the trials a TPE element leaves alone (the start-up ones).
+fn with_drawn_points<'a>(
+    plan: &'a Plan,
+    opts: &SweepOptions,
+    dir: &ResultsDir,
+) -> Result<(Cow<'a, Plan>, HashSet<String>), ResultsError> {
+    if plan.tpe.is_none() {
+        return Ok((Cow::Borrowed(plan), HashSet::new()));
+    }
+    let drawn: HashSet<String> = crate::tpe::drawn_trials(dir, plan)?.into_iter().map(|t| t.id).collect();
+    // The plan given may already hold drawn points' trials (`status`, the Slurm worker).
+    let start_up = if opts.tpe_element {
+        plan.trials.iter().map(|t| t.id.clone()).filter(|id| !drawn.contains(id)).collect()
+    } else {
+        HashSet::new()
     };
-    let run_one = |trial: &Trial| {
+    let mut extended = plan.clone();
+    crate::tpe::extend(&mut extended, dir)?;
+    Ok((Cow::Owned(extended), start_up))
+}
+
+/// What the worker threads of one process share.
+struct Shared<'a> {
+    plan: &'a Plan,
+    opts: &'a SweepOptions,
+    dir: &'a ResultsDir,
+    claims: &'a Claims,
+    pruner: Option<crate::prune::Pruner>,
+    progress: &'a dyn Progress,
+    stop: &'a AtomicBool,
+    queue: Queue<'a>,
+    /// Trials committed ok, diverged, failed, pruned.
+    counts: [AtomicUsize; 4],
+    first_error: Mutex<Option<ResultsError>>,
+    /// Trials running in this process now.
+    running: AtomicUsize,
+    /// Trials this process has started.
+    started_trials: AtomicUsize,
+}
+
+impl Shared<'_> {
+    /// Records the first folder error and stops every worker.
+    fn fail(&self, e: ResultsError) {
+        self.first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// `threads` workers, each claiming and running trials on `pool` until none is left, and
+    /// the heartbeat that keeps their claims alive.
+    fn run_workers(&self, pool: &rayon::ThreadPool, threads: usize) {
+        let jobs = self.opts.jobs.max(1);
+        let worker = || loop {
+            let one_done = self.opts.tpe_element && self.started_trials.load(Ordering::Relaxed) > 0;
+            if self.stop.load(Ordering::Relaxed) || one_done {
+                return;
+            }
+            match self.queue.next(self.dir, self.claims, self.opts.wait) {
+                Ok(Next::Run(trial)) => {
+                    self.started_trials.fetch_add(1, Ordering::Relaxed);
+                    let rebalance =
+                        |now: usize| rnnlab_train::set_threads(threads_per_trial(jobs, now + self.queue.untried()));
+                    rebalance(self.running.fetch_add(1, Ordering::Relaxed) + 1);
+                    pool.install(|| self.run_one(&trial));
+                    rebalance(self.running.fetch_sub(1, Ordering::Relaxed) - 1);
+                }
+                Ok(Next::Wait) => std::thread::sleep(Duration::from_millis(500)),
+                Ok(Next::Done) => return,
+                Err(e) => self.fail(e),
+            }
+        };
+        let beating = AtomicBool::new(true);
+        std::thread::scope(|s| {
+            // The heartbeat: every held claim rewritten while its trial runs.
+            s.spawn(|| {
+                let mut last = Instant::now();
+                while beating.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if last.elapsed() >= self.claims.beat_every() {
+                        self.claims.beat();
+                        last = Instant::now();
+                    }
+                }
+            });
+            let workers: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+            for w in workers {
+                let _ = w.join();
+            }
+            beating.store(false, Ordering::Relaxed);
+        });
+    }
+
+    /// Runs one claimed trial (resuming its snapshot if it has one) and commits its result.
+    fn run_one(&self, trial: &Trial) {
+        let (dir, claims) = (self.dir, self.claims);
         let t0 = Instant::now();
         let on_eval = |p: &CurvePoint, total: usize| {
             claims.progress(&trial.id, p.step, total);
-            progress.trial_eval(trial, p, total)
+            self.progress.trial_eval(trial, p, total)
         };
-        let judge = |curve: &[CurvePoint]| pruner.as_ref().and_then(|p| p.judge(&trial.id, curve));
+        let judge = |curve: &[CurvePoint]| self.pruner.as_ref().and_then(|p| p.judge(&trial.id, curve));
         // A snapshot left by an interrupted run of this trial continues it; each evaluation
         // writes the next (a snapshot that cannot be written only costs the resume).
         let save = |s: &rnnlab_train::Snapshot| {
@@ -133,7 +244,7 @@ pub fn run(
         };
         let resume = Resume { from: dir.snapshot(&trial.id), save: &save };
         let outcome =
-            catch_unwind(AssertUnwindSafe(|| run_resumable_trial(&trial.config, stop, &on_eval, &judge, resume)));
+            catch_unwind(AssertUnwindSafe(|| run_resumable_trial(&trial.config, self.stop, &on_eval, &judge, resume)));
         let (record, curve, checkpoint) = match outcome {
             Ok(Ok(result)) => (TrialRecord::from_result(&result), result.curve, result.checkpoint),
             Ok(Err(TrainError::Interrupted)) => {
@@ -150,7 +261,7 @@ pub fn run(
                 (TrialRecord::failed(format!("panicked: {msg}"), t0.elapsed().as_secs_f64()), Vec::new(), None)
             }
         };
-        let committed = queue.commit(&dir, &claims, plan, trial, &curve, &record, checkpoint.as_ref());
+        let committed = self.queue.commit(dir, claims, self.plan, trial, &curve, &record, checkpoint.as_ref());
         if committed.is_ok() {
             dir.remove_snapshot(&trial.id);
         }
@@ -162,86 +273,13 @@ pub fn run(
                     Status::Pruned => 3,
                     _ => 2,
                 };
-                counts[slot].fetch_add(1, Ordering::Relaxed);
-                progress.trial_done(trial, &record);
+                self.counts[slot].fetch_add(1, Ordering::Relaxed);
+                self.progress.trial_done(trial, &record);
             }
             Ok(false) => {}
-            Err(e) => fail(e),
+            Err(e) => self.fail(e),
         }
-    };
-    let started_trials = AtomicUsize::new(0);
-    let worker = || loop {
-        if stop.load(Ordering::Relaxed) || (opts.tpe_element && started_trials.load(Ordering::Relaxed) > 0) {
-            return;
-        }
-        match queue.next(&dir, &claims, opts.wait) {
-            Ok(Next::Run(trial)) => {
-                started_trials.fetch_add(1, Ordering::Relaxed);
-                let rebalance = |now: usize| rnnlab_train::set_threads(threads_per_trial(jobs, now + queue.untried()));
-                rebalance(running.fetch_add(1, Ordering::Relaxed) + 1);
-                pool.install(|| run_one(&trial));
-                rebalance(running.fetch_sub(1, Ordering::Relaxed) - 1);
-            }
-            Ok(Next::Wait) => std::thread::sleep(Duration::from_millis(500)),
-            Ok(Next::Done) => return,
-            Err(e) => fail(e),
-        }
-    };
-    let beating = AtomicBool::new(true);
-    std::thread::scope(|s| {
-        // The heartbeat: every held claim rewritten while its trial runs.
-        s.spawn(|| {
-            let mut last = Instant::now();
-            while beating.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-                if last.elapsed() >= claims.beat_every() {
-                    claims.beat();
-                    last = Instant::now();
-                }
-            }
-        });
-        let threads = if opts.tpe_element { 1 } else { jobs.min(pending.len() + to_draw) };
-        let workers: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
-        for w in workers {
-            let _ = w.join();
-        }
-        beating.store(false, Ordering::Relaxed);
-    });
-    claims.release_all();
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e.into());
     }
-    let drawn = queue.drawn.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut records = queue.records.into_inner().unwrap_or_else(|p| p.into_inner());
-    let (missing, running_elsewhere) = {
-        let _lock = dir.lock()?;
-        let mine: Vec<&Trial> = pending.iter().copied().chain(&drawn).collect();
-        refresh(&dir, &mine, &mut records)?;
-        dir.write_runs(&plan.columns, &[&plan.trials[..], &drawn[..]].concat(), &records)?;
-        let missing: Vec<&&Trial> = mine.iter().filter(|t| !is_final(&records, &t.id)).collect();
-        let live = missing.iter().filter(|t| claims.view(&t.id).is_some_and(|c| !c.stale)).count();
-        (missing.len(), live)
-    };
-    let [ok, diverged, failed, pruned] = counts.map(|c| c.into_inner());
-    let ran = ok + diverged + failed + pruned;
-    meta::finish(&mut meta, ran);
-    dir.write_file(layout::META, &meta.to_toml())?;
-    let finished_now = pending.len() + drawn.len() - missing;
-    Ok(SweepOutcome {
-        dir: dir.root,
-        total,
-        skipped,
-        ran,
-        by_others: finished_now.saturating_sub(ok + diverged + pruned),
-        missing,
-        running_elsewhere,
-        ok,
-        diverged,
-        failed,
-        pruned,
-        interrupted: stop.load(Ordering::Relaxed) && missing > 0,
-        wall_seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 /// Reads the results of `trials` that are not final in `records` (other workers may have
