@@ -47,13 +47,30 @@ fn report_writes_well_formed_svg_and_html() {
     let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
     let names: Vec<String> =
         report.plots.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["profile_test_accuracy.svg", "test_accuracy.svg", "test_loss.svg", "train_loss.svg"]);
+    assert_eq!(
+        names,
+        [
+            "pareto_params_test_accuracy.svg",
+            "pareto_time_test_accuracy.svg",
+            "profile_test_accuracy.svg",
+            "test_accuracy.svg",
+            "test_loss.svg",
+            "train_loss.svg"
+        ]
+    );
     // The performance profile: a step line per grid point with its label.
-    let profile = std::fs::read_to_string(&report.plots[0]).unwrap();
+    let profile = std::fs::read_to_string(&report.plots[2]).unwrap();
     let doc = roxmltree::Document::parse(&profile).unwrap();
     assert!(doc.descendants().filter(|n| n.has_tag_name("polyline")).count() >= 3);
     assert!(profile.contains("model.cell=rnn, optimizer.lr=0.1"), "{profile}");
-    for p in &report.plots[1..] {
+    // The Pareto fronts: well-formed, every grid point drawn.
+    for p in &report.plots[..2] {
+        let svg = std::fs::read_to_string(p).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(doc.descendants().filter(|n| n.has_tag_name("circle")).count() >= 3, "{}", p.display());
+    }
+    // The learning curves.
+    for p in &report.plots[3..] {
         let svg = std::fs::read_to_string(p).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
@@ -68,7 +85,7 @@ fn report_writes_well_formed_svg_and_html() {
     let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
     let doc = roxmltree::Document::parse_with_options(&html, options).unwrap_or_else(|e| panic!("report.html: {e}"));
     let count = |tag: &str| doc.descendants().filter(|n| n.has_tag_name(tag)).count();
-    assert_eq!(count("svg"), 4);
+    assert_eq!(count("svg"), 6, "two Pareto fronts, the profile, three curves");
     // Cell verdicts and contenders, best trials, run, results, cost against the primary metric,
     // robust statistics of 3 metrics, published, not ok.
     assert_eq!(count("table"), 11);
@@ -95,8 +112,9 @@ fn one_evaluation_per_trial_gives_no_curves_and_says_why() {
     }
     let config = rnnlab_report::report_config(dir.path()).unwrap();
     let report = rnnlab_report::write_report(dir.path(), &config).unwrap();
-    // Only the performance profile (final values), no curves.
-    assert_eq!(report.plots, [dir.path().join("plots/profile_test_accuracy.svg")]);
+    // Only the Pareto fronts and the performance profile (final values), no curves.
+    let finals = ["pareto_params_test_accuracy.svg", "pareto_time_test_accuracy.svg", "profile_test_accuracy.svg"];
+    assert_eq!(report.plots, finals.map(|f| dir.path().join("plots").join(f)));
     assert!(!dir.path().join("plots/old.svg").exists());
     let md = std::fs::read_to_string(&report.path).unwrap();
     assert!(md.contains("set `[train] eval_every`"), "{md}");

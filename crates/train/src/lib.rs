@@ -17,6 +17,7 @@ mod metrics;
 pub mod noise;
 mod selection;
 pub mod snapshot;
+mod state;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -24,7 +25,6 @@ use std::time::Instant;
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rand_chacha::ChaCha12Rng;
 
 use rnnlab_data::LossReduction;
 use rnnlab_nn::{optim, params, Backend, Network};
@@ -33,8 +33,9 @@ use rnnlab_spec::{DeviceKind, RunConfig, TrialConfig};
 
 pub use metrics::Metrics;
 pub use rnnlab_nn::set_threads;
-use selection::{check_validation_metric, Selection};
+use selection::check_validation_metric;
 pub use snapshot::Snapshot;
+use state::State;
 
 /// One row of a trial's learning curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -279,17 +280,9 @@ pub fn predict_sequences<D: Backend>(
     out
 }
 
-type Trained<D> = (Network<D>, rnnlab_data::Dataset);
-
-fn train<D: Backend>(
-    config: &TrialConfig,
-    dev: D,
-    stop: &AtomicBool,
-    on_eval: OnEval,
-    judge: Judge,
-    resume: Resume,
-) -> Result<(TrialResult, Trained<D>), TrainError> {
-    let mut started = Instant::now();
+/// The trial's dataset, checked against what the trial watches (early stopping's and the
+/// plateau schedule's metrics, returned) and against the memory the trial needs.
+fn build_data(config: &TrialConfig) -> Result<(rnnlab_data::Dataset, Option<String>), TrainError> {
     let plugin = rnnlab_data::find(&config.dataset.plugin)
         .ok_or_else(|| TrainError::UnknownPlugin(config.dataset.plugin.clone()))?;
     let data = plugin.build(&config.dataset.keys, config.seed)?;
@@ -318,90 +311,53 @@ fn train<D: Backend>(
             memory::human(bytes)
         )));
     }
+    Ok((data, plateau_metric))
+}
+
+type Trained<D> = (Network<D>, rnnlab_data::Dataset);
+
+fn train<D: Backend>(
+    config: &TrialConfig,
+    dev: D,
+    stop: &AtomicBool,
+    on_eval: OnEval,
+    judge: Judge,
+    resume: Resume,
+) -> Result<(TrialResult, Trained<D>), TrainError> {
+    let started = Instant::now();
+    let (data, plateau_metric) = build_data(config)?;
+    let plateau_metric = plateau_metric.as_deref();
     let mut init_rng = StdRng::seed_from_u64(config.seed);
     let mut net = Network::new(&dev, &config.model, data.input_size(), data.task, &mut init_rng)?;
     let param_count = params::count(&net);
-    let mut flat = params::flat_values(&net);
-    let mut opt = optim::build(&config.optimizer, flat.len());
-
     let train = &config.train;
-    let n = data.train.len;
-    let steps_per_epoch = n.div_ceil(train.batch_size);
+    let steps_per_epoch = data.train.len.div_ceil(train.batch_size);
     let total_steps = train.steps.unwrap_or_else(|| train.epochs.unwrap_or(1) * steps_per_epoch);
-    let mut order = batches::Order::new(n, train.batch_size, config.seed);
-    // Dropout masks come from their own stream, so turning dropout on leaves the batch order
-    // (and everything else a seed decides) as it was.
-    let mut dropout_rng = ChaCha12Rng::seed_from_u64(config.seed ^ 0x0064_726f_706f_7574); // "dropout"
-    let mut weight_noise = noise::WeightNoise::new(config.train.weight_noise, config.seed);
-    let mut curve = Vec::new();
+    let mut st = State::new(config, params::flat_values(&net), data.train.len, started);
+    if let Some(s) = resume.from {
+        st.restore(config, s, total_steps, plateau_metric);
+    }
     let (mut loss_sum, mut loss_count) = (0.0f64, 0usize);
-    let mut eval_seconds = 0.0f64;
-    let mut selection = train.early_stopping.as_ref().map(Selection::new);
-    let evaluate = |net: &Network<D>, step: usize, loss_sum: &mut f64, loss_count: &mut usize, started: Instant| {
+    let evaluate = |net: &Network<D>, step: usize, train_loss: f64, started: Instant| {
         let eval_started = Instant::now();
         let test = metrics::evaluate(net, &data.test, data.task, train.eval_batch_size);
         let valid = data.valid.as_ref().map(|v| metrics::evaluate(net, v, data.task, train.eval_batch_size));
         let took = eval_started.elapsed().as_secs_f64();
-        let point = CurvePoint {
-            step,
-            epoch: step as f64 / steps_per_epoch as f64,
-            train_loss: if *loss_count > 0 { *loss_sum / *loss_count as f64 } else { f64::NAN },
-            test,
-            valid,
-            wall_seconds: started.elapsed().as_secs_f64(),
-        };
-        (*loss_sum, *loss_count) = (0.0, 0);
+        let epoch = step as f64 / steps_per_epoch as f64;
+        let point = CurvePoint { step, epoch, train_loss, test, valid, wall_seconds: started.elapsed().as_secs_f64() };
         on_eval(&point, total_steps);
         (point, took)
     };
-
-    let mut plateau = optim::schedule::Plateau::new(config.optimizer.lr, config.optimizer.schedule.as_ref());
     let mut steps_done = total_steps;
     let mut pruned: Option<String> = None;
-    // A snapshot puts every piece of state where the uninterrupted run had it after that step.
-    // One that does not fit this trial (a damaged file, another network) is ignored.
-    let fits = |s: &Snapshot| {
-        s.params.len() == flat.len()
-            && s.step < total_steps
-            && s.curve.last().is_some_and(|p| p.step == s.step)
-            && s.best_params.as_ref().is_none_or(|b| b.len() == flat.len())
-            && [s.wall_seconds, s.eval_seconds].iter().all(|t| t.is_finite() && *t >= 0.0)
-    };
-    let mut resumed_from = None;
-    if let Some(s) = resume.from.filter(fits) {
-        if opt.restore(s.optimizer, flat.len()).is_ok() {
-            flat = s.params;
-            dropout_rng.set_word_pos(s.dropout_words);
-            weight_noise.seek(s.noise_words);
-            order.skip(s.step);
-            for point in &s.curve {
-                if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
-                    p.step(point.metric(metric).unwrap_or(f64::NAN));
-                }
-                if let Some(sel) = selection.as_mut() {
-                    sel.observe(point, &[], false);
-                }
-            }
-            if let Some(sel) = selection.as_mut() {
-                sel.best_params = s.best_params;
-            }
-            curve = s.curve;
-            eval_seconds = s.eval_seconds;
-            started = started.checked_sub(std::time::Duration::from_secs_f64(s.wall_seconds)).unwrap_or(started);
-            resumed_from = Some(s.step);
-        } else {
-            // The optimizer refused the state: start over with a fresh one.
-            opt = optim::build(&config.optimizer, flat.len());
-        }
-    }
-    for step in resumed_from.map_or(1, |s| s + 1)..=total_steps {
+    for step in st.resumed_from.map_or(1, |s| s + 1)..=total_steps {
         if stop.load(Ordering::Relaxed) {
             return Err(TrainError::Interrupted);
         }
-        let batch = batches::gather(&data.train, order.next_indices());
-        let masks = net.dropout_masks(&batch, &mut dropout_rng);
+        let batch = batches::gather(&data.train, st.order.next_indices());
+        let masks = net.dropout_masks(&batch, &mut st.dropout_rng);
         // The network's tensors are written only before an evaluation: the step reads `flat`.
-        let at = weight_noise.weights(&flat);
+        let at = st.weight_noise.weights(&st.flat);
         let (loss, mut grads) = net.loss_and_grads_at(at, &batch, masks.as_ref());
         if data.loss_reduction == LossReduction::Sum {
             // The sum over the rows with targets is their mean times their number; the curve
@@ -411,86 +367,49 @@ fn train<D: Backend>(
         }
         if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
             let what = if loss.is_finite() { "a gradient" } else { "the training loss" };
-            params::set_flat_values(&mut net, &flat);
-            let result = TrialResult {
-                status: Status::Diverged,
-                message: format!("{what} became {} at step {step}", if loss.is_nan() { "NaN" } else { "infinite" }),
-                curve,
-                selected_step: selection.and_then(|s| s.best_step),
-                steps_done: step - 1,
-                planned_steps: total_steps,
-                param_count,
-                wall_seconds: started.elapsed().as_secs_f64(),
-                eval_seconds,
-                checkpoint: None,
-                resumed_from,
-            };
+            params::set_flat_values(&mut net, &st.flat);
+            let message = format!("{what} became {} at step {step}", if loss.is_nan() { "NaN" } else { "infinite" });
+            let result = st.result(Status::Diverged, message, (step - 1, total_steps), param_count, None);
             return Ok((result, (net, data)));
         }
         if config.optimizer.clip_grad_norm > 0.0 {
             optim::clip_grad_norm(&mut grads, config.optimizer.clip_grad_norm);
         }
-        opt.set_lr(match &plateau {
-            Some(p) => p.lr(),
-            None => {
-                optim::schedule::lr_at(config.optimizer.lr, config.optimizer.schedule.as_ref(), step - 1, total_steps)
-            }
-        });
-        opt.step(&mut flat, &grads);
+        st.opt.set_lr(st.lr(config, step, total_steps));
+        st.opt.step(&mut st.flat, &grads);
         loss_sum += loss as f64;
         loss_count += 1;
         if step == total_steps || (train.eval_every > 0 && step % train.eval_every == 0) {
-            params::set_flat_values(&mut net, &flat);
-            let (point, took) = evaluate(&net, step, &mut loss_sum, &mut loss_count, started);
-            eval_seconds += took;
-            curve.push(point.clone());
-            if let (Some(p), Some(metric)) = (plateau.as_mut(), &plateau_metric) {
-                p.step(point.metric(metric).unwrap_or(f64::NAN));
-            }
-            if let Some(s) = selection.as_mut() {
-                if s.observe(&point, &flat, train.save_checkpoint) {
+            params::set_flat_values(&mut net, &st.flat);
+            let train_loss = if loss_count > 0 { loss_sum / loss_count as f64 } else { f64::NAN };
+            (loss_sum, loss_count) = (0.0, 0);
+            let (point, took) = evaluate(&net, step, train_loss, st.started);
+            st.eval_seconds += took;
+            st.curve.push(point.clone());
+            st.observe_plateau(&point, plateau_metric);
+            if let Some(s) = st.selection.as_mut() {
+                if s.observe(&point, &st.flat, train.save_checkpoint) {
                     steps_done = step;
                     break;
                 }
             }
             if step < total_steps {
-                pruned = judge(&curve);
+                pruned = judge(&st.curve);
                 if pruned.is_some() {
                     steps_done = step;
                     break;
                 }
                 if train.resumable {
-                    (resume.save)(&Snapshot {
-                        step,
-                        params: flat.clone(),
-                        optimizer: opt.state(),
-                        dropout_words: dropout_rng.get_word_pos(),
-                        noise_words: weight_noise.words(),
-                        curve: curve.clone(),
-                        best_params: selection.as_ref().and_then(|s| s.best_params.clone()),
-                        eval_seconds,
-                        wall_seconds: started.elapsed().as_secs_f64(),
-                    });
+                    (resume.save)(&st.snapshot(step));
                 }
             }
         }
     }
-    if let Some(best) = selection.as_ref().and_then(|s| s.best_params.as_ref()) {
+    if let Some(best) = st.selection.as_ref().and_then(|s| s.best_params.as_ref()) {
         params::set_flat_values(&mut net, best);
     }
-    let status_ok = pruned.is_none();
-    let result = TrialResult {
-        status: if pruned.is_some() { Status::Pruned } else { Status::Ok },
-        message: pruned.unwrap_or_default(),
-        curve,
-        selected_step: selection.and_then(|s| s.best_step),
-        steps_done,
-        planned_steps: total_steps,
-        param_count,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        eval_seconds,
-        checkpoint: (config.train.save_checkpoint && status_ok).then(|| checkpoint::checkpoint(config, &net)),
-        resumed_from,
-    };
+    let checkpoint = (config.train.save_checkpoint && pruned.is_none()).then(|| checkpoint::checkpoint(config, &net));
+    let status = if pruned.is_some() { Status::Pruned } else { Status::Ok };
+    let result = st.result(status, pruned.unwrap_or_default(), (steps_done, total_steps), param_count, checkpoint);
     Ok((result, (net, data)))
 }
