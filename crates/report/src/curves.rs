@@ -156,15 +156,20 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         return Ok(Curves { grid: grid.to_vec(), missing, unreadable, ..Curves::default() });
     }
     let keys: Vec<Expr> = grid.iter().map(|g| col(g.as_str())).chain([col("step")]).collect();
-    let mut aggs = Vec::new();
-    for m in CURVE_METRICS {
-        aggs.push(col(*m).mean().alias(format!("{m}__mean")));
-        aggs.push(col(*m).std(1).alias(format!("{m}__std")));
-        aggs.push(col(*m).median().alias(format!("{m}__median")));
-        for (q, name) in [(0.25, "q25"), (0.75, "q75")] {
-            aggs.push(col(*m).quantile(lit(q), QuantileMethod::Linear).alias(format!("{m}__{name}")));
-        }
-    }
+    let aggs: Vec<Expr> = CURVE_METRICS
+        .iter()
+        .flat_map(|m| {
+            let quantile =
+                |q: f64, name: &str| col(*m).quantile(lit(q), QuantileMethod::Linear).alias(format!("{m}__{name}"));
+            [
+                col(*m).mean().alias(format!("{m}__mean")),
+                col(*m).std(1).alias(format!("{m}__std")),
+                col(*m).median().alias(format!("{m}__median")),
+                quantile(0.25, "q25"),
+                quantile(0.75, "q75"),
+            ]
+        })
+        .collect();
     let all = concat(frames, UnionArgs::default())?.collect()?;
     let df = all.clone().lazy().group_by_stable(keys).agg(aggs).collect()?;
 
@@ -200,16 +205,7 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
     }
     seed_curves(&all, grid, &metrics, &mut lines);
     // Trials of one grid point may stop at different steps; put each line in step order.
-    for line in &mut lines {
-        let mut order: Vec<usize> = (0..line.steps.len()).collect();
-        order.sort_by(|&a, &b| line.steps[a].total_cmp(&line.steps[b]));
-        line.steps = order.iter().map(|&j| line.steps[j]).collect();
-        for band in &mut line.bands {
-            for v in [&mut band.mean, &mut band.std, &mut band.median, &mut band.q25, &mut band.q75] {
-                *v = order.iter().map(|&j| v[j]).collect();
-            }
-        }
-    }
+    lines.iter_mut().for_each(Line::sort_by_step);
     Ok(Curves {
         grid: grid.to_vec(),
         metrics: metrics.iter().map(|m| m.to_string()).collect(),
@@ -217,6 +213,20 @@ pub fn read_curves(dir: &Path, grid: &[String]) -> Result<Curves, ReportError> {
         missing,
         unreadable,
     })
+}
+
+impl Line {
+    /// Its evaluations in step order.
+    fn sort_by_step(&mut self) {
+        let mut order: Vec<usize> = (0..self.steps.len()).collect();
+        order.sort_by(|&a, &b| self.steps[a].total_cmp(&self.steps[b]));
+        self.steps = order.iter().map(|&j| self.steps[j]).collect();
+        for band in &mut self.bands {
+            for v in [&mut band.mean, &mut band.std, &mut band.median, &mut band.q25, &mut band.q75] {
+                *v = order.iter().map(|&j| v[j]).collect();
+            }
+        }
+    }
 }
 
 /// Adds each trial's own curve (finite values, in step order) to its grid point's bands.

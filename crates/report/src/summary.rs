@@ -127,42 +127,7 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
     };
     let ok = col("status").eq(lit(Status::Ok.as_str()));
     let lf_values = lf.clone().filter(ok.clone());
-    let mut aggs = vec![
-        len().alias("trials"),
-        ok.clone().cast(DataType::UInt32).sum().alias("ok"),
-        col("status").eq(lit(Status::Diverged.as_str())).cast(DataType::UInt32).sum().alias("diverged"),
-        col("status").eq(lit(Status::Failed.as_str())).cast(DataType::UInt32).sum().alias("failed"),
-        col("status").eq(lit(Status::Pruned.as_str())).cast(DataType::UInt32).sum().alias("pruned"),
-        col("wall_seconds").mean().alias("wall"),
-    ];
-    if has_params {
-        aggs.push(col("params").max().alias("params"));
-    }
-    if has_eval {
-        let timed = col("eval_seconds").is_not_null();
-        aggs.push(col("eval_seconds").sum().alias("eval"));
-        aggs.push(col("wall_seconds").filter(timed.clone()).sum().alias("eval_wall"));
-        aggs.push(timed.cast(DataType::UInt32).sum().alias("eval_n"));
-    }
-    for m in &present {
-        let v = col(*m).filter(ok.clone());
-        aggs.push(v.clone().count().alias(format!("{m}__n")));
-        aggs.push(v.clone().mean().alias(format!("{m}__mean")));
-        aggs.push(v.clone().std(1).alias(format!("{m}__std")));
-        aggs.push(v.clone().min().alias(format!("{m}__min")));
-        aggs.push(v.max().alias(format!("{m}__max")));
-    }
-    if let Some(rule) = &success {
-        let m = col(rule.metric.as_str());
-        let t = lit(rule.threshold);
-        let hit = match rule.op {
-            Comparison::Ge => m.gt_eq(t),
-            Comparison::Gt => m.gt(t),
-            Comparison::Le => m.lt_eq(t),
-            Comparison::Lt => m.lt(t),
-        };
-        aggs.push(hit.and(ok.clone()).cast(DataType::UInt32).sum().alias("successes"));
-    }
+    let aggs = aggregations(&present, has_params, has_eval, success.as_ref());
     let grouped = if grid.is_empty() {
         lf.select(aggs)
     } else {
@@ -196,9 +161,73 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             })
     };
     let metrics: Vec<String> = measured.iter().filter(|m| !repeats_mse(m)).cloned().collect();
+    let mut rows = rows_of(&df, &grid, &metrics, &values, success.is_some(), has_params, has_eval);
+    let primary_name = config.primary.clone().or_else(|| metrics.first().cloned());
+    let primary = primary_name.and_then(|p| metrics.iter().position(|m| *m == p));
+    // Rows are ranked by `select` when it was measured, else by the primary metric.
+    let rank = config.select.as_ref().and_then(|s| metrics.iter().position(|m| m == s)).or(primary);
+    if let Some(k) = rank {
+        sort_rows(&mut rows, k, vocab::higher_is_better(&metrics[k]));
+    }
+    Ok(Summary { grid, metrics, success, rows, primary, rank, selected, pruning })
+}
+
+/// Per grid point: trial counts by status, mean wall time, parameters, evaluation time, each
+/// metric's count, mean, std, min and max over the ok trials, and the successes.
+fn aggregations(present: &[&str], has_params: bool, has_eval: bool, success: Option<&SuccessRule>) -> Vec<Expr> {
+    let ok = col("status").eq(lit(Status::Ok.as_str()));
+    let mut aggs = vec![
+        len().alias("trials"),
+        ok.clone().cast(DataType::UInt32).sum().alias("ok"),
+        col("status").eq(lit(Status::Diverged.as_str())).cast(DataType::UInt32).sum().alias("diverged"),
+        col("status").eq(lit(Status::Failed.as_str())).cast(DataType::UInt32).sum().alias("failed"),
+        col("status").eq(lit(Status::Pruned.as_str())).cast(DataType::UInt32).sum().alias("pruned"),
+        col("wall_seconds").mean().alias("wall"),
+    ];
+    if has_params {
+        aggs.push(col("params").max().alias("params"));
+    }
+    if has_eval {
+        let timed = col("eval_seconds").is_not_null();
+        aggs.push(col("eval_seconds").sum().alias("eval"));
+        aggs.push(col("wall_seconds").filter(timed.clone()).sum().alias("eval_wall"));
+        aggs.push(timed.cast(DataType::UInt32).sum().alias("eval_n"));
+    }
+    for m in present {
+        let v = col(*m).filter(ok.clone());
+        aggs.push(v.clone().count().alias(format!("{m}__n")));
+        aggs.push(v.clone().mean().alias(format!("{m}__mean")));
+        aggs.push(v.clone().std(1).alias(format!("{m}__std")));
+        aggs.push(v.clone().min().alias(format!("{m}__min")));
+        aggs.push(v.max().alias(format!("{m}__max")));
+    }
+    if let Some(rule) = success {
+        let m = col(rule.metric.as_str());
+        let t = lit(rule.threshold);
+        let hit = match rule.op {
+            Comparison::Ge => m.gt_eq(t),
+            Comparison::Gt => m.gt(t),
+            Comparison::Le => m.lt_eq(t),
+            Comparison::Lt => m.lt(t),
+        };
+        aggs.push(hit.and(ok.clone()).cast(DataType::UInt32).sum().alias("successes"));
+    }
+    aggs
+}
+
+/// One row per grid point of the aggregated frame `df`.
+fn rows_of(
+    df: &DataFrame,
+    grid: &[String],
+    metrics: &[String],
+    values: &SeedValues,
+    success: bool,
+    has_params: bool,
+    has_eval: bool,
+) -> Vec<Row> {
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
-        let text = |name: &str| text_at(&df, name, i);
+        let text = |name: &str| text_at(df, name, i);
         let num = |name: &str| -> f64 {
             df.column(name).ok().and_then(|c| c.get(i).ok()).and_then(|v| v.extract::<f64>()).unwrap_or(f64::NAN)
         };
@@ -226,31 +255,27 @@ pub fn summarize(dir: &Path, config: &ReportConfig) -> Result<Summary, ReportErr
             failed: count("failed"),
             pruned: count("pruned"),
             stats,
-            successes: success.as_ref().map(|_| count("successes")),
+            successes: success.then(|| count("successes")),
             mean_wall_seconds: num("wall"),
             params: has_params.then(|| num("params")).filter(|p| p.is_finite() && *p > 0.0),
             eval_seconds: (has_eval && count("eval_n") > 0).then(|| (num("eval"), num("eval_wall"))),
         });
     }
-    let primary_name = config.primary.clone().or_else(|| metrics.first().cloned());
-    let primary = primary_name.and_then(|p| metrics.iter().position(|m| *m == p));
-    // Rows are ranked by `select` when it was measured, else by the primary metric.
-    let rank = config.select.as_ref().and_then(|s| metrics.iter().position(|m| m == s)).or(primary);
-    if let Some(k) = rank {
-        let higher = vocab::higher_is_better(&metrics[k]);
-        let key = |r: &Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
-        rows.sort_by(|a, b| {
-            let (x, y) = (key(a), key(b));
-            // NaN (no data) last.
-            match (x.is_nan(), y.is_nan()) {
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ if higher => y.total_cmp(&x),
-                _ => x.total_cmp(&y),
-            }
-        });
-    }
-    Ok(Summary { grid, metrics, success, rows, primary, rank, selected, pruning })
+    rows
+}
+
+/// Best first on metric `k`'s mean (no data last).
+fn sort_rows(rows: &mut [Row], k: usize, higher: bool) {
+    let key = |r: &Row| r.stats[k].as_ref().map_or(f64::NAN, |s| s.mean);
+    rows.sort_by(|a, b| {
+        let (x, y) = (key(a), key(b));
+        match (x.is_nan(), y.is_nan()) {
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if higher => y.total_cmp(&x),
+            _ => x.total_cmp(&y),
+        }
+    });
 }
 
 /// Steps run and planned by the pruned trials, and planned by all; `None` when none was pruned.

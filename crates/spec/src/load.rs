@@ -12,7 +12,7 @@ use crate::cluster::SlurmConfig;
 use crate::config::*;
 use crate::decode::decode;
 use crate::error::{closest, FieldError, LoadError, Location, SpecError, SpecErrors};
-use crate::expand::{apply, grid_columns, odometer, point_cells, read_axes};
+use crate::expand::{apply, grid_columns, odometer, point_cells, read_axes, Axis};
 use crate::locate::Locator;
 use crate::overrides::Override;
 use crate::plan::{config_tail, point_label, short_hash, trial_id_from_tail, Plan, Trial};
@@ -34,17 +34,7 @@ pub fn load(path: &Path, overrides: &[Override], catalog: &dyn Catalog) -> Resul
 
 /// Checks spec `text` (read from `path`, which errors name) and expands it into trials.
 pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn Catalog) -> Result<Plan, SpecErrors> {
-    let doc = ImDocument::parse(text).map_err(|e| {
-        let sources = SourceMap::new(path, text, &ImDocument::parse("").expect("empty document parses"));
-        let location = sources.at_offset(e.span().map_or(0, |s| s.start));
-        SpecErrors(vec![SpecError {
-            location,
-            key: String::new(),
-            message: format!("not valid TOML: {}", e.message().trim()),
-            help: Some("see https://toml.io for the syntax".into()),
-            context: None,
-        }])
-    })?;
+    let doc = ImDocument::parse(text).map_err(|e| parse_error(path, text, &e))?;
     let sources = SourceMap::new(path, text, &doc);
     let mut root: toml::Table = text.parse().expect("toml_edit accepted it, so toml does");
     let no_axes = [];
@@ -62,54 +52,17 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         return Err(SpecErrors(errors));
     }
 
-    let section = |name: &str| match root.get(name) {
-        Some(toml::Value::Table(t)) => t.clone(),
-        _ => toml::Table::new(),
+    let present = |name: &str| match root.get(name) {
+        Some(toml::Value::Table(t)) => Some(t.clone()),
+        _ => None,
     };
+    let section = |name: &str| present(name).unwrap_or_default();
     let experiment: Option<ExperimentConfig> =
         decode(&section("experiment")).map_err(|e| errors.push(base.error(e.within(&["experiment"]), &[], None))).ok();
-    if let Some(x) = &experiment {
-        let mut seen = HashSet::new();
-        if let Some(dup) = x.seeds.iter().find(|s| !seen.insert(**s)) {
-            errors.push(
-                base.error(
-                    FieldError::new(&["experiment", "seeds"], format!("lists seed {dup} twice"))
-                        .with_help("each seed runs once per grid point; remove the repeat"),
-                    &[],
-                    None,
-                ),
-            );
-        }
-        if x.seeds.is_empty() {
-            errors.push(base.error(
-                FieldError::new(&["experiment", "seeds"], "lists no seeds").with_help("e.g. `seeds = [0, 1, 2]`"),
-                &[],
-                None,
-            ));
-        }
-        if x.name.is_empty() || x.name.contains(['/', '\\']) || x.name.starts_with('.') {
-            errors.push(base.error(
-                FieldError::new(&["experiment", "name"], "must be a plain folder name (no slashes, not empty)"),
-                &[],
-                None,
-            ));
-        }
+    for e in experiment.iter().flat_map(experiment_errors) {
+        errors.push(base.error(e, &[], None));
     }
-    let report: Option<ReportConfig> = decode(&section("report"))
-        .and_then(|r: ReportConfig| r.check().map(|_| r))
-        .map_err(|e| errors.push(base.error(e.within(&["report"]), &[], None)))
-        .ok();
-    let slurm: Option<SlurmConfig> = decode(&section("slurm"))
-        .and_then(|c: SlurmConfig| c.check().map(|_| c))
-        .map_err(|e| errors.push(base.error(e.within(&["slurm"]), &[], None)))
-        .ok();
-    let prune: Option<Option<PruneConfig>> = match root.get("prune") {
-        None => Some(None),
-        Some(_) => decode(&section("prune"))
-            .and_then(|c: PruneConfig| c.check().map(|_| Some(c)))
-            .map_err(|e| errors.push(base.error(e.within(&["prune"]), &[], None)))
-            .ok(),
-    };
+    let (report, slurm, prune) = decode_settings(&present, &base, &mut errors);
     let published = decode_published(&root, &base, &mut errors);
 
     let mut axes = read_axes(&root, &sources, overrides, &base, &mut errors);
@@ -123,20 +76,8 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         return Err(SpecErrors(errors));
     }
     let columns = grid_columns(&axes);
-    if let Some(axis) = report.as_ref().and_then(|r| r.compare.as_ref()).filter(|a| !columns.contains(a)) {
-        let help = if columns.is_empty() {
-            "this spec has no [grid]: remove `compare`".to_string()
-        } else {
-            format!("name one of the grid's columns: {}", columns.join(", "))
-        };
-        errors.push(
-            base.error(
-                FieldError::new(&["report", "compare"], format!("`{axis}` is not a grid axis of this spec"))
-                    .with_help(help),
-                &[],
-                None,
-            ),
-        );
+    if let Some(e) = report.as_ref().and_then(|r| compare_error(r, &columns)) {
+        errors.push(base.error(e, &[], None));
         return Err(SpecErrors(errors));
     }
     if let Some(Err(e)) = prune.as_ref().and_then(|p| p.as_ref()).map(|p| p.check_groups(&columns)) {
@@ -145,12 +86,6 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     }
     let locator = Locator { sources: &sources, overrides, axes: &axes };
     let experiment = experiment.expect("no errors");
-    let mut trials = Vec::new();
-    let mut seen_errors = HashSet::new();
-    // Fingerprint of each resolved grid point → its label (a map: a plan is linear in trials).
-    let mut seen_points: HashMap<String, String> = HashMap::new();
-    // What every grid point records (None: the catalog does not say).
-    let mut recorded: Option<Vec<&'static str>> = None;
     // What a trial is decoded from: the sections that make a trial (not [grid], [report],
     // [[published]]), copied once per grid point.
     let trial_sections: toml::Table = root
@@ -158,56 +93,8 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         .filter(|(k, _)| matches!(k.as_str(), "dataset" | "model" | "optimizer" | "train" | "run"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    for point in odometer(&axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
-        let mut table = trial_sections.clone();
-        for (axis, &vi) in axes.iter().zip(&point) {
-            apply(&mut table, axis, &axis.values[vi]);
-        }
-        let cells = point_cells(&axes, &point, &columns);
-        let label = point_label(cells.iter().map(|(k, v)| (k, v)));
-        let context = (!axes.is_empty()).then(|| label.clone());
-        match resolve_recorded(&table, catalog, experiment.seeds[0]) {
-            Ok((config, facts)) => {
-                let params = facts.as_ref().map(|f| config.model.param_count(f.input_size, f.output_size));
-                if let Some(m) = facts.map(|f| f.metrics) {
-                    recorded = Some(match recorded {
-                        None => m,
-                        Some(all) => all.into_iter().filter(|x: &&str| m.contains(x)).collect(),
-                    });
-                }
-                // The config's TOML after its `seed = …` line: the grid point's fingerprint, and
-                // what every seed's id hashes after its own seed line (one serialisation per
-                // grid point, not one per trial).
-                let tail = config_tail(&config);
-                if let Some(other) = seen_points.get(&tail) {
-                    errors.push(SpecError {
-                        location: sources.locate(&["grid".to_string()], true),
-                        key: "grid".into(),
-                        message: format!("grid points `{other}` and `{label}` resolve to the same trial"),
-                        help: Some("remove the duplicate values, or the axis that a section axis overwrites".into()),
-                        context: None,
-                    });
-                    continue;
-                }
-                for &seed in &experiment.seeds {
-                    let id = trial_id_from_tail(seed, &tail);
-                    trials.push(Trial {
-                        id,
-                        point: cells.clone(),
-                        config: TrialConfig { seed, ..config.clone() },
-                        params,
-                    });
-                }
-                seen_points.insert(tail, label);
-            }
-            Err(e) => {
-                let err = locator.error(e, &point, context);
-                if seen_errors.insert((err.location.to_string(), err.key.clone(), err.message.clone())) {
-                    errors.push(err);
-                }
-            }
-        }
-    }
+    let (trials, recorded) =
+        expand_trials(&trial_sections, &axes, &columns, &experiment.seeds, catalog, &locator, &mut errors);
     // Grid points that failed to resolve would also leave [[published]] entries without a
     // point: report only the cause.
     if !errors.is_empty() {
@@ -257,6 +144,148 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
         tpe,
         effective_spec,
     })
+}
+
+/// A spec that is not TOML: one error at the parser's position.
+fn parse_error(path: &Path, text: &str, e: &toml_edit::TomlError) -> SpecErrors {
+    let sources = SourceMap::new(path, text, &ImDocument::parse("").expect("empty document parses"));
+    let location = sources.at_offset(e.span().map_or(0, |s| s.start));
+    SpecErrors(vec![SpecError {
+        location,
+        key: String::new(),
+        message: format!("not valid TOML: {}", e.message().trim()),
+        help: Some("see https://toml.io for the syntax".into()),
+        context: None,
+    }])
+}
+
+/// What is wrong with `[experiment]` beyond its types: repeated or no seeds, a name that is
+/// not a plain folder name.
+fn experiment_errors(x: &ExperimentConfig) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    if let Some(dup) = x.seeds.iter().find(|s| !seen.insert(**s)) {
+        errors.push(
+            FieldError::new(&["experiment", "seeds"], format!("lists seed {dup} twice"))
+                .with_help("each seed runs once per grid point; remove the repeat"),
+        );
+    }
+    if x.seeds.is_empty() {
+        errors.push(FieldError::new(&["experiment", "seeds"], "lists no seeds").with_help("e.g. `seeds = [0, 1, 2]`"));
+    }
+    if x.name.is_empty() || x.name.contains(['/', '\\']) || x.name.starts_with('.') {
+        errors.push(FieldError::new(&["experiment", "name"], "must be a plain folder name (no slashes, not empty)"));
+    }
+    errors
+}
+
+/// Every grid point × seed as a trial (errors located through `locator`, each once), and the
+/// metrics every grid point records (`None`: the catalog does not say).
+#[allow(clippy::too_many_arguments)]
+fn expand_trials(
+    trial_sections: &toml::Table,
+    axes: &[Axis],
+    columns: &[String],
+    seeds: &[u64],
+    catalog: &dyn Catalog,
+    locator: &Locator,
+    errors: &mut Vec<SpecError>,
+) -> (Vec<Trial>, Option<Vec<&'static str>>) {
+    let mut trials = Vec::new();
+    let mut seen_errors = HashSet::new();
+    // Fingerprint of each resolved grid point → its label (a map: a plan is linear in trials).
+    let mut seen_points: HashMap<String, String> = HashMap::new();
+    // What every grid point records (None: the catalog does not say).
+    let mut recorded: Option<Vec<&'static str>> = None;
+    for point in odometer(&axes.iter().map(|a| a.values.len()).collect::<Vec<_>>()) {
+        let mut table = trial_sections.clone();
+        for (axis, &vi) in axes.iter().zip(&point) {
+            apply(&mut table, axis, &axis.values[vi]);
+        }
+        let cells = point_cells(axes, &point, columns);
+        let label = point_label(cells.iter().map(|(k, v)| (k, v)));
+        let context = (!axes.is_empty()).then(|| label.clone());
+        match resolve_recorded(&table, catalog, seeds[0]) {
+            Ok((config, facts)) => {
+                let params = facts.as_ref().map(|f| config.model.param_count(f.input_size, f.output_size));
+                if let Some(m) = facts.map(|f| f.metrics) {
+                    recorded = Some(match recorded {
+                        None => m,
+                        Some(all) => all.into_iter().filter(|x: &&str| m.contains(x)).collect(),
+                    });
+                }
+                // The config's TOML after its `seed = …` line: the grid point's fingerprint, and
+                // what every seed's id hashes after its own seed line (one serialisation per
+                // grid point, not one per trial).
+                let tail = config_tail(&config);
+                if let Some(other) = seen_points.get(&tail) {
+                    errors.push(SpecError {
+                        location: locator.sources.locate(&["grid".to_string()], true),
+                        key: "grid".into(),
+                        message: format!("grid points `{other}` and `{label}` resolve to the same trial"),
+                        help: Some("remove the duplicate values, or the axis that a section axis overwrites".into()),
+                        context: None,
+                    });
+                    continue;
+                }
+                for &seed in seeds {
+                    let id = trial_id_from_tail(seed, &tail);
+                    trials.push(Trial {
+                        id,
+                        point: cells.clone(),
+                        config: TrialConfig { seed, ..config.clone() },
+                        params,
+                    });
+                }
+                seen_points.insert(tail, label);
+            }
+            Err(e) => {
+                let err = locator.error(e, &point, context);
+                if seen_errors.insert((err.location.to_string(), err.key.clone(), err.message.clone())) {
+                    errors.push(err);
+                }
+            }
+        }
+    }
+    (trials, recorded)
+}
+
+/// `[report] compare` naming no grid column.
+fn compare_error(report: &ReportConfig, columns: &[String]) -> Option<FieldError> {
+    let axis = report.compare.as_ref().filter(|a| !columns.contains(a))?;
+    let help = if columns.is_empty() {
+        "this spec has no [grid]: remove `compare`".to_string()
+    } else {
+        format!("name one of the grid's columns: {}", columns.join(", "))
+    };
+    Some(FieldError::new(&["report", "compare"], format!("`{axis}` is not a grid axis of this spec")).with_help(help))
+}
+
+/// `[report]`, `[slurm]` and `[prune]`, decoded and checked (`None` where they have errors,
+/// pushed to `errors`; `[prune]` is `Some(None)` when absent).
+#[allow(clippy::type_complexity)]
+fn decode_settings(
+    section: &dyn Fn(&str) -> Option<toml::Table>,
+    base: &Locator,
+    errors: &mut Vec<SpecError>,
+) -> (Option<ReportConfig>, Option<SlurmConfig>, Option<Option<PruneConfig>>) {
+    let table = |name: &str| section(name).unwrap_or_default();
+    let report: Option<ReportConfig> = decode(&table("report"))
+        .and_then(|r: ReportConfig| r.check().map(|_| r))
+        .map_err(|e| errors.push(base.error(e.within(&["report"]), &[], None)))
+        .ok();
+    let slurm: Option<SlurmConfig> = decode(&table("slurm"))
+        .and_then(|c: SlurmConfig| c.check().map(|_| c))
+        .map_err(|e| errors.push(base.error(e.within(&["slurm"]), &[], None)))
+        .ok();
+    let prune: Option<Option<PruneConfig>> = match section("prune") {
+        None => Some(None),
+        Some(t) => decode(&t)
+            .and_then(|c: PruneConfig| c.check().map(|_| Some(c)))
+            .map_err(|e| errors.push(base.error(e.within(&["prune"]), &[], None)))
+            .ok(),
+    };
+    (report, slurm, prune)
 }
 
 fn check_sections(root: &toml::Table, base: &Locator, errors: &mut Vec<SpecError>) {

@@ -68,6 +68,38 @@ struct SearchConfig {
 }
 
 impl SearchConfig {
+    /// The distribution of `key` of `[search.space]`, checked: a searchable dotted key, not
+    /// also a `[grid]` axis, a known distribution (`choice` only for the grid method).
+    fn key_dist(&self, key: &str, grid_axes: &[Axis]) -> Result<(String, Dist), FieldError> {
+        let at = ["space", key];
+        let path: Vec<&str> = key.split('.').collect();
+        if path.len() < 2 || !GRIDABLE.contains(&path[0]) || path.iter().any(|s| s.is_empty()) {
+            let mut e = FieldError::new(&at, format!("`{key}` cannot be searched"))
+                .with_help(format!("a dotted key in one of {}, e.g. \"optimizer.lr\"", GRIDABLE.join(", ")));
+            e.at_key = true;
+            return Err(e);
+        }
+        // A section axis (`"model" = [{...}, ...]`) collides only where one of its tables sets
+        // the key (the section's other keys keep their base value, which the search may set).
+        let section_sets = |a: &crate::expand::Axis| {
+            a.path.len() == 1
+                && a.path[0] == path[0]
+                && a.values
+                    .iter()
+                    .any(|v| path[1..].iter().try_fold(v, |v, seg| v.as_table().and_then(|t| t.get(*seg))).is_some())
+        };
+        if grid_axes.iter().any(|a| a.name == key || section_sets(a)) {
+            return Err(FieldError::new(&at, format!("`{key}` is also set by a [grid] axis"))
+                .with_help("search it or grid it, not both"));
+        }
+        let d = Dist::read(&self.space[key]).map_err(|m| FieldError::new(&at, m))?;
+        if self.method == Method::Grid && !matches!(d, Dist::Choice(_)) {
+            return Err(FieldError::new(&at, "the grid method takes `choice` lists only")
+                .with_help("use method = \"random\", \"sobol\" or \"tpe\" to sample ranges"));
+        }
+        Ok((key.to_string(), d))
+    }
+
     /// TPE's random start-up points (of `trials`); the TPE-only keys refused elsewhere.
     fn startup_points(&self, trials: usize) -> Result<usize, FieldError> {
         if self.method != Method::Tpe && (self.startup.is_some() || self.metric.is_some()) {
@@ -192,49 +224,8 @@ pub(crate) fn read_search(
         );
         return None;
     }
-    let mut dists = Vec::new();
-    for key in &keys {
-        let at = ["space", key.as_str()];
-        let path: Vec<&str> = key.split('.').collect();
-        if path.len() < 2 || !GRIDABLE.contains(&path[0]) || path.iter().any(|s| s.is_empty()) {
-            let mut e = FieldError::new(&at, format!("`{key}` cannot be searched"))
-                .with_help(format!("a dotted key in one of {}, e.g. \"optimizer.lr\"", GRIDABLE.join(", ")));
-            e.at_key = true;
-            push(errors, e);
-            continue;
-        }
-        // A section axis (`"model" = [{...}, ...]`) collides only where one of its tables sets
-        // the key (the section's other keys keep their base value, which the search may set).
-        let section_sets = |a: &crate::expand::Axis| {
-            a.path.len() == 1
-                && a.path[0] == path[0]
-                && a.values
-                    .iter()
-                    .any(|v| path[1..].iter().try_fold(v, |v, seg| v.as_table().and_then(|t| t.get(*seg))).is_some())
-        };
-        if grid_axes.iter().any(|a| a.name == **key || section_sets(a)) {
-            push(
-                errors,
-                FieldError::new(&at, format!("`{key}` is also set by a [grid] axis"))
-                    .with_help("search it or grid it, not both"),
-            );
-            continue;
-        }
-        match Dist::read(&config.space[*key]) {
-            Ok(d) => {
-                if config.method == Method::Grid && !matches!(d, Dist::Choice(_)) {
-                    push(
-                        errors,
-                        FieldError::new(&at, "the grid method takes `choice` lists only")
-                            .with_help("use method = \"random\", \"sobol\" or \"tpe\" to sample ranges"),
-                    );
-                    continue;
-                }
-                dists.push(((*key).clone(), d));
-            }
-            Err(m) => push(errors, FieldError::new(&at, m)),
-        }
-    }
+    let dists: Vec<(String, Dist)> =
+        keys.iter().filter_map(|key| config.key_dist(key, grid_axes).map_err(|e| push(errors, e)).ok()).collect();
     let trials = match (config.method, config.trials) {
         (Method::Grid, Some(_)) => {
             push(
