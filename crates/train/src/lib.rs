@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod memory;
 mod metrics;
 pub mod noise;
+pub mod schedule;
 mod selection;
 pub mod snapshot;
 mod state;

@@ -23,7 +23,7 @@ pub(crate) struct State<'a> {
     pub(crate) curve: Vec<CurvePoint>,
     pub(crate) eval_seconds: f64,
     pub(crate) selection: Option<Selection<'a>>,
-    pub(crate) plateau: Option<optim::schedule::Plateau>,
+    pub(crate) plateau: Option<crate::schedule::Plateau>,
     /// When the trial started (moved back by a resumed trial's earlier wall time).
     pub(crate) started: Instant,
     pub(crate) resumed_from: Option<usize>,
@@ -44,7 +44,7 @@ impl<'a> State<'a> {
             curve: Vec::new(),
             eval_seconds: 0.0,
             selection: config.train.early_stopping.as_ref().map(Selection::new),
-            plateau: optim::schedule::Plateau::new(config.optimizer.lr, config.optimizer.schedule.as_ref()),
+            plateau: crate::schedule::Plateau::new(config.optimizer.lr, config.optimizer.schedule.as_ref()),
             started,
             resumed_from: None,
         }
@@ -106,7 +106,7 @@ impl<'a> State<'a> {
         match &self.plateau {
             Some(p) => p.lr(),
             None => {
-                optim::schedule::lr_at(config.optimizer.lr, config.optimizer.schedule.as_ref(), step - 1, total_steps)
+                crate::schedule::lr_at(config.optimizer.lr, config.optimizer.schedule.as_ref(), step - 1, total_steps)
             }
         }
     }

@@ -1,7 +1,5 @@
 //! The optimizers (`rnnlab-optim`: one file each, owning its keys and update rule) as a
-//! trial uses them, and the learning-rate schedules (`schedule.rs`).
-
-pub mod schedule;
+//! trial uses them (the learning-rate schedules are train's, `rnnlab_train::schedule`).
 
 pub use rnnlab_optim::{clip_grad_norm, Optimizer, State};
 use rnnlab_spec::OptimizerConfig;

@@ -1,7 +1,7 @@
 //! Learning-rate schedules over optimizer steps, with PyTorch's definitions: a `LinearLR`
 //! warm-up, then `StepLR`, `ExponentialLR` or `CosineAnnealingLR` (chained as `SequentialLR`
 //! chains them: the schedule's own count starts at 0 when the warm-up ends). Checked against
-//! PyTorch's rates in `tests/golden.rs` (`schedules.json`). `plateau` depends on the
+//! PyTorch's rates in `tests/schedules.rs` (nn's `tests/golden/schedules.json`). `plateau` depends on the
 //! evaluations, not the step: [`Plateau`] carries its state through a trial.
 
 use rnnlab_spec::vocab::{find_metric, Direction};
