@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rnnlab_spec::vocab::{find_metric, layout};
 
-use crate::{ReportError, Summary};
+use crate::error::ReportError;
+use crate::summary::Summary;
 
 /// One compared value's best ok trial, by the metric that ranks grid points (`[report]
 /// select`, else the primary metric).

@@ -10,10 +10,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::doc::{Block, Table};
+use crate::error::ReportError;
 use crate::plots::{color, tick, SIZE};
 use crate::stats::{self, Interval};
 use crate::summary::Summary;
-use crate::ReportError;
 
 /// One compared value's curve: the expected best after n = 1…N trials, with its band.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use crate::doc::Table;
+use crate::error::ReportError;
 use crate::published::{higher_is_better, t95};
+use crate::report_config;
 use crate::summary::{mean_std, summarize, Stat};
-use crate::{report_config, ReportError};
 
 /// How B's mean differs from A's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

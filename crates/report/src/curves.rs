@@ -7,8 +7,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::error::ReportError;
 use crate::frame::{read_csv, text_at, Kind};
-use crate::ReportError;
 
 /// The column naming each row's trial in the concatenated curves.
 const TRIAL: &str = "__trial";

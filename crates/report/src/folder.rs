@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rnnlab_spec::vocab::{layout, Meta};
 use rnnlab_spec::{files, Published, ReportConfig};
 
-use crate::ReportError;
+use crate::error::ReportError;
 
 /// What `spec.toml` and `meta.toml` say about a results folder.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use rnnlab_spec::files::io_text;
 
-use crate::ReportError;
+use crate::error::ReportError;
 
 /// How a column is read: text, or a float (empty fields are null either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use rnnlab_spec::vocab::layout;
 
 use crate::doc::{self, Block, Table};
+use crate::error::ReportError;
 use crate::published::{mean_ci, Verdict};
 use crate::write::write_file;
-use crate::{Report, ReportError};
+use crate::write::Report;
 
 /// What [`write_index`] wrote.
 #[derive(Debug)]

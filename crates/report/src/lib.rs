@@ -14,6 +14,7 @@ pub mod budget;
 pub mod compare;
 pub mod curves;
 pub mod doc;
+pub mod error;
 pub mod folder;
 mod frame;
 pub mod index;
@@ -27,24 +28,14 @@ pub mod stats;
 pub mod summary;
 pub mod write;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rnnlab_spec::ReportConfig;
 
+pub use error::ReportError;
 pub use folder::Folder;
 pub use summary::{mean_std, not_ok, summarize, Row, Stat, Summary};
 pub use write::{write_report, Report};
-
-/// Why a report could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("{}: {message}", path.display())]
-    Input { path: PathBuf, message: String },
-    #[error("plotting {metric}: {message}")]
-    Plot { metric: String, message: String },
-    #[error("polars: {0}")]
-    Polars(#[from] polars::prelude::PolarsError),
-}
 
 /// Reads `[report]` from the folder's `spec.toml` (defaults when absent).
 pub fn report_config(dir: &Path) -> Result<ReportConfig, ReportError> {

@@ -5,9 +5,9 @@
 use plotters::prelude::*;
 
 use crate::doc::{Block, Table};
+use crate::error::ReportError;
 use crate::plots::{color, tick, SIZE};
 use crate::summary::{mean_std, Summary};
-use crate::ReportError;
 
 /// For each of `points` (cost, value), whether no other point has cost ≤ and value at least as
 /// good, with one of the two strictly better (`higher`: larger values are better).

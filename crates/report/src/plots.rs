@@ -8,8 +8,8 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use crate::curves::Curves;
+use crate::error::ReportError;
 use crate::published::higher_is_better;
-use crate::ReportError;
 
 pub(crate) const SIZE: (u32, u32) = (720, 420);
 

@@ -4,9 +4,9 @@
 
 use plotters::prelude::*;
 
+use crate::error::ReportError;
 use crate::plots::{color, SIZE};
 use crate::summary::Summary;
-use crate::ReportError;
 
 /// The fraction of `values` that beat `tau`: above it when higher is better, at or below it
 /// otherwise.

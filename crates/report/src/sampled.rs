@@ -5,9 +5,9 @@
 
 use plotters::prelude::*;
 
+use crate::error::ReportError;
 use crate::plots::{color, tick, SIZE};
 use crate::summary::Summary;
-use crate::ReportError;
 
 /// One key of `[search.space]` as the folder's spec.toml gives it.
 #[derive(Debug, Clone, PartialEq)]

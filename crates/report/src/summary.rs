@@ -13,8 +13,8 @@ use rnnlab_spec::vocab::{self, layout};
 use rnnlab_spec::{Comparison, ReportConfig, Status, SuccessRule};
 
 use crate::doc::Table;
+use crate::error::ReportError;
 use crate::frame::{read_csv, text_at, Kind};
-use crate::ReportError;
 
 /// One aggregated metric of one grid point.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,9 +7,10 @@ use rnnlab_spec::vocab::{layout, Meta};
 use rnnlab_spec::{files, ReportConfig};
 
 use crate::doc::{self, Block, Table};
+use crate::error::ReportError;
 use crate::folder::Folder;
 use crate::summary::{not_ok, summarize, Summary};
-use crate::{curves, pairwise, plots, profile, published, sampled, stats, ReportError};
+use crate::{curves, pairwise, plots, profile, published, sampled, stats};
 
 /// What [`write_report`] wrote.
 #[derive(Debug, Clone)]
