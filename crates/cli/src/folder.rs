@@ -12,8 +12,8 @@ use rnnlab_spec::Plan;
 use rnnlab_sweep::status::{self, SweepStatus};
 use rnnlab_sweep::{Builtin, ResultsDir};
 
-use crate::print_summary;
-use crate::sweep::ClaimArgs;
+use crate::args::ClaimArgs;
+use crate::summary::print_summary;
 
 #[derive(Args)]
 pub struct StatusArgs {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::{exit, load, SpecArgs};
+use crate::args::{exit, load, SpecArgs};
 
 pub fn run(args: &SpecArgs, seed: Option<u64>, id: Option<String>, train: bool) -> anyhow::Result<ExitCode> {
     let Some(plan) = load(args)? else { return Ok(ExitCode::from(exit::INVALID)) };

@@ -3,6 +3,7 @@
 //! The binary is thin: it parses flags, loads the spec through `rnnlab-spec`, runs the sweep
 //! through `rnnlab-sweep`, shows progress, and prints the summary from `rnnlab-report`.
 
+mod args;
 mod bench;
 mod folder;
 mod forward;
@@ -10,15 +11,18 @@ mod predict;
 mod progress;
 mod reference;
 mod reproduce;
+mod summary;
 mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use rnnlab_spec::{LoadError, Override, Plan};
-use rnnlab_sweep::WithData;
+use rnnlab_spec::Plan;
+
+use args::{exit, load, SpecArgs};
+use summary::print_report;
 
 #[derive(Parser)]
 #[command(
@@ -113,27 +117,6 @@ const SPEC_DOCS: &str = "Every section and key of a spec: docs/spec.md (or `rnnl
 const CLUSTER_DOCS: &str = "Workers, claims, status and Slurm: docs/cluster.md.";
 const RESULTS_DOCS: &str = "The results folder, runs.csv, the report and its statistics: docs/results.md.";
 
-#[derive(Args)]
-struct SpecArgs {
-    /// The experiment spec (TOML).
-    spec: PathBuf,
-    /// Override a key of the spec: `--set model.hidden_size=32`, `--set 'grid.model.cell=["gru"]'`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-}
-
-/// Exit codes (docs/results.md, "Exit codes"): 0 done, 1 some trial failed, 2 invalid spec or input,
-/// 3 the results folder could not be read or written, 4 the results folder is busy (`--fresh`
-/// beside running workers, or joining them with other trials), 5 Slurm refused or is missing,
-/// 128 + N interrupted by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 138 SIGUSR1).
-mod exit {
-    pub const TRIAL_FAILED: u8 = 1;
-    pub const INVALID: u8 = 2;
-    pub const RESULTS_IO: u8 = 3;
-    pub const BUSY: u8 = 4;
-    pub const SLURM: u8 = 5;
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -189,7 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect { dir } => folder::collect(&dir),
         Command::Worker(args) => sweep::worker(&args),
         Command::Report { dir } if rnnlab_report::index::is_collection(&dir) => {
-            report_collection(&dir)?;
+            summary::report_collection(&dir)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reproduce(args) => reproduce::run(&args),
@@ -234,55 +217,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// `rnnlab report` on a folder of results folders: each one's report, then index.md/html.
-fn report_collection(dir: &Path) -> anyhow::Result<()> {
-    let index = rnnlab_report::index::write_index(dir, |folder| {
-        let write = || -> anyhow::Result<rnnlab_report::Report> {
-            let config = rnnlab_report::report_config(folder)?;
-            let _lock = rnnlab_sweep::ResultsDir::new(folder.to_path_buf()).lock()?;
-            Ok(rnnlab_report::write_report(folder, &config)?)
-        };
-        write().map_err(|e| format!("{e:#}"))
-    })?;
-    for (folder, report) in &index.experiments {
-        match report {
-            Ok(r) => println!("{folder}: {}{}", r.path.display(), if r.partial { " (partial)" } else { "" }),
-            Err(e) => println!("{folder}: no report: {e}"),
-        }
-    }
-    let [reproduced, better, worse, no_data] = index.verdict_counts();
-    println!(
-        "published figures: {reproduced} reproduced, {better} better, {worse} worse, {no_data} no data\n\
-         index: {} and {}",
-        index.md.display(),
-        index.html.display()
-    );
-    Ok(())
-}
-
-/// Loads and checks a spec; prints its errors and returns `None` when it is invalid.
-fn load(args: &SpecArgs) -> anyhow::Result<Option<Plan>> {
-    let mut overrides = Vec::new();
-    for text in &args.set {
-        match Override::parse(text) {
-            Ok(o) => overrides.push(o),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(None);
-            }
-        }
-    }
-    match rnnlab_spec::load(&args.spec, &overrides, &WithData) {
-        Ok(plan) => Ok(Some(plan)),
-        Err(LoadError::Invalid(errors)) => {
-            eprint!("error: {errors}");
-            eprintln!("nothing was run");
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -376,52 +310,4 @@ fn plan_size(plan: &rnnlab_spec::Plan) -> String {
         count(plan.trials.len() / seeds, "grid point"),
         count(seeds, "seed")
     )
-}
-
-/// Writes the report (under the folder lock: other workers may write it too) and prints its
-/// summary.
-fn print_summary(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
-    if !dir.join("runs.csv").exists() {
-        return Ok(());
-    }
-    let report = {
-        let _lock = rnnlab_sweep::ResultsDir::new(dir.to_path_buf()).lock()?;
-        rnnlab_report::write_report(dir, &plan.report)?
-    };
-    println!("\n{}", plan.experiment.name);
-    print_report(&report);
-    Ok(())
-}
-
-/// The summary table, one line per published figure, and where the report files are.
-fn print_report(report: &rnnlab_report::Report) {
-    print!("{}", report.summary);
-    if let Some(versus) = &report.versus {
-        println!("{} on {} (P: a seed of the first beats a seed of the second):", versus.axis, versus.metric);
-        for pair in &versus.pairs {
-            println!("  {}", versus.sentence(pair));
-        }
-    }
-    for b in &report.best {
-        println!("best {}", b.sentence());
-    }
-    for line in report.best.iter().filter_map(|b| b.predict_line(&b.folder)) {
-        println!("  {line}");
-    }
-    for c in &report.published {
-        let at = if c.point.is_empty() { String::new() } else { format!(" at {}", c.point) };
-        let ours = match &c.ours {
-            Some(s) => match rnnlab_report::published::ci95(s) {
-                Some(h) => format!("ours {:.4} ± {h:.4} (95% CI, n = {})", s.mean, s.n),
-                None => format!("ours {:.4} (n = {})", s.mean, s.n),
-            },
-            None => "no data".into(),
-        };
-        println!(
-            "published {} = {} ± {}{at}: {ours} → {}   [{}]",
-            c.entry.metric, c.entry.value, c.entry.tolerance, c.verdict, c.entry.source
-        );
-    }
-    let partial = if report.partial { " — partial: trials are still running or missing" } else { "" };
-    println!("report: {} and {} ({} plots){partial}", report.path.display(), report.html.display(), report.plots.len());
 }

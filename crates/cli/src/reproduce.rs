@@ -9,8 +9,8 @@ use clap::Args;
 
 use rnnlab_sweep::{status, ResultsDir};
 
+use crate::args::{exit, load, SpecArgs};
 use crate::sweep::{sweep, SweepArgs};
-use crate::{exit, load, SpecArgs};
 
 #[derive(Args)]
 pub struct ReproduceArgs {
@@ -81,7 +81,7 @@ pub fn run(args: &ReproduceArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !args.dry_run {
-        crate::report_collection(&args.out)?;
+        crate::summary::report_collection(&args.out)?;
     }
     for f in &failed {
         eprintln!("error: {f}");

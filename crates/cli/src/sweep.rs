@@ -15,8 +15,9 @@ use rnnlab_spec::Plan;
 use rnnlab_sweep::status;
 use rnnlab_sweep::{slurm, ResultsDir, SweepOptions};
 
+use crate::args::{exit, load, ClaimArgs, SpecArgs};
 use crate::folder::{folder_plan, one_line};
-use crate::{exit, load, print_summary, SpecArgs};
+use crate::summary::print_summary;
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -49,20 +50,6 @@ impl SweepArgs {
     pub(crate) fn new(spec: SpecArgs, jobs: Option<usize>, out: PathBuf, slurm: bool) -> Self {
         let claims = ClaimArgs { claim_timeout: rnnlab_sweep::claims::DEFAULT_TIMEOUT.as_secs() };
         SweepArgs { spec, jobs, out, fresh: false, wait: false, slurm, claims }
-    }
-}
-
-#[derive(Args)]
-pub struct ClaimArgs {
-    /// Seconds without a heartbeat after which a worker's claim on a trial is taken over by
-    /// another worker (a worker on this host that is gone is detected at once).
-    #[arg(long, value_name = "SECS", default_value_t = rnnlab_sweep::claims::DEFAULT_TIMEOUT.as_secs())]
-    claim_timeout: u64,
-}
-
-impl ClaimArgs {
-    pub(crate) fn timeout(&self) -> Duration {
-        Duration::from_secs(self.claim_timeout.max(1))
     }
 }
 

@@ -10,15 +10,7 @@ use crate::source::SourceMap;
 /// Sections whose keys may vary over the grid.
 pub(crate) use crate::reference::GRIDABLE;
 
-/// One `[grid]` axis, or `[search]`'s points (an empty `path`: each value is a table of
-/// dotted keys and their values, set together).
-pub(crate) struct Axis {
-    pub(crate) name: String,
-    pub(crate) path: Vec<String>,
-    pub(crate) values: Vec<toml::Value>,
-    /// `Some(text)` when the axis came from a `--set`.
-    pub(crate) from_override: Option<String>,
-}
+pub(crate) use crate::axis::Axis;
 
 pub(crate) fn read_axes(
     root: &toml::Table,

@@ -6,6 +6,7 @@
 //! and a hint. This crate knows nothing of tensors or dataframes; dataset keys are checked
 //! through the [`Catalog`] the caller passes in.
 
+mod axis;
 pub mod cluster;
 mod config;
 mod decode;

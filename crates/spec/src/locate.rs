@@ -1,8 +1,8 @@
 //! Placing an error: from a decoded key path back to the spec file's line and column, the grid
 //! element, or the `--set` it came from.
 
+use crate::axis::Axis;
 use crate::error::{FieldError, Location, SpecError};
-use crate::expand::Axis;
 use crate::overrides::Override;
 use crate::source::SourceMap;
 
