@@ -46,12 +46,9 @@ fn label(trial: &Trial) -> String {
     }
 }
 
+/// The evaluation's main test metric (`Metrics::main_metric`: accuracy, MSE, NLL, else loss).
 fn metric(p: &CurvePoint) -> String {
-    match (p.test.accuracy, p.test.mse) {
-        (Some(a), _) => format!("test_accuracy={a:.4}"),
-        (_, Some(m)) => format!("test_mse={m:.4}"),
-        _ => format!("test_loss={:.4}", p.test.loss),
-    }
+    format!("{}={:.4}", p.test.main_metric().name, p.test.main())
 }
 
 impl Progress for Bar {
@@ -73,12 +70,9 @@ impl Progress for Bar {
     }
 
     fn trial_done(&self, trial: &Trial, r: &TrialRecord) {
-        let what = match (r.test_accuracy, r.test_mse, r.test_nll) {
-            (Some(a), _, _) => format!("test_accuracy={a:.4}"),
-            (_, Some(m), _) => format!("test_mse={m:.4}"),
-            (_, _, Some(n)) => format!("test_nll={n:.4}"),
-            _ => String::new(),
-        };
+        // The same main metric as the evaluations' (the record names it `best_metric`).
+        let what =
+            r.best_metric.as_deref().and_then(|m| r.metric(m).map(|v| format!("{m}={v:.4}"))).unwrap_or_default();
         let resumed = r.resumed_from.map_or(String::new(), |s| format!(" (resumed from step {s})"));
         let line = format!(
             "trial {} ({}): {} {what} {}{resumed} [{:.1} s]",
