@@ -572,3 +572,40 @@ fn hyperband_is_accepted_and_plan_shows_each_trials_bracket() {
     let o = rnnlab(&["sweep", spec(hb).to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs", "2"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn plan_lists_a_tpe_searchs_drawn_points_and_how_many_are_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/tpe_adding.toml");
+    let sets = [
+        "dataset.length=8",
+        "dataset.train_size=640",
+        "dataset.valid_size=64",
+        "dataset.test_size=64",
+        "train.eval_every=5",
+        "search.trials=5",
+        "search.startup=2",
+    ];
+    let in_tmp = |command: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rnnlab"));
+        c.current_dir(tmp.path()).args([command, spec.to_str().unwrap()]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        c
+    };
+    let o = in_tmp("plan").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("tpe: 2 searches of 5 points on `valid_mse` (2 random start-up points each); 6 points left to draw"),
+        "{t}"
+    );
+    assert!(t.contains("4 trials"), "{t}");
+    // Into results/ (the default): then plan shows every point drawn, none left.
+    let o = in_tmp("sweep").args(["--jobs", "1"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = in_tmp("plan").output().unwrap();
+    let t = text(&o);
+    assert!(t.contains("0 points left to draw") && t.contains("10 trials"), "{t}");
+}

@@ -365,6 +365,24 @@ impl<'a> Queue<'a> {
             }
             return Ok(Next::Wait);
         }
+        // Nothing left to draw: a point drawn by another process (or Slurm element) after this
+        // one started may still have a trial nobody runs (another seed of it).
+        if may_draw {
+            for trial in crate::tpe::drawn_trials(dir, self.plan)? {
+                if tried.contains(&trial.id) || self.final_on_disk(dir, &trial.id)? {
+                    continue;
+                }
+                if claims.try_claim(&trial.id, dir)? {
+                    tried.insert(trial.id.clone());
+                    let mut drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
+                    if !drawn.iter().any(|t| t.id == trial.id) {
+                        drawn.push(trial.clone());
+                    }
+                    return Ok(Next::Run(Box::new(trial)));
+                }
+                others = true;
+            }
+        }
         Ok(if others && wait { Next::Wait } else { Next::Done })
     }
 
