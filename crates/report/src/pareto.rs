@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use crate::doc::{Block, Table};
 use crate::error::ReportError;
-use crate::plots::{color, tick, SIZE};
+use crate::plots::{color, log_tick, tick, SIZE};
 use crate::summary::{mean_std, Summary};
 
 /// For each of `points` (cost, value), whether no other point has cost ≤ and value at least as
@@ -140,7 +140,7 @@ fn front_svg(
             .x_labels(6)
             .x_label_formatter(&|v| {
                 if log {
-                    tick(format!("{:.1e}", 10f64.powf(*v)).parse().unwrap_or(f64::NAN))
+                    log_tick(*v)
                 } else if v.abs() >= 1e5 {
                     // Parameter counts: every digit, so that close ticks stay apart.
                     format!("{v:.0}")

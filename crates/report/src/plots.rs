@@ -131,6 +131,12 @@ pub(crate) fn tick(v: f64) -> String {
     }
 }
 
+/// The label of a log axis's tick at `v` = log10 of the value: two significant digits (log
+/// ticks fall between round numbers).
+pub(crate) fn log_tick(v: f64) -> String {
+    tick(format!("{:.1e}", 10f64.powf(v)).parse().unwrap_or(f64::NAN))
+}
+
 /// Draws axes, bands, lines and the legend; band values are clamped at `floor`.
 fn draw<DB: DrawingBackend, Y>(
     root: &DrawingArea<DB, plotters::coord::Shift>,

@@ -6,7 +6,7 @@
 use plotters::prelude::*;
 
 use crate::error::ReportError;
-use crate::plots::{color, tick, SIZE};
+use crate::plots::{color, log_tick, tick, SIZE};
 use crate::summary::Summary;
 
 /// One key of `[search.space]` as the folder's spec.toml gives it.
@@ -92,14 +92,7 @@ pub fn scatter_svg(
             .x_desc(if log { format!("{} (log scale)", key.name) } else { key.name.clone() })
             .y_desc(metric)
             .light_line_style(RGBColor(235, 235, 235))
-            // Log ticks fall between round numbers: two significant digits.
-            .x_label_formatter(&|v| {
-                if log {
-                    tick(format!("{:.1e}", 10f64.powf(*v)).parse().unwrap_or(f64::NAN))
-                } else {
-                    tick(*v)
-                }
-            })
+            .x_label_formatter(&|v| if log { log_tick(*v) } else { tick(*v) })
             .y_label_formatter(&|v| tick(*v))
             .label_style(("sans-serif", 13))
             .draw()

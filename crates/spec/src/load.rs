@@ -111,22 +111,16 @@ pub fn load_str(path: &Path, text: &str, overrides: &[Override], catalog: &dyn C
     }
     let tpe = match tpe_space {
         Some(space) => {
-            let startup = axes[grid_axes].values.len();
-            let tpe = crate::sequential::groups(
-                space,
-                startup,
-                &axes[..grid_axes],
-                &trial_sections,
-                &columns,
-                &experiment.seeds,
-            );
-            match crate::sequential::check_metric(tpe, report.as_ref(), recorded.as_deref()) {
-                Ok(t) => Some(t),
+            let metric = match crate::sequential::tpe_metric(&space, report.as_ref(), recorded.as_deref()) {
+                Ok(m) => m,
                 Err(e) => {
                     errors.push(base.error(e.within(&["search"]), &[], None));
                     return Err(SpecErrors(errors));
                 }
-            }
+            };
+            let startup = axes[grid_axes].values.len();
+            let grid = &axes[..grid_axes];
+            Some(crate::sequential::groups(space, metric, startup, grid, &trial_sections, &columns, &experiment.seeds))
         }
         None => None,
     };

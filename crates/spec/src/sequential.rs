@@ -152,6 +152,7 @@ impl Tpe {
 /// A TPE search's groups: one per `[grid]` point.
 pub(crate) fn groups(
     space: TpeSpace,
+    metric: String,
     startup: usize,
     grid: &[Axis],
     trial_sections: &toml::Table,
@@ -169,34 +170,32 @@ pub(crate) fn groups(
             TpeGroup { label: point_label(cells.iter().map(|(k, v)| (k, v))), cells, table }
         })
         .collect();
-    Tpe { metric: space.metric.clone().unwrap_or_default(), startup, space, groups, seeds: seeds.to_vec() }
+    Tpe { metric, startup, space, groups, seeds: seeds.to_vec() }
 }
 
 /// The TPE metric: `[search] metric` or `[report] select`, a validation metric (or
 /// `train_loss`) the trials record.
-pub(crate) fn check_metric(
-    mut tpe: Tpe,
+pub(crate) fn tpe_metric(
+    space: &TpeSpace,
     report: Option<&ReportConfig>,
     recorded: Option<&[&'static str]>,
-) -> Result<Tpe, FieldError> {
-    if tpe.metric.is_empty() {
-        tpe.metric = report.and_then(|r| r.select.clone()).ok_or_else(|| {
-            FieldError::new(&["metric"], "TPE needs the metric it optimises")
-                .with_help("add `metric = \"valid_nll\"` (or set `[report] select`)")
-        })?;
-    }
+) -> Result<String, FieldError> {
+    let metric = space.metric.clone().or_else(|| report.and_then(|r| r.select.clone())).ok_or_else(|| {
+        FieldError::new(&["metric"], "TPE needs the metric it optimises")
+            .with_help("add `metric = \"valid_nll\"` (or set `[report] select`)")
+    })?;
     let allowed = crate::vocab::validation_metrics().into_iter().chain(["train_loss"]);
-    if !allowed.clone().any(|m| m == tpe.metric) {
-        return Err(FieldError::new(&["metric"], format!("TPE cannot optimise `{}`", tpe.metric)).with_help(format!(
+    if !allowed.clone().any(|m| m == metric) {
+        return Err(FieldError::new(&["metric"], format!("TPE cannot optimise `{metric}`")).with_help(format!(
             "tuning on the test set leaks it into the result: use one of {}",
             allowed.collect::<Vec<_>>().join(", ")
         )));
     }
-    if recorded.is_some_and(|r| !r.contains(&tpe.metric.as_str())) {
-        return Err(FieldError::new(&["metric"], format!("these trials do not record `{}`", tpe.metric))
+    if recorded.is_some_and(|r| !r.contains(&metric.as_str())) {
+        return Err(FieldError::new(&["metric"], format!("these trials do not record `{metric}`"))
             .with_help("give the dataset a validation split, or optimise `train_loss`"));
     }
-    Ok(tpe)
+    Ok(metric)
 }
 
 /// A value as the estimator sees it (a number, or a choice's index).

@@ -73,10 +73,16 @@ pub fn drawn_trials(dir: &ResultsDir, plan: &Plan) -> Result<Vec<Trial>, Results
 /// Adds the trials of the points drawn so far to `plan` (what `status`, `collect` and `plan`
 /// show of a TPE search).
 pub fn extend(plan: &mut Plan, dir: &ResultsDir) -> Result<(), ResultsError> {
-    let known: std::collections::HashSet<String> = plan.trials.iter().map(|t| t.id.clone()).collect();
-    let more: Vec<Trial> = drawn_trials(dir, plan)?.into_iter().filter(|t| !known.contains(&t.id)).collect();
-    plan.trials.extend(more);
+    let drawn = drawn_trials(dir, plan)?;
+    add_new(&mut plan.trials, drawn);
     Ok(())
+}
+
+/// Appends to `trials` those of `more` it does not hold yet (a plan may already hold some
+/// drawn points' trials).
+pub(crate) fn add_new(trials: &mut Vec<Trial>, more: Vec<Trial>) {
+    let known: std::collections::HashSet<String> = trials.iter().map(|t| t.id.clone()).collect();
+    trials.extend(more.into_iter().filter(|t| !known.contains(&t.id)));
 }
 
 /// Points per group still to draw, given the trials known (start-up and drawn).
@@ -133,7 +139,7 @@ pub(crate) fn draw_next(
     let _lock = dir.lock()?;
     // Other workers may have drawn since this one last looked.
     let mut known = plan.trials.clone();
-    known.extend(drawn_trials(dir, plan)?);
+    add_new(&mut known, drawn_trials(dir, plan)?);
     let groups = points_by_group(tpe, &known);
     let mut order: Vec<usize> = (0..groups.len()).filter(|&g| groups[g].len() < tpe.budget()).collect();
     order.sort_by_key(|&g| groups[g].len());

@@ -146,15 +146,16 @@ fn with_drawn_points<'a>(
     if plan.tpe.is_none() {
         return Ok((Cow::Borrowed(plan), HashSet::new()));
     }
-    let drawn: HashSet<String> = crate::tpe::drawn_trials(dir, plan)?.into_iter().map(|t| t.id).collect();
+    let drawn = crate::tpe::drawn_trials(dir, plan)?;
     // The plan given may already hold drawn points' trials (`status`, the Slurm worker).
     let start_up = if opts.tpe_element {
-        plan.trials.iter().map(|t| t.id.clone()).filter(|id| !drawn.contains(id)).collect()
+        let ids: HashSet<&str> = drawn.iter().map(|t| t.id.as_str()).collect();
+        plan.trials.iter().map(|t| t.id.clone()).filter(|id| !ids.contains(id.as_str())).collect()
     } else {
         HashSet::new()
     };
     let mut extended = plan.clone();
-    crate::tpe::extend(&mut extended, dir)?;
+    crate::tpe::add_new(&mut extended.trials, drawn);
     Ok((Cow::Owned(extended), start_up))
 }
 
@@ -353,9 +354,17 @@ impl<'a> Queue<'a> {
         }
         // A TPE search: the next point, drawn from what has finished by now (by a worker of
         // the whole sweep or a TPE element; not by a worker of given trials).
-        let records = self.records.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let may_draw = self.draws;
-        if let Some(new) = if may_draw { crate::tpe::draw_next(dir, self.plan, &records)? } else { None } {
+        let may_draw = self.draws && self.plan.tpe.is_some();
+        let new = match may_draw {
+            // A copy of the records: draw_next takes the folder lock, which a commit holds
+            // while it locks the records.
+            true => {
+                let records = self.records.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                crate::tpe::draw_next(dir, self.plan, &records)?
+            }
+            false => None,
+        };
+        if let Some(new) = new {
             self.drawn.lock().unwrap_or_else(|p| p.into_inner()).extend(new.iter().cloned());
             for trial in new {
                 if claims.try_claim(&trial.id, dir)? {
